@@ -1,0 +1,291 @@
+"""The CRM tables as typed SQLAlchemy 2 models; migrations/ mirror them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+MONEY = Numeric(14, 2)
+PK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('seller', 'head', 'admin')", name="role"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    locale: Mapped[str] = mapped_column(String(16), default="en")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    identities: Mapped[list[TelephonyIdentity]] = relationship(
+        back_populates="user", lazy="raise", cascade="all, delete-orphan"
+    )
+
+
+class TelephonyIdentity(Base):
+    """How the PBX names a user: an extension (101), an interface (PJSIP/101), a queue member."""
+
+    __tablename__ = "telephony_identities"
+    __table_args__ = (
+        UniqueConstraint("kind", "value"),
+        CheckConstraint("kind IN ('extension', 'interface', 'queue_member')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(128))
+
+    user: Mapped[User] = relationship(back_populates="identities", lazy="raise")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    """A browser login. Only the SHA-256 of the cookie value is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    phones: Mapped[list[ContactPhone]] = relationship(
+        back_populates="contact",
+        lazy="raise",
+        cascade="all, delete-orphan",
+        order_by="ContactPhone.id",
+    )
+
+
+class ContactPhone(Base):
+    """A phone as typed (``raw``) and normalized (E.164, or the bare extension for internal ones).
+
+    ``normalized`` is unique: one number, one contact (the duplicate check).
+    """
+
+    __tablename__ = "contact_phones"
+    __table_args__ = (CheckConstraint("kind IN ('e164', 'extension', 'other')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
+    raw: Mapped[str] = mapped_column(String(64))
+    normalized: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(32))
+
+    contact: Mapped[Contact] = relationship(back_populates="phones", lazy="raise")
+
+
+class Pipeline(Base):
+    __tablename__ = "pipelines"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+    stages: Mapped[list[Stage]] = relationship(
+        back_populates="pipeline", lazy="raise", order_by="Stage.position"
+    )
+
+
+class Stage(Base):
+    __tablename__ = "stages"
+    __table_args__ = (
+        UniqueConstraint("pipeline_id", "name"),
+        CheckConstraint("kind IN ('open', 'won', 'lost')", name="kind"),
+        CheckConstraint("probability >= 0 AND probability <= 100", name="probability"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(
+        ForeignKey("pipelines.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8), default="open")
+    # Percent, 0..100: the configured chance that a deal in this stage is won.
+    probability: Mapped[int] = mapped_column(Integer, default=0)
+    is_unsorted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    pipeline: Mapped[Pipeline] = relationship(back_populates="stages", lazy="raise")
+
+
+class Deal(Base):
+    __tablename__ = "deals"
+    __table_args__ = (
+        CheckConstraint("source IN ('call', 'manual', 'import')", name="source"),
+        CheckConstraint("amount >= 0", name="amount"),
+        Index("ix_deals_board", "pipeline_id", "stage_id", "created_at"),
+        Index("ix_deals_owner_stage", "owner_id", "stage_id"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    amount: Mapped[Decimal] = mapped_column(MONEY, default=Decimal("0"))
+    currency: Mapped[str] = mapped_column(String(3), default="RUB")
+    contact_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contacts.id", ondelete="SET NULL"), index=True
+    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id"))
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    source: Mapped[str] = mapped_column(String(8), default="manual")
+    lost_reason: Mapped[str | None] = mapped_column(String(200))
+    expected_close_date: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    stage_entered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Bumped on every change: optimistic concurrency for moves from two tabs.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    contact: Mapped[Contact | None] = relationship(lazy="raise")
+    stage: Mapped[Stage] = relationship(lazy="raise")
+
+
+class DealStageChange(Base):
+    """Every stage change of a deal (also its first placement, with no ``from_stage``)."""
+
+    __tablename__ = "deal_stage_changes"
+    __table_args__ = (
+        Index("ix_stage_changes_deal_time", "deal_id", "changed_at"),
+        Index("ix_stage_changes_to_time", "to_stage_id", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    from_stage_id: Mapped[int | None] = mapped_column(ForeignKey("stages.id"))
+    to_stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Activity(Base):
+    """A note, a call or a task on a contact and/or a deal."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        CheckConstraint("kind IN ('note', 'call', 'task')", name="kind"),
+        Index("ix_activities_contact_time", "contact_id", "created_at"),
+        Index("ix_activities_deal_time", "deal_id", "created_at"),
+        Index("ix_activities_assignee_open", "assignee_id", "done_at", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    body: Mapped[str | None] = mapped_column(Text)
+    # Calls
+    direction: Mapped[str | None] = mapped_column(String(10))
+    from_number: Mapped[str | None] = mapped_column(String(64))
+    to_number: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    duration_s: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recording_url: Mapped[str | None] = mapped_column(String(500))
+    linkedid: Mapped[str | None] = mapped_column(String(64), index=True)
+    # Tasks
+    title: Mapped[str | None] = mapped_column(String(200))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    extra: Mapped[dict[str, object] | None] = mapped_column(JSON)

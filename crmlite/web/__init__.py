@@ -1,0 +1,1 @@
+"""crmlite/web."""

@@ -1,0 +1,43 @@
+"""The composition root: one app factory that wires the CRM, the telephony side and the web.
+
+Every long-lived resource (database engine, AMI consumers, pop hub, background tasks) is owned by a
+``cleanup_ctx`` generator here, started in order and stopped in reverse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from crmlite.db.engine import create_engine, session_factory
+from cti.settings import Settings
+from cti.web.health import health_routes
+
+log = structlog.get_logger(__name__)
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    engine = create_engine(
+        settings.database.url, pool_size=settings.database.pool_size, echo=settings.database.echo
+    )
+    app[ENGINE] = engine
+    app[SESSIONS] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+def create_app(settings: Settings) -> web.Application:
+    """Build the whole service for ``settings``; nothing starts until the app runs."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_database)
+    app.add_routes(health_routes(lambda: app[ENGINE]))
+    return app

@@ -1,0 +1,1 @@
+"""Call-to-deal rules: the pure model and its evaluation."""

@@ -1,0 +1,174 @@
+"""Service configuration: a TOML file plus ``CTI_*`` environment variables, validated at start.
+
+Environment variables override the file. ``CTI_DATABASE_URL``, ``CTI_REDIS_URL``, ``CTI_HOST``,
+``CTI_PORT``, ``CTI_LOG_LEVEL`` and ``CTI_LOG_FORMAT`` are the short forms; any key can be set as
+``CTI_<SECTION>__<KEY>`` (e.g. ``CTI_PHONE__DEFAULT_REGION=RU``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./cti.db"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names every bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # Origins allowed to open the websocket and post forms; empty means "same host as the request".
+    allowed_origins: tuple[str, ...] = ()
+    session_ttl_hours: int = Field(12, ge=1)
+    secure_cookies: bool = False
+
+
+class DatabaseSettings(_Section):
+    url: str = DEFAULT_DATABASE_URL
+    pool_size: int = Field(10, ge=1)
+    echo: bool = False
+
+
+class RedisSettings(_Section):
+    url: str | None = None
+
+
+class PhoneSettings(_Section):
+    default_region: str = "RU"
+    # Internal short numbers (extensions) are kept apart from customer numbers.
+    extension_pattern: str = r"^\d{2,5}$"
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("must be a two-letter region code such as RU or CN")
+        return value.upper()
+
+
+class LoggingSettings(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+
+class PbxSettings(_Section):
+    """One Asterisk PBX reached over AMI."""
+
+    name: str = "pbx"
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str
+    secret: SecretStr
+    tls: bool = False
+    # A separate, write-capable account for Originate (click-to-call); falls back to the main one.
+    originate_username: str | None = None
+    originate_secret: SecretStr | None = None
+    trunk_endpoints: tuple[str, ...] = ("trunk",)
+    inbound_contexts: tuple[str, ...] = ("from-trunk",)
+    internal_contexts: tuple[str, ...] = ("from-internal",)
+    originate_context: str = "from-internal"
+    server_side_filter: bool = True
+    ping_interval_s: float = Field(10.0, gt=0)
+    ping_timeout_s: float = Field(5.0, gt=0)
+    action_timeout_s: float = Field(10.0, gt=0)
+    reconnect_min_s: float = Field(0.5, gt=0)
+    reconnect_max_s: float = Field(30.0, gt=0)
+    event_queue_size: int = Field(10_000, ge=100)
+
+
+class SimulatorSettings(_Section):
+    """The built-in PBX simulator, used by the demo when no real PBX is configured."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(5039, ge=0, le=65535)
+    calls_per_minute: float = Field(4.0, ge=0)
+
+
+class RulesSettings(_Section):
+    file: str | None = None
+
+
+class WebhookSettings(_Section):
+    url: str
+    secret: SecretStr
+    events: tuple[str, ...] = ("*",)
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    phone: PhoneSettings = PhoneSettings()
+    logging: LoggingSettings = LoggingSettings()
+    pbx: tuple[PbxSettings, ...] = ()
+    simulator: SimulatorSettings = SimulatorSettings()
+    rules: RulesSettings = RulesSettings()
+    webhooks: tuple[WebhookSettings, ...] = ()
+
+
+_SHORT_ENV = {
+    "CTI_DATABASE_URL": ("database", "url"),
+    "CTI_REDIS_URL": ("redis", "url"),
+    "CTI_HOST": ("server", "host"),
+    "CTI_PORT": ("server", "port"),
+    "CTI_LOG_LEVEL": ("logging", "level"),
+    "CTI_LOG_FORMAT": ("logging", "format"),
+}
+
+
+def load_settings(
+    path: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the TOML file (``CTI_CONFIG`` when no path is given) and apply the environment."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    config_path = path or env.get("CTI_CONFIG")
+    if config_path:
+        file = Path(config_path)
+        try:
+            raw = tomllib.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError as err:
+            raise ConfigError(f"configuration file not found: {file}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError(f"{file}: not valid TOML: {err}") from err
+    _apply_environment(raw, env)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_describe(err, config_path)) from err
+
+
+def _apply_environment(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for name, value in env.items():
+        if name in _SHORT_ENV:
+            section, key = _SHORT_ENV[name]
+        elif name.startswith("CTI_") and "__" in name:
+            section, _, key = name[4:].lower().partition("__")
+        else:
+            continue
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{name}: [{section}] is not a table in the configuration file")
+        target[key] = value
+
+
+def _describe(err: ValidationError, source: str | Path | None) -> str:
+    where = f" in {source}" if source else ""
+    lines = [f"invalid configuration{where}:"]
+    for problem in err.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        lines.append(f"  {key}: {problem['msg']}")
+    return "\n".join(lines)
