@@ -10,17 +10,15 @@ from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crmlite.db.engine import create_engine, session_factory
+from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
 from cti.settings import Settings
 from cti.web.health import health_routes
 
 log = structlog.get_logger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -38,6 +36,7 @@ def create_app(settings: Settings) -> web.Application:
     """Build the whole service for ``settings``; nothing starts until the app runs."""
     app = web.Application()
     app[SETTINGS] = settings
+    app[DEFAULT_REGION] = settings.phone.default_region
     app.cleanup_ctx.append(_database)
     app.add_routes(health_routes(lambda: app[ENGINE]))
     return app
