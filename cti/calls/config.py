@@ -1,0 +1,28 @@
+"""What the call model needs to know about the PBX to tell inbound, outbound and internal apart."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class CallModelConfig:
+    """Trunk endpoints, dial-plan contexts and the shape of an agent extension."""
+
+    trunk_endpoints: tuple[str, ...] = ("trunk",)
+    inbound_contexts: tuple[str, ...] = ("from-trunk",)
+    internal_contexts: tuple[str, ...] = ("from-internal",)
+    extension_pattern: str = r"^\d{2,5}$"
+    _extension_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_extension_re", re.compile(self.extension_pattern))
+
+    def is_extension(self, number: str | None) -> bool:
+        """True when ``number`` looks like an internal extension (``101``), not a customer."""
+        return bool(number) and self._extension_re.match(number or "") is not None
+
+    def is_trunk_endpoint(self, endpoint: str) -> bool:
+        """True when ``endpoint`` (``trunk`` of ``PJSIP/trunk-0000001``) is a provider trunk."""
+        return endpoint in self.trunk_endpoints
