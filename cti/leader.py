@@ -1,0 +1,67 @@
+"""One AMI consumer per PBX across instances: whoever holds the PBX's advisory lock consumes.
+
+With PostgreSQL the lock is ``pg_try_advisory_lock`` held on a dedicated connection for as long as
+this instance consumes; the others retry every few seconds and take over when the holder dies (its
+connection closes and PostgreSQL releases the lock). SQLite is single-instance by nature, so the
+lock is always granted there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+log = structlog.get_logger(__name__)
+
+
+def lock_key(pbx: str) -> int:
+    """A stable signed 64-bit key for ``pbx`` (the namespace keeps it apart from other locks)."""
+    digest = hashlib.sha256(f"cti-ami-consumer:{pbx}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@asynccontextmanager
+async def consumer_lock(
+    engine: AsyncEngine, pbx: str, *, retry_s: float = 3.0
+) -> AsyncIterator[AsyncConnection | None]:
+    """Wait until this instance may consume ``pbx``; hold the right until the block exits."""
+    if engine.dialect.name != "postgresql":
+        yield None
+        return
+    key = lock_key(pbx)
+    while True:
+        connection = await engine.connect()
+        try:
+            granted = (
+                await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+            ).scalar_one()
+            if granted:
+                await connection.commit()
+                log.info("ami consumer lock acquired", pbx=pbx)
+                try:
+                    yield connection
+                finally:
+                    await _release(connection, key)
+                return
+            await connection.rollback()
+        except (OperationalError, DBAPIError) as err:
+            log.warning("ami consumer lock unavailable", pbx=pbx, error=str(err))
+        finally:
+            await connection.close()
+        await asyncio.sleep(retry_s)
+
+
+async def _release(connection: AsyncConnection, key: int) -> None:
+    try:
+        await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        await connection.commit()
+    except (OperationalError, DBAPIError) as err:
+        # Closing the connection releases the lock anyway.
+        log.warning("ami consumer lock release failed", error=str(err))
