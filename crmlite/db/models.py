@@ -137,6 +137,10 @@ class Contact(Base):
     )
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    # Campaign touches (migration 0004). No foreign key: SQLite cannot add one to an existing
+    # table without rebuilding it; crmlite.services.campaigns keeps them consistent.
+    first_campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
+    latest_campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
 
     phones: Mapped[list[ContactPhone]] = relationship(
         back_populates="contact",
@@ -231,6 +235,9 @@ class Deal(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     # Bumped on every change: optimistic concurrency for moves from two tabs.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Campaign touches (migration 0004), kept by crmlite.services.campaigns.
+    first_campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
+    latest_campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
 
     contact: Mapped[Contact | None] = relationship(lazy="raise")
     stage: Mapped[Stage] = relationship(lazy="raise")
@@ -289,3 +296,165 @@ class Activity(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     extra: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    # The campaign a call came through (migration 0004), see crmlite.services.campaigns.
+    campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
+
+
+# --- Campaigns and call tracking (migration 0004) ---------------------------------------------
+
+
+class Campaign(Base):
+    """A marketing line: the DIDs, caller prefixes and web forms that bring leads, and its cost."""
+
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    channel: Mapped[str | None] = mapped_column(String(50))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class CampaignSource(Base):
+    """What marks a touch as this campaign's: a DID, a caller-number prefix or a web form source."""
+
+    __tablename__ = "campaign_sources"
+    __table_args__ = (
+        CheckConstraint("kind IN ('did', 'caller_prefix', 'web_form')", name="kind"),
+        Index("ix_campaign_sources_lookup", "kind", "value"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(64))
+    # A DID may move from one campaign to another: each source holds for [active_from, until).
+    active_from: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    active_until: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class CampaignCost(Base):
+    """What a campaign cost over a period of whole days (both ends included)."""
+
+    __tablename__ = "campaign_costs"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount"),
+        CheckConstraint("period_end >= period_start", name="period"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), index=True
+    )
+    period_start: Mapped[dt.date] = mapped_column(Date)
+    period_end: Mapped[dt.date] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(MONEY)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+# --- Calls into CRM data (migration 0005) ---------------------------------------------------
+
+
+class CallEffect(Base):
+    """One effect of one call (contact, deal, owner change, task, call log), applied once.
+
+    The unique (linkedid, effect) pair is what makes replays, reconnects and a second instance
+    harmless: the second writer hits the constraint and applies nothing.
+    """
+
+    __tablename__ = "call_effects"
+    __table_args__ = (UniqueConstraint("linkedid", "effect"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64))
+    effect: Mapped[str] = mapped_column(String(96))
+    rule_id: Mapped[str | None] = mapped_column(String(64))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    activity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("activities.id", ondelete="SET NULL")
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # True when this call created the contact / deal (rather than finding an existing one).
+    created: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class BlockedNumber(Base):
+    """A caller number that never creates a deal again (spam, wrong number)."""
+
+    __tablename__ = "blocked_numbers"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    normalized: Mapped[str] = mapped_column(String(32), unique=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class InboxDecision(Base):
+    """What a person decided about a deal a call put into Unsorted (kept after a decline)."""
+
+    __tablename__ = "inbox_decisions"
+    __table_args__ = (
+        CheckConstraint("decision IN ('accepted', 'declined', 'merged')", name="decision"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    # No foreign key: a declined or merged deal is deleted, its decision stays.
+    deal_id: Mapped[int] = mapped_column(PK, index=True)
+    deal_title: Mapped[str] = mapped_column(String(200))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    decision: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    into_deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class RuleSet(Base):
+    """A version of the call-to-deal rules saved through the admin API; the newest is in force."""
+
+    __tablename__ = "rule_sets"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class RoundRobinCursor(Base):
+    """The member of a group who got the last round-robin assignment."""
+
+    __tablename__ = "round_robin_cursors"
+
+    group_name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class WebhookDelivery(Base):
+    """One event sent (or being sent) to one webhook endpoint, with its attempts so far."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    endpoint: Mapped[str] = mapped_column(String(500))
+    event_type: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(64))
+    # The exact body sent, so a signature can be checked again later.
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
