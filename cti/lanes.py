@@ -1,0 +1,76 @@
+"""Per-key ordered work: jobs with the same key run one after another, other keys run beside them.
+
+The CRM work of one call must see its events in order (the deal made at ringing is the deal updated
+at answer), but a slow call must not hold up the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+Job = Callable[[], Awaitable[None]]
+
+
+class OrderedLanes:
+    """Run jobs in order per key; at most ``max_pending`` jobs wait in all lanes together."""
+
+    def __init__(self, *, max_pending: int = 10_000, name: str = "lanes") -> None:
+        self._lanes: dict[str, deque[Job]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._room = asyncio.Semaphore(max_pending)
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._name = name
+        self.failures = 0
+
+    @property
+    def pending(self) -> int:
+        return sum(len(lane) for lane in self._lanes.values())
+
+    async def submit(self, key: str, job: Job) -> None:
+        """Queue ``job`` behind the earlier jobs of ``key``; waits only when every slot is taken."""
+        await self._room.acquire()
+        self._lanes.setdefault(key, deque()).append(job)
+        self._idle.clear()
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._drain(key), name=f"{self._name}:{key}")
+
+    async def join(self) -> None:
+        """Wait until every queued job has run."""
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        """Cancel what is running and forget what waits (on shutdown)."""
+        workers = list(self._workers.values())
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._lanes.clear()
+        self._workers.clear()
+        self._idle.set()
+
+    async def _drain(self, key: str) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane:
+                job = lane.popleft()
+                try:
+                    await job()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a failed job must not stop the lane behind it
+                    self.failures += 1
+                    log.exception("lane job failed", lane=self._name, key=key)
+                finally:
+                    self._room.release()
+        finally:
+            del self._lanes[key]
+            del self._workers[key]
+            if not self._workers:
+                self._idle.set()

@@ -1,0 +1,81 @@
+"""The call flow tells the pop hub first and the CRM in per-call order, and survives failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+
+from cti.callflow import CallFlow
+from cti.calls.events import CallEvent, CallSnapshot, CallStarted
+from cti.protocol import AmiMessage, LinkItem, PbxEvent
+
+
+def _event(linkedid: str) -> CallStarted:
+    call = CallSnapshot(pbx="pbx", linkedid=linkedid, direction="inbound", state="dialing")
+    return CallStarted(pbx="pbx", at=1.0, call=call)
+
+
+class ScriptedTracker:
+    """Answers each item with the events scripted for its Linkedid header."""
+
+    def feed(self, item: LinkItem) -> Sequence[CallEvent]:
+        assert isinstance(item, PbxEvent)
+        linkedid = item.message.get("Linkedid") or ""
+        if linkedid == "boom":
+            raise ValueError("unexpected event shape")
+        return [_event(linkedid)]
+
+
+def _item(linkedid: str) -> PbxEvent:
+    return PbxEvent("pbx", AmiMessage.of({"Event": "Newchannel", "Linkedid": linkedid}), 1.0)
+
+
+class Recorder:
+    def __init__(self, log: list[str], name: str, gate: asyncio.Event | None = None) -> None:
+        self.log, self.name, self.gate = log, name, gate
+
+    async def on_call_event(self, event: CallEvent) -> None:
+        self.log.append(f"{self.name}:{event.linkedid}")
+
+    async def handle(self, event: CallEvent) -> object | None:
+        if self.gate is not None and event.linkedid == "slow":
+            await self.gate.wait()
+        self.log.append(f"{self.name}:{event.linkedid}")
+        return {"deal": event.linkedid}
+
+    async def on_crm_outcome(self, event: CallEvent, outcome: object | None) -> None:
+        self.log.append(f"after:{event.linkedid}:{outcome}")
+
+
+async def _items(*linkedids: str) -> AsyncIterator[LinkItem]:
+    for linkedid in linkedids:
+        yield _item(linkedid)
+
+
+async def test_pops_hear_of_a_call_before_a_slow_crm_finishes() -> None:
+    log: list[str] = []
+    gate = asyncio.Event()
+    crm = Recorder(log, "crm", gate)
+    flow = CallFlow(
+        ScriptedTracker(),
+        fast_sinks=[Recorder(log, "pops")],
+        crm=crm,
+        outcome_sinks=[crm],
+    )
+    await flow.consume(_items("slow", "quick"))
+    await asyncio.sleep(0.01)
+    assert log[:2] == ["pops:slow", "pops:quick"]
+    assert "crm:quick" in log
+    assert "crm:slow" not in log
+    gate.set()
+    await flow.lanes.join()
+    assert log[-2:] == ["crm:slow", "after:slow:{'deal': 'slow'}"]
+
+
+async def test_a_tracker_failure_skips_that_item_only() -> None:
+    log: list[str] = []
+    flow = CallFlow(ScriptedTracker(), fast_sinks=[Recorder(log, "pops")])
+    await flow.consume(_items("a", "boom", "b"))
+    assert log == ["pops:a", "pops:b"]
+    assert flow.items_seen == 3
+    assert flow.events_emitted == 2

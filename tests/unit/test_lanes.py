@@ -1,0 +1,66 @@
+"""Ordered lanes keep each key's jobs in order and never let one slow key hold up another."""
+
+from __future__ import annotations
+
+import asyncio
+
+from cti.lanes import Job, OrderedLanes
+
+
+async def test_jobs_of_one_key_run_in_order_and_other_keys_beside_them() -> None:
+    lanes = OrderedLanes()
+    seen: list[str] = []
+    slow_gate = asyncio.Event()
+
+    def job(tag: str, gate: asyncio.Event | None = None) -> Job:
+        async def run() -> None:
+            if gate is not None:
+                await gate.wait()
+            seen.append(tag)
+
+        return run
+
+    await lanes.submit("call-a", job("a1", slow_gate))
+    await lanes.submit("call-a", job("a2"))
+    await lanes.submit("call-b", job("b1"))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert seen == ["b1"], "call-b must not wait for the slow call-a"
+    slow_gate.set()
+    await lanes.join()
+    assert seen == ["b1", "a1", "a2"]
+
+
+async def test_a_failing_job_does_not_stop_its_lane() -> None:
+    lanes = OrderedLanes()
+    seen: list[int] = []
+
+    async def boom() -> None:
+        raise RuntimeError("database went away")
+
+    async def ok() -> None:
+        seen.append(1)
+
+    await lanes.submit("k", boom)
+    await lanes.submit("k", ok)
+    await lanes.join()
+    assert seen == [1]
+    assert lanes.failures == 1
+    assert lanes.pending == 0
+
+
+async def test_submit_waits_when_every_slot_is_taken() -> None:
+    lanes = OrderedLanes(max_pending=1)
+    gate = asyncio.Event()
+
+    async def blocked() -> None:
+        await gate.wait()
+
+    await lanes.submit("k", blocked)
+    second = asyncio.create_task(lanes.submit("k", blocked))
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    gate.set()
+    await asyncio.wait_for(second, timeout=5)
+    await lanes.join()
+    await lanes.close()
