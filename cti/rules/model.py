@@ -1,1 +1,0 @@
-"""Call-to-deal rules: the pure model and its evaluation."""
