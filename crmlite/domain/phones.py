@@ -1,0 +1,82 @@
+"""Phone numbers as people type them, normalized to E.164 or kept apart as internal extensions."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import phonenumbers
+
+from crmlite.domain.errors import InvalidInput
+
+DEFAULT_EXTENSION_PATTERN = r"^\d{2,5}$"
+MAX_RAW_LENGTH = 64
+# Separators people type inside numbers; stripped before the extension check.
+_SEPARATORS = re.compile(r"[\s\-().\u00a0/]")
+
+
+class PhoneKind(enum.StrEnum):
+    E164 = "e164"
+    EXTENSION = "extension"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneRules:
+    """How numbers are read: the region of national numbers and what an internal extension is."""
+
+    default_region: str = "RU"
+    extension_pattern: str = DEFAULT_EXTENSION_PATTERN
+
+
+@dataclass(frozen=True, slots=True)
+class NormalizedPhone:
+    raw: str
+    normalized: str
+    kind: PhoneKind
+
+
+@lru_cache(maxsize=16)
+def _extension_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def normalize_phone(raw: str, rules: PhoneRules, *, field: str = "phone") -> NormalizedPhone:
+    """Read ``raw`` as an extension, an E.164 number, or (when merely odd) a bare digit string."""
+    text = raw.strip()
+    if not text:
+        raise InvalidInput("phone number is empty", fields={field: "must not be empty"})
+    if len(text) > MAX_RAW_LENGTH:
+        raise InvalidInput(
+            "phone number is too long", fields={field: f"at most {MAX_RAW_LENGTH} characters"}
+        )
+    compact = _SEPARATORS.sub("", text)
+    if _extension_regex(rules.extension_pattern).fullmatch(compact):
+        return NormalizedPhone(raw=text, normalized=compact, kind=PhoneKind.EXTENSION)
+    if compact.startswith("00"):
+        # The ITU international prefix; phonenumbers only knows each region's own IDD.
+        compact = "+" + compact[2:]
+    try:
+        parsed = phonenumbers.parse(compact, rules.default_region)
+    except phonenumbers.NumberParseException as err:
+        raise InvalidInput(
+            f"not a phone number: {text!r}", fields={field: "not a phone number"}
+        ) from err
+    if phonenumbers.is_possible_number(parsed):
+        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return NormalizedPhone(raw=text, normalized=e164, kind=PhoneKind.E164)
+    digits = re.sub(r"\D", "", compact)
+    if len(digits) < 3:
+        raise InvalidInput(f"not a phone number: {text!r}", fields={field: "not a phone number"})
+    # Service numbers and oddities stay findable by their digits, marked as such.
+    return NormalizedPhone(raw=text, normalized=digits, kind=PhoneKind.OTHER)
+
+
+def phone_lookup_keys(raw: str, rules: PhoneRules) -> str | None:
+    """Return the normalized key for ``raw``, or None when it cannot be a phone (for searches)."""
+    try:
+        return normalize_phone(raw, rules).normalized
+    except InvalidInput:
+        return None

@@ -1,0 +1,123 @@
+"""Phones of contacts: the duplicate check and the indexed lookup by any typed form."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmlite.db.models import Contact, ContactPhone
+from crmlite.domain.errors import Conflict, InvalidInput
+from crmlite.domain.phones import NormalizedPhone, PhoneRules, normalize_phone
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneInput:
+    raw: str
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneMatch:
+    """The contact a number belongs to, as the call side needs it (no RBAC: system lookups)."""
+
+    contact_id: int
+    contact_name: str
+    company: str | None
+    owner_id: int | None
+    normalized: str
+
+
+def normalize_all(phones: Sequence[PhoneInput], rules: PhoneRules) -> list[NormalizedPhone]:
+    """Normalize every phone; the same number twice in one request is invalid."""
+    result: list[NormalizedPhone] = []
+    seen: set[str] = set()
+    for index, phone in enumerate(phones):
+        number = normalize_phone(phone.raw, rules, field=f"phones.{index}.raw")
+        if number.normalized in seen:
+            raise InvalidInput(
+                "the same number is given twice",
+                fields={f"phones.{index}.raw": "duplicate of another phone in this request"},
+            )
+        seen.add(number.normalized)
+        result.append(number)
+    return result
+
+
+async def find_phone_owner(session: AsyncSession, normalized: str) -> PhoneMatch | None:
+    """Find who holds ``normalized``: one probe of the unique index on contact_phones."""
+    row = (
+        await session.execute(
+            select(Contact.id, Contact.name, Contact.company, Contact.owner_id)
+            .join(ContactPhone, ContactPhone.contact_id == Contact.id)
+            .where(ContactPhone.normalized == normalized)
+        )
+    ).first()
+    if row is None:
+        return None
+    return PhoneMatch(row.id, row.name, row.company, row.owner_id, normalized)
+
+
+async def lookup_phone(session: AsyncSession, raw: str, rules: PhoneRules) -> PhoneMatch | None:
+    """Find the contact of a number in any typed form (for the call side; unknown -> None)."""
+    try:
+        number = normalize_phone(raw, rules)
+    except InvalidInput:
+        return None
+    return await find_phone_owner(session, number.normalized)
+
+
+async def ensure_phones_free(
+    session: AsyncSession, numbers: Sequence[NormalizedPhone], *, except_contact: int | None = None
+) -> None:
+    """Raise Conflict naming the contact that already holds one of ``numbers``."""
+    for index, number in enumerate(numbers):
+        match = await find_phone_owner(session, number.normalized)
+        if match is not None and match.contact_id != except_contact:
+            raise duplicate_phone(number, match, index)
+
+
+def duplicate_phone(number: NormalizedPhone, match: PhoneMatch, index: int = 0) -> Conflict:
+    return Conflict(
+        f"{number.normalized} already belongs to contact {match.contact_name!r}",
+        details={
+            "phone": number.normalized,
+            "field": f"phones.{index}.raw",
+            "contact_id": match.contact_id,
+            "contact_name": match.contact_name,
+            "owner_id": match.owner_id,
+        },
+    )
+
+
+async def insert_phones(
+    session: AsyncSession,
+    contact_id: int,
+    numbers: Sequence[NormalizedPhone],
+    labels: Sequence[str | None],
+) -> list[ContactPhone]:
+    """Add phones to a contact; a race lost on the unique index still reads as a Conflict."""
+    rows = [
+        ContactPhone(
+            contact_id=contact_id,
+            raw=number.raw,
+            normalized=number.normalized,
+            kind=number.kind.value,
+            label=label,
+        )
+        for number, label in zip(numbers, labels, strict=True)
+    ]
+    session.add_all(rows)
+    try:
+        await session.flush()
+    except IntegrityError as err:
+        # Lost a race with another request after ensure_phones_free: the transaction is spoiled,
+        # so the holder cannot be looked up here; the client retries and gets the full answer.
+        raise Conflict(
+            "one of the numbers was just given to another contact",
+            details={"phones": [number.normalized for number in numbers]},
+        ) from err
+    return rows
