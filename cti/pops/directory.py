@@ -1,0 +1,106 @@
+"""Which user sits at an extension: the users service's telephony lookup behind a small cache.
+
+The first ring at an extension costs one query; later ones are dictionary hits. Entries older
+than the TTL are still served while a background refresh reads them again, so a ringing card never
+waits for the refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crmlite.services.users import users_by_telephony
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PopUser:
+    """A user a card can go to."""
+
+    id: int
+    login: str
+    name: str
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain JSON-ready dict."""
+        return {"id": self.id, "login": self.login, "name": self.name}
+
+
+class UserDirectory(Protocol):
+    """Maps PBX names (``101``, ``PJSIP/101``) to users."""
+
+    async def resolve(self, names: Iterable[str]) -> dict[str, PopUser]:
+        """The users behind ``names``; unknown names are left out."""
+        ...
+
+
+class CachedUserDirectory:
+    """``UserDirectory`` over the users service, cached with stale-while-refresh."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        ttl_s: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = sessions
+        self._ttl = ttl_s
+        self._clock = clock
+        self._cache: dict[str, tuple[PopUser | None, float]] = {}
+        self._refreshing: set[asyncio.Task[None]] = set()
+
+    async def resolve(self, names: Iterable[str]) -> dict[str, PopUser]:
+        """Cached answers at once; one query for the names never seen."""
+        now = self._clock()
+        found: dict[str, PopUser] = {}
+        missing: list[str] = []
+        stale: list[str] = []
+        for name in {n for n in names if n}:
+            entry = self._cache.get(name)
+            if entry is None:
+                missing.append(name)
+                continue
+            user, loaded_at = entry
+            if user is not None:
+                found[name] = user
+            if now - loaded_at > self._ttl:
+                stale.append(name)
+        if missing:
+            found.update(await self._load(missing))
+        if stale:
+            task = asyncio.create_task(self._refresh(stale))
+            self._refreshing.add(task)
+            task.add_done_callback(self._refreshing.discard)
+        return found
+
+    def forget(self) -> None:
+        """Drop the cache (after an admin changed the mapping)."""
+        self._cache.clear()
+
+    async def _load(self, names: list[str]) -> dict[str, PopUser]:
+        async with self._sessions() as session:
+            rows = await users_by_telephony(session, names)
+        now = self._clock()
+        result = {
+            name: PopUser(id=u.user_id, login=u.login, name=u.display_name)
+            for name, u in rows.items()
+        }
+        for name in names:
+            self._cache[name] = (result.get(name), now)
+        return result
+
+    async def _refresh(self, names: list[str]) -> None:
+        try:
+            await self._load(names)
+        except (SQLAlchemyError, OSError) as err:
+            log.warning("pops_directory_refresh_failed", error=str(err))

@@ -1,0 +1,242 @@
+"""What a card shows about the caller, read with a fixed number of queries (no N+1).
+
+One query finds the contact (with its owner) by the normalized number, one reads the open deals
+(with stage, pipeline and owner), one the last activities (with their authors): three statements
+whatever the contact's history, one when the number is unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import phonenumbers
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Pipeline, Stage, User
+
+LAST_ACTIVITIES = 5
+MAX_OPEN_DEALS = 20
+
+
+@dataclass(frozen=True, slots=True)
+class CallerNumber:
+    """The caller's number as the PBX gave it, in E.164 and formatted for people."""
+
+    raw: str | None
+    e164: str | None
+    display: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict."""
+        return {"raw": self.raw, "e164": self.e164, "display": self.display}
+
+
+@dataclass(frozen=True, slots=True)
+class CallerInfo:
+    """The CRM's view of a caller: contact, owner, open deals, last activities (JSON-ready)."""
+
+    contact: dict[str, Any] | None = None
+    owner: dict[str, Any] | None = None
+    deals: tuple[dict[str, Any], ...] = ()
+    activities: tuple[dict[str, Any], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``contact``/``owner``/``deals``/``activities`` part of a card."""
+        return {
+            "contact": self.contact,
+            "owner": self.owner,
+            "deals": list(self.deals),
+            "activities": list(self.activities),
+        }
+
+
+UNKNOWN_CALLER = CallerInfo()
+
+
+class CallerLookup(Protocol):
+    """Reads what the CRM knows about a number or a contact."""
+
+    async def by_number(self, e164: str) -> CallerInfo:
+        """Everything a card shows about the contact owning ``e164`` (empty if none)."""
+        ...
+
+    async def by_contact(self, contact_id: int) -> CallerInfo:
+        """The same, for a contact known by id."""
+        ...
+
+    async def stage_options(self, pipeline_id: int | None) -> list[dict[str, Any]]:
+        """The stages of ``pipeline_id`` (the default pipeline when None), in board order."""
+        ...
+
+
+def format_number(raw: str | None, region: str, is_extension: bool = False) -> CallerNumber:
+    """Normalize ``raw`` to E.164 and format it INTERNATIONAL; extensions stay as they are."""
+    if not raw:
+        return CallerNumber(raw=raw, e164=None, display="unknown")
+    if is_extension:
+        return CallerNumber(raw=raw, e164=None, display=raw)
+    try:
+        parsed = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException:
+        return CallerNumber(raw=raw, e164=None, display=raw)
+    if not phonenumbers.is_possible_number(parsed):
+        return CallerNumber(raw=raw, e164=None, display=raw)
+    return CallerNumber(
+        raw=raw,
+        e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        display=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+    )
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _user(user_id: int | None, name: str | None) -> dict[str, Any] | None:
+    return None if user_id is None else {"id": user_id, "name": name}
+
+
+class SqlCallerLookup:
+    """``CallerLookup`` over the CRM database (read only)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def by_number(self, e164: str) -> CallerInfo:
+        """Find the contact by its normalized phone, then read its card data."""
+        owner = aliased(User)
+        query = (
+            select(Contact, owner.display_name)
+            .join(ContactPhone, ContactPhone.contact_id == Contact.id)
+            .outerjoin(owner, owner.id == Contact.owner_id)
+            .where(ContactPhone.normalized == e164)
+            .limit(1)
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+            if row is None:
+                return UNKNOWN_CALLER
+            return await self._details(session, row[0], row[1])
+
+    async def by_contact(self, contact_id: int) -> CallerInfo:
+        """Read the card data of a contact known by id."""
+        owner = aliased(User)
+        query = (
+            select(Contact, owner.display_name)
+            .outerjoin(owner, owner.id == Contact.owner_id)
+            .where(Contact.id == contact_id)
+        )
+        async with self._sessions() as session:
+            row = (await session.execute(query)).first()
+            if row is None:
+                return UNKNOWN_CALLER
+            return await self._details(session, row[0], row[1])
+
+    async def stage_options(self, pipeline_id: int | None) -> list[dict[str, Any]]:
+        """Stages of the pipeline (or the default one) for the wrap-up's stage picker."""
+        query = select(Stage.id, Stage.name, Stage.kind, Stage.pipeline_id).order_by(Stage.position)
+        if pipeline_id is None:
+            query = query.join(Pipeline, Pipeline.id == Stage.pipeline_id).where(
+                Pipeline.is_default.is_(True)
+            )
+        else:
+            query = query.where(Stage.pipeline_id == pipeline_id)
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [
+            {"id": r.id, "name": r.name, "kind": r.kind, "pipeline_id": r.pipeline_id} for r in rows
+        ]
+
+    async def _details(
+        self, session: AsyncSession, contact: Contact, owner_name: str | None
+    ) -> CallerInfo:
+        deal_owner = aliased(User)
+        deals_query = (
+            select(
+                Deal.id,
+                Deal.title,
+                Deal.amount,
+                Deal.currency,
+                Deal.owner_id,
+                Deal.version,
+                deal_owner.display_name.label("owner_name"),
+                Stage.id.label("stage_id"),
+                Stage.name.label("stage_name"),
+                Stage.is_unsorted,
+                Pipeline.id.label("pipeline_id"),
+                Pipeline.name.label("pipeline_name"),
+            )
+            .join(Stage, Stage.id == Deal.stage_id)
+            .join(Pipeline, Pipeline.id == Deal.pipeline_id)
+            .outerjoin(deal_owner, deal_owner.id == Deal.owner_id)
+            .where(Deal.contact_id == contact.id, Stage.kind == "open")
+            .order_by(Deal.updated_at.desc(), Deal.id.desc())
+            .limit(MAX_OPEN_DEALS)
+        )
+        author = aliased(User)
+        activities_query = (
+            select(
+                Activity.id,
+                Activity.kind,
+                Activity.created_at,
+                Activity.body,
+                Activity.title,
+                Activity.direction,
+                Activity.outcome,
+                Activity.duration_s,
+                Activity.deal_id,
+                Activity.due_at,
+                Activity.done_at,
+                Activity.author_id,
+                author.display_name.label("author_name"),
+            )
+            .outerjoin(author, author.id == Activity.author_id)
+            .where(Activity.contact_id == contact.id)
+            .order_by(Activity.created_at.desc(), Activity.id.desc())
+            .limit(LAST_ACTIVITIES)
+        )
+        deals = (await session.execute(deals_query)).all()
+        activities = (await session.execute(activities_query)).all()
+        return CallerInfo(
+            contact={
+                "id": contact.id,
+                "name": contact.name,
+                "company": contact.company,
+                "email": contact.email,
+            },
+            owner=_user(contact.owner_id, owner_name),
+            deals=tuple(
+                {
+                    "id": d.id,
+                    "title": d.title,
+                    "amount": str(d.amount),
+                    "currency": d.currency,
+                    "version": d.version,
+                    "owner": _user(d.owner_id, d.owner_name),
+                    "stage": {"id": d.stage_id, "name": d.stage_name, "unsorted": d.is_unsorted},
+                    "pipeline": {"id": d.pipeline_id, "name": d.pipeline_name},
+                }
+                for d in deals
+            ),
+            activities=tuple(
+                {
+                    "id": a.id,
+                    "kind": a.kind,
+                    "at": _iso(a.created_at),
+                    "body": a.body,
+                    "title": a.title,
+                    "direction": a.direction,
+                    "outcome": a.outcome,
+                    "duration_s": a.duration_s,
+                    "deal_id": a.deal_id,
+                    "due_at": _iso(a.due_at),
+                    "done_at": _iso(a.done_at),
+                    "author": _user(a.author_id, a.author_name),
+                }
+                for a in activities
+            ),
+        )

@@ -1,0 +1,347 @@
+"""Turn call events into screen-pop messages for the right users.
+
+``on_call_event`` is the call flow's fast sink: it never waits for the CRM database (the caller
+lookup runs beside it and completes the card with a ``call.updated``). ``on_crm_outcome`` runs in
+the call's CRM lane and completes the card with the contact and deal the CRM made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
+
+from cti.calls.events import (
+    AgentRinging,
+    AgentStoppedRinging,
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallSnapshot,
+    CallTransferred,
+)
+from cti.pops import messages as msg
+from cti.pops.cards import (
+    LOOKUP_DONE,
+    LOOKUP_FAILED,
+    LOOKUP_PENDING,
+    LOOKUP_SKIPPED,
+    Holder,
+    LiveCall,
+    build_card,
+    build_wrapup,
+    customer_number,
+    did_number,
+)
+from cti.pops.directory import UserDirectory
+from cti.pops.fanout import LiveChange
+from cti.pops.hub import ScreenPopHub
+from cti.pops.lookup import CallerInfo, CallerLookup
+from cti.pops.messages import encode_card
+
+log = structlog.get_logger(__name__)
+
+_LIVE_STATUSES = (msg.STATUS_RINGING, msg.STATUS_IN_CALL)
+
+
+@dataclass(frozen=True, slots=True)
+class PopSettings:
+    """How the pops behave: the region numbers are formatted in, lookup and wrap-up limits."""
+
+    default_region: str = "RU"
+    lookup_timeout_s: float = 5.0
+    wrapup_wait_s: float = 2.0
+    # Internal short numbers are not looked up in the CRM (Settings.phone.extension_pattern).
+    extension_pattern: str = r"^\d{2,5}$"
+
+
+class PopService:
+    """Keeps the pops' view of live calls and publishes a message per change per user."""
+
+    def __init__(
+        self,
+        hub: ScreenPopHub,
+        directory: UserDirectory,
+        lookup: CallerLookup,
+        *,
+        settings: PopSettings | None = None,
+    ) -> None:
+        self.hub = hub
+        self._directory = directory
+        self._lookup = lookup
+        self._settings = settings or PopSettings()
+        extension = re.compile(self._settings.extension_pattern)
+        self._is_extension: Callable[[str | None], bool] = lambda number: bool(
+            number and extension.match(number)
+        )
+        self._calls: dict[str, LiveCall] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.published = 0
+
+    async def close(self) -> None:
+        """Cancel lookups and wrap-ups still running."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def live_call(self, linkedid: str) -> LiveCall | None:
+        """The pops' state of a live call (for tests and diagnostics)."""
+        return self._calls.get(linkedid)
+
+    # -- the call flow's sinks -------------------------------------------------------------
+
+    async def on_call_event(self, event: CallEvent) -> None:
+        """Publish what ``event`` changes on the users' cards."""
+        live = self._calls.get(event.linkedid) or self._begin(event.call)
+        live.snapshot = event.call
+        await self._resolve_agents(live, event)
+        async with live.lock:
+            if isinstance(event, AgentRinging):
+                await self._ringing(live, event.extension)
+            elif isinstance(event, AgentStoppedRinging):
+                await self._stopped_ringing(live, event.extension, event.reason)
+            elif isinstance(event, CallAnswered):
+                await self._answered(live, event.extension or event.call.agent)
+            elif isinstance(event, CallTransferred):
+                await self._transferred(live, event.from_extension, event.to_extension)
+            elif isinstance(event, CallEnded):
+                self._ended(live)
+
+    async def on_crm_outcome(self, event: CallEvent, outcome: object | None) -> None:
+        """Complete the card with the contact and deal the CRM linked the call to."""
+        live = self._calls.get(event.linkedid)
+        if live is None or outcome is None:
+            return
+        contact_id = _int_attr(outcome, "contact_id")
+        deal_id = _int_attr(outcome, "deal_id")
+        known = live.info.contact["id"] if live.info.contact else None
+        if contact_id is None and deal_id is None:
+            return
+        if deal_id == live.deal_id and contact_id in (None, known):
+            return
+        live.deal_id = deal_id if deal_id is not None else live.deal_id
+        live.contact_id = contact_id if contact_id is not None else live.contact_id
+        if live.contact_id is not None:
+            try:
+                async with asyncio.timeout(self._settings.lookup_timeout_s):
+                    live.info = await self._lookup.by_contact(live.contact_id)
+                live.lookup = LOOKUP_DONE
+            except (SQLAlchemyError, OSError, TimeoutError) as err:
+                log.warning("pops_contact_refresh_failed", linkedid=live.linkedid, error=repr(err))
+        async with live.lock:
+            await self._publish_all(
+                live, msg.UPDATED, statuses=(msg.STATUS_RINGING, msg.STATUS_IN_CALL)
+            )
+
+    # -- click-to-call and wrap-up notices --------------------------------------------------
+
+    async def click_to_call_status(self, user_id: int, body: dict[str, Any]) -> None:
+        """Tell the user's tabs how their click-to-call goes (ringing, answered, failed)."""
+        await self.hub.publish(user_id, self.hub.encoder.encode(msg.CLICK_TO_CALL, body))
+
+    async def wrapup_saved(self, user_id: int, linkedid: str, result: dict[str, Any]) -> None:
+        """Withdraw the wrap-up card from every tab of the user."""
+        text = self.hub.encoder.encode(msg.WRAPUP_DONE, {"linkedid": linkedid, "result": result})
+        await self.hub.publish(user_id, text, LiveChange(linkedid, None))
+
+    # -- per event ---------------------------------------------------------------------------
+
+    def _begin(self, call: CallSnapshot) -> LiveCall:
+        region = self._settings.default_region
+        live = LiveCall(
+            snapshot=call,
+            customer=customer_number(call, region, self._is_extension),
+            did=did_number(call, region),
+        )
+        self._calls[call.linkedid] = live
+        if live.customer.e164 is None or call.direction == "internal":
+            live.lookup = LOOKUP_SKIPPED
+        else:
+            live.lookup_task = self._spawn(self._look_up(live, live.customer.e164))
+        return live
+
+    async def _resolve_agents(self, live: LiveCall, event: CallEvent) -> None:
+        names = {
+            name
+            for name in (
+                getattr(event, "extension", None),
+                getattr(event, "from_extension", None),
+                getattr(event, "to_extension", None),
+                event.call.answered_by,
+                event.call.agent,
+            )
+            if isinstance(name, str) and name not in live.agents
+        }
+        if not names:
+            return
+        try:
+            live.agents.update(await self._directory.resolve(names))
+        except (SQLAlchemyError, OSError) as err:
+            log.warning("pops_directory_failed", linkedid=live.linkedid, error=repr(err))
+
+    async def _ringing(self, live: LiveCall, extension: str) -> None:
+        user = live.agents.get(extension)
+        if user is None:
+            log.info("pops_no_user_for_extension", linkedid=live.linkedid, extension=extension)
+            return
+        holder = live.holders.get(user.id)
+        if holder is not None and holder.status != msg.STATUS_RINGING:
+            return  # already in call with it (a transfer back): the card stays as it is
+        holder = Holder(user=user, extension=extension, status=msg.STATUS_RINGING)
+        live.holders[user.id] = holder
+        await self._publish(live, holder, msg.RINGING)
+
+    async def _stopped_ringing(self, live: LiveCall, extension: str, reason: str) -> None:
+        user = live.agents.get(extension)
+        holder = live.holders.get(user.id) if user else None
+        if holder is None or holder.status != msg.STATUS_RINGING or holder.extension != extension:
+            return
+        answered_by = live.snapshot.answered_by
+        if reason == "answered-elsewhere" and answered_by and live.agents.get(answered_by) != user:
+            await self._withdraw(live, holder, msg.ANSWERED_ELSEWHERE, reason)
+        else:
+            await self._withdraw(live, holder, msg.WITHDRAWN, reason)
+
+    async def _answered(self, live: LiveCall, extension: str | None) -> None:
+        user = live.agents.get(extension) if extension else None
+        if user is not None:
+            holder = live.holders.get(user.id)
+            if holder is None:
+                holder = Holder(user=user, extension=extension)
+                live.holders[user.id] = holder
+            holder.status = msg.STATUS_IN_CALL
+            holder.extension = extension
+            await self._publish(live, holder, msg.ANSWERED)
+        for other in list(live.holders.values()):
+            if other.status == msg.STATUS_RINGING and (user is None or other.user.id != user.id):
+                await self._withdraw(live, other, msg.ANSWERED_ELSEWHERE, "answered-elsewhere")
+
+    async def _transferred(self, live: LiveCall, source: str | None, target: str | None) -> None:
+        target_user = live.agents.get(target) if target else None
+        source_user = live.agents.get(source) if source else None
+        if target_user is not None:
+            answered = live.snapshot.answered_by == target
+            holder = Holder(
+                user=target_user,
+                extension=target,
+                status=msg.STATUS_IN_CALL if answered else msg.STATUS_RINGING,
+            )
+            live.holders[target_user.id] = holder
+            await self._publish(live, holder, msg.TRANSFERRED)
+        if source_user is not None and (target_user is None or source_user.id != target_user.id):
+            previous = live.holders.get(source_user.id)
+            if previous is not None:
+                await self._withdraw(live, previous, msg.WITHDRAWN, "transferred")
+
+    def _ended(self, live: LiveCall) -> None:
+        del self._calls[live.linkedid]
+        self._spawn(self._end(live))
+
+    async def _end(self, live: LiveCall) -> None:
+        """Turn the in-call card into a wrap-up; withdraw the cards still ringing."""
+        async with live.lock:
+            for holder in list(live.holders.values()):
+                if holder.status == msg.STATUS_RINGING:
+                    reason = live.snapshot.outcome or "ended"
+                    await self._withdraw(live, holder, msg.WITHDRAWN, reason)
+                else:
+                    holder.status = msg.STATUS_WRAPUP
+        wrapping = [h for h in live.holders.values() if h.status == msg.STATUS_WRAPUP]
+        if not wrapping:
+            self._cancel_lookup(live)
+            return
+        if live.lookup_task is not None and not live.lookup_task.done():
+            # A short wait lets the wrap-up name the deal; without it, the number alone.
+            await asyncio.wait({live.lookup_task}, timeout=self._settings.wrapup_wait_s)
+            self._cancel_lookup(live)
+        deal = live.deal()
+        pipeline = deal.get("pipeline", {}).get("id") if deal else None
+        try:
+            async with asyncio.timeout(self._settings.lookup_timeout_s):
+                stages = await self._lookup.stage_options(pipeline)
+        except (SQLAlchemyError, OSError, TimeoutError) as err:
+            log.warning("pops_stage_options_failed", linkedid=live.linkedid, error=repr(err))
+            stages = []
+        async with live.lock:
+            for holder in wrapping:
+                live.revision += 1
+                card = build_wrapup(live, holder, stages)
+                await self._send(holder.user.id, msg.WRAPUP, live.linkedid, card, keep=True)
+
+    # -- the caller lookup ---------------------------------------------------------------------
+
+    async def _look_up(self, live: LiveCall, e164: str) -> None:
+        try:
+            async with asyncio.timeout(self._settings.lookup_timeout_s):
+                info: CallerInfo = await self._lookup.by_number(e164)
+        except (SQLAlchemyError, OSError, TimeoutError) as err:
+            log.warning("pops_lookup_failed", linkedid=live.linkedid, error=repr(err))
+            live.lookup = LOOKUP_FAILED
+        else:
+            live.info = info
+            live.lookup = LOOKUP_DONE
+        if live.linkedid not in self._calls:
+            return  # ended meanwhile: the wrap-up carries what was found
+        async with live.lock:
+            await self._publish_all(
+                live, msg.UPDATED, statuses=(msg.STATUS_RINGING, msg.STATUS_IN_CALL)
+            )
+
+    def _cancel_lookup(self, live: LiveCall) -> None:
+        if live.lookup_task is not None and not live.lookup_task.done():
+            live.lookup_task.cancel()
+            if live.lookup == LOOKUP_PENDING:
+                live.lookup = LOOKUP_FAILED
+
+    # -- publishing ----------------------------------------------------------------------------
+
+    async def _publish_all(self, live: LiveCall, kind: str, *, statuses: tuple[str, ...]) -> None:
+        for holder in list(live.holders.values()):
+            if holder.status in statuses:
+                await self._publish(live, holder, kind)
+
+    async def _publish(self, live: LiveCall, holder: Holder, kind: str) -> None:
+        live.revision += 1
+        await self._send(holder.user.id, kind, live.linkedid, build_card(live, holder), keep=True)
+
+    async def _withdraw(self, live: LiveCall, holder: Holder, kind: str, reason: str) -> None:
+        live.holders.pop(holder.user.id, None)
+        live.revision += 1
+        body = {
+            "linkedid": live.linkedid,
+            "rev": live.revision,
+            "reason": reason,
+            "answered_by": live.agent_ref(live.snapshot.answered_by),
+        }
+        text = self.hub.encoder.encode(kind, body)
+        self.published += 1
+        await self.hub.publish(holder.user.id, text, LiveChange(live.linkedid, None))
+
+    async def _send(
+        self, user_id: int, kind: str, linkedid: str, card: dict[str, Any], *, keep: bool
+    ) -> None:
+        text = self.hub.encoder.encode(kind, {"linkedid": linkedid, "card": card})
+        live = LiveChange(linkedid, encode_card(card)) if keep else None
+        self.published += 1
+        await self.hub.publish(user_id, text, live)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("pops_task_failed", exc_info=task.exception())
+
+
+def _int_attr(value: object, name: str) -> int | None:
+    found = value.get(name) if isinstance(value, dict) else getattr(value, name, None)
+    return found if isinstance(found, int) and not isinstance(found, bool) else None
