@@ -97,6 +97,18 @@ class SimulatorSettings(_Section):
     calls_per_minute: float = Field(4.0, ge=0)
 
 
+class PopsSettings(_Section):
+    """Screen pops: per-socket limits, heartbeats, caller lookups, live-card lifetime."""
+
+    queue_size: int = Field(256, ge=8)
+    send_deadline_s: float = Field(5.0, gt=0)
+    heartbeat_s: float = Field(25.0, gt=0)
+    auth_timeout_s: float = Field(5.0, gt=0)
+    lookup_timeout_s: float = Field(5.0, gt=0)
+    live_ttl_s: float = Field(4 * 3600.0, gt=0)
+    redis_prefix: str = "cti:pops"
+
+
 class RulesSettings(_Section):
     file: str | None = None
 
@@ -115,6 +127,7 @@ class Settings(_Section):
     logging: LoggingSettings = LoggingSettings()
     pbx: tuple[PbxSettings, ...] = ()
     simulator: SimulatorSettings = SimulatorSettings()
+    pops: PopsSettings = PopsSettings()
     rules: RulesSettings = RulesSettings()
     webhooks: tuple[WebhookSettings, ...] = ()
 
