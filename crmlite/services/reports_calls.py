@@ -1,0 +1,354 @@
+"""Call reports: calls per seller, speed to lead, missed calls and the call-back SLA.
+
+They read the call log (activities of kind ``call``): ``from_number`` of inbound and ``to_number``
+of outbound calls are the customer's normalized E.164 number; ``answered_at`` NULL means missed.
+Definitions and worked examples: docs/REPORTS.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from crmlite.db.models import Activity, Contact, User
+from crmlite.domain.reports import (
+    MEDIAN,
+    P90,
+    Escalation,
+    ReportScope,
+    check_sla,
+    rate,
+    sla_deadline,
+)
+from crmlite.services.reports_sql import percentile_of, seconds_between
+
+MAX_BREACHES = 500
+
+
+def _calls(direction: str | None = None) -> list[Any]:
+    conditions: list[Any] = [Activity.kind == "call"]
+    if direction is not None:
+        conditions.append(Activity.direction == direction)
+    return conditions
+
+
+@dataclass(frozen=True, slots=True)
+class SellerCalls:
+    agent_id: int | None  # None: calls nobody answered or took
+    agent_name: str | None
+    calls: int
+    answered: int
+    answer_rate: float | None
+    inbound: int
+    inbound_answered: int
+    outbound: int
+    talk_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class CallsReport:
+    sellers: list[SellerCalls]
+    calls: int
+    answered: int
+    answer_rate: float | None
+
+
+async def calls_report(session: AsyncSession, scope: ReportScope) -> CallsReport:
+    """Calls started in the window per agent, answered share, inbound/outbound, talk time."""
+    answered = Activity.answered_at.is_not(None)
+    inbound = Activity.direction == "inbound"
+    conditions = [*_calls(), Activity.started_at >= scope.since, Activity.started_at < scope.until]
+    if scope.seller_id is not None:
+        conditions.append(Activity.agent_id == scope.seller_id)
+    rows = await session.execute(
+        select(
+            Activity.agent_id,
+            User.display_name,
+            func.count(),
+            func.sum(case((answered, 1), else_=0)),
+            func.sum(case((inbound, 1), else_=0)),
+            func.sum(case((and_(inbound, answered), 1), else_=0)),
+            func.sum(case((Activity.direction == "outbound", 1), else_=0)),
+            func.coalesce(func.sum(Activity.duration_s), 0),
+        )
+        .outerjoin(User, User.id == Activity.agent_id)
+        .where(*conditions)
+        .group_by(Activity.agent_id, User.display_name)
+    )
+    sellers = [
+        SellerCalls(
+            agent_id=agent,
+            agent_name=name,
+            calls=n,
+            answered=int(ans),
+            answer_rate=rate(int(ans), n),
+            inbound=int(n_in),
+            inbound_answered=int(in_ans),
+            outbound=int(n_out),
+            talk_s=int(talk),
+        )
+        for agent, name, n, ans, n_in, in_ans, n_out, talk in rows
+    ]
+    sellers.sort(key=lambda s: (s.agent_id is None, -s.calls, s.agent_id or 0))
+    total = sum(s.calls for s in sellers)
+    total_answered = sum(s.answered for s in sellers)
+    return CallsReport(sellers, total, total_answered, rate(total_answered, total))
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedToLead:
+    leads: int  # new callers whose first call fell in the window (seller view: they responded)
+    responded: int
+    median_s: float | None
+    p90_s: float | None
+    average_s: float | None
+
+
+async def speed_to_lead_report(session: AsyncSession, scope: ReportScope) -> SpeedToLead:
+    """Time from a new caller's first call to the first answered call or call-back."""
+    first_calls = (
+        select(Activity.from_number.label("number"), func.min(Activity.started_at).label("first"))
+        .where(*_calls("inbound"), Activity.from_number.is_not(None))
+        .group_by(Activity.from_number)
+        .having(func.min(Activity.started_at) >= scope.since)
+        .having(func.min(Activity.started_at) < scope.until)
+        .subquery()
+    )
+    answered = (
+        select(first_calls.c.number, Activity.answered_at.label("at"), Activity.agent_id)
+        .join(first_calls, Activity.from_number == first_calls.c.number)
+        .where(*_calls("inbound"), Activity.answered_at.is_not(None))
+    )
+    called_back = (
+        select(first_calls.c.number, Activity.started_at.label("at"), Activity.agent_id)
+        .join(
+            first_calls,
+            and_(
+                Activity.to_number == first_calls.c.number,
+                Activity.started_at >= first_calls.c.first,
+            ),
+        )
+        .where(*_calls("outbound"))
+    )
+    responses = union_all(answered, called_back).subquery()
+    ordered = select(
+        responses,
+        func.row_number()
+        .over(partition_by=responses.c.number, order_by=responses.c.at)
+        .label("nth"),
+    ).subquery()
+    first_response = select(ordered).where(ordered.c.nth == 1).subquery()
+    leads = (
+        select(
+            first_calls.c.number,
+            first_response.c.agent_id,
+            seconds_between(first_response.c.at, first_calls.c.first).label("seconds"),
+        )
+        .outerjoin(first_response, first_response.c.number == first_calls.c.number)
+        .subquery()
+    )
+    picked = select(leads)
+    if scope.seller_id is not None:
+        # A seller's view: the leads they were first to respond to.
+        picked = picked.where(leads.c.agent_id == scope.seller_id)
+    chosen = picked.subquery()
+    waiting = chosen.c.seconds.is_(None)
+    ranked = select(
+        chosen.c.seconds,
+        func.row_number().over(partition_by=waiting, order_by=chosen.c.seconds).label("rank"),
+        func.count().over(partition_by=waiting).label("n"),
+    ).subquery()
+    done = ranked.c.seconds.is_not(None)
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.sum(case((done, 1), else_=0)),
+                percentile_of(ranked.c.seconds, ranked.c.rank, ranked.c.n, MEDIAN, include=done),
+                percentile_of(ranked.c.seconds, ranked.c.rank, ranked.c.n, P90, include=done),
+                func.avg(ranked.c.seconds),
+            )
+        )
+    ).one()
+    count, answered_n, median, p90, average = row
+    answered_n = int(answered_n or 0)
+    return SpeedToLead(
+        leads=int(count),
+        responded=answered_n,
+        median_s=round(float(median), 1) if answered_n else None,
+        p90_s=round(float(p90), 1) if answered_n else None,
+        average_s=round(float(average), 1) if answered_n else None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MissedCall:
+    activity_id: int
+    caller: str | None
+    missed_at: dt.datetime
+    deadline: dt.datetime
+    contact_id: int | None
+    called_back_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class MissedCallsReport:
+    sla_s: int
+    missed: int  # inbound calls in the window nobody answered
+    called_back: int  # ... followed by a call-back or an answered call from the same number
+    never_called_back: int
+    within_sla: int
+    breached: int  # called back late, or not at all while the deadline has passed
+    open_breaches: list[MissedCall]  # not called back and past the deadline, oldest first
+
+
+def _missed_calls(scope: ReportScope) -> Any:
+    """Missed inbound calls of the window, each with when it was first followed up (or NULL)."""
+    later = aliased(Activity)
+    callback = (
+        select(func.min(later.started_at))
+        .where(
+            later.kind == "call",
+            later.direction == "outbound",
+            later.to_number == Activity.from_number,
+            later.started_at >= Activity.started_at,
+        )
+        .scalar_subquery()
+    )
+    answered_again = (
+        select(func.min(later.answered_at))
+        .where(
+            later.kind == "call",
+            later.direction == "inbound",
+            later.from_number == Activity.from_number,
+            later.started_at > Activity.started_at,
+            later.answered_at.is_not(None),
+        )
+        .scalar_subquery()
+    )
+    conditions = [
+        *_calls("inbound"),
+        Activity.answered_at.is_(None),
+        Activity.started_at >= scope.since,
+        Activity.started_at < scope.until,
+    ]
+    query = select(
+        Activity.id,
+        Activity.from_number,
+        Activity.started_at,
+        Activity.contact_id,
+        callback.label("callback"),
+        answered_again.label("answered_again"),
+    )
+    if scope.seller_id is not None:
+        # A seller answers for missed calls that rang them or came from their own contacts.
+        query = query.outerjoin(Contact, Contact.id == Activity.contact_id)
+        conditions.append(
+            or_(Activity.agent_id == scope.seller_id, Contact.owner_id == scope.seller_id)
+        )
+    raw = query.where(*conditions).subquery()
+    followed_up = case(
+        (raw.c.callback.is_(None), raw.c.answered_again),
+        (raw.c.answered_again.is_(None), raw.c.callback),
+        (raw.c.callback < raw.c.answered_again, raw.c.callback),
+        else_=raw.c.answered_again,
+    )
+    return select(
+        raw.c.id,
+        raw.c.from_number,
+        raw.c.started_at,
+        raw.c.contact_id,
+        followed_up.label("followed_up"),
+    ).subquery("missed")
+
+
+async def missed_calls_report(
+    session: AsyncSession, scope: ReportScope, *, sla: dt.timedelta, now: dt.datetime
+) -> MissedCallsReport:
+    """Missed calls of the window, how many were called back, and the SLA breaches."""
+    check_sla(sla)
+    sla_s = int(sla.total_seconds())
+    missed = _missed_calls(scope)
+    resolved = missed.c.followed_up.is_not(None)
+    late = seconds_between(missed.c.followed_up, missed.c.started_at) > sla_s
+    overdue = and_(missed.c.followed_up.is_(None), missed.c.started_at <= now - sla)
+    counts = (
+        await session.execute(
+            select(
+                func.count(),
+                func.sum(case((resolved, 1), else_=0)),
+                func.sum(case((and_(resolved, ~late), 1), else_=0)),
+                func.sum(case((or_(and_(resolved, late), overdue), 1), else_=0)),
+            )
+        )
+    ).one()
+    total, called_back, within, breached = (int(v or 0) for v in counts)
+    open_rows = await session.execute(
+        select(missed.c.id, missed.c.from_number, missed.c.started_at, missed.c.contact_id)
+        .where(overdue)
+        .order_by(missed.c.started_at, missed.c.id)
+        .limit(MAX_BREACHES)
+    )
+    breaches = [
+        MissedCall(id_, number, at, sla_deadline(at, sla), contact, None)
+        for id_, number, at, contact in open_rows
+    ]
+    return MissedCallsReport(
+        sla_s=sla_s,
+        missed=total,
+        called_back=called_back,
+        never_called_back=total - called_back,
+        within_sla=within,
+        breached=breached,
+        open_breaches=breaches,
+    )
+
+
+async def heads_of_sales(session: AsyncSession) -> tuple[int, ...]:
+    """Who hears of SLA breaches: the active heads, or the active admins when there is no head."""
+    for role in ("head", "admin"):
+        ids = (
+            await session.scalars(
+                select(User.id).where(User.role == role, User.active.is_(True)).order_by(User.id)
+            )
+        ).all()
+        if ids:
+            return tuple(ids)
+    return ()
+
+
+async def sla_escalations(
+    session: AsyncSession,
+    *,
+    now: dt.datetime,
+    sla: dt.timedelta,
+    since: dt.datetime | None = None,
+    lookback: dt.timedelta = dt.timedelta(days=7),
+) -> list[Escalation]:
+    """Missed calls not called back whose SLA deadline passed in (since, now]: what to notify.
+
+    Calling it every minute with ``since`` = the previous ``now`` reports each breach once. It
+    changes nothing; the caller (the pop hub, a mail job) delivers the notifications.
+    """
+    check_sla(sla)
+    start = (since if since is not None else now - lookback) - sla
+    scope = ReportScope(
+        pipeline_id=None, since=start, until=now - sla + dt.timedelta(microseconds=1)
+    )
+    missed = _missed_calls(scope)
+    rows = await session.execute(
+        select(missed.c.id, missed.c.from_number, missed.c.started_at, missed.c.contact_id)
+        .where(missed.c.followed_up.is_(None), missed.c.started_at > start)
+        .order_by(missed.c.started_at, missed.c.id)
+        .limit(MAX_BREACHES)
+    )
+    heads = await heads_of_sales(session)
+    return [
+        Escalation(id_, number or "", at, sla_deadline(at, sla), contact, heads)
+        for id_, number, at, contact in rows
+    ]
