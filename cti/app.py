@@ -6,12 +6,14 @@ Every long-lived resource (database engine, AMI consumers, pop hub, background t
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
 
 from crmlite.db.engine import create_engine, session_factory
+from crmlite.web.app import setup_crm_web
 from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
 from cti.settings import Settings
 from cti.web.health import health_routes
@@ -38,5 +40,10 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[DEFAULT_REGION] = settings.phone.default_region
     app.cleanup_ctx.append(_database)
+    setup_crm_web(
+        app,
+        session_ttl=dt.timedelta(hours=settings.server.session_ttl_hours),
+        secure_cookies=settings.server.secure_cookies,
+    )
     app.add_routes(health_routes(lambda: app[ENGINE]))
     return app

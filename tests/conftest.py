@@ -15,6 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from crmlite.db.engine import create_engine, session_factory
 from crmlite.db.migrate import upgrade
 
+# The ``api`` fixture: the whole service on a real socket, with users and authenticated clients.
+pytest_plugins = ["tests.support.api"]
+
 FIXTURES = Path(__file__).parent / "fixtures"
 POSTGRES_URL = os.environ.get("CTI_TEST_POSTGRES_URL", "")
 REDIS_URL = os.environ.get("CTI_TEST_REDIS_URL", "")

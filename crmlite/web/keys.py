@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+if TYPE_CHECKING:
+    from crmlite.web.routing import ApiRoute
+    from crmlite.web.security import AuthConfig, Credentials
 
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 DEFAULT_REGION = web.AppKey("default_region", str)
+
+# Set by crmlite.web.app.setup_crm_web.
+AUTH_CONFIG: web.AppKey[AuthConfig] = web.AppKey("auth_config")
+API_ROUTES: web.AppKey[list[ApiRoute]] = web.AppKey("api_routes")
+
+# Per request, set by the middlewares in crmlite.web.middleware and crmlite.web.security.
+REQUEST_ID = web.RequestKey("request_id", str)
+CREDENTIALS: web.RequestKey[Credentials | None] = web.RequestKey("credentials")

@@ -1,0 +1,41 @@
+"""Install the CRM's web layer (middlewares, auth, users, OpenAPI) onto an aiohttp app."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from aiohttp import web
+
+from crmlite.web import auth, users
+from crmlite.web.errors import error_middleware
+from crmlite.web.keys import API_ROUTES, AUTH_CONFIG
+from crmlite.web.middleware import access_log_middleware, request_id_middleware
+from crmlite.web.openapi import openapi_routes
+from crmlite.web.routing import ApiRoutes, add_api_routes
+from crmlite.web.security import AuthConfig, auth_middleware
+
+# The CRM's route tables. Add yours here (one line) and it is served and in /api/openapi.json.
+CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
+    auth.routes,
+    users.routes,
+)
+
+
+def setup_crm_web(
+    app: web.Application,
+    *,
+    session_ttl: dt.timedelta = dt.timedelta(hours=12),
+    secure_cookies: bool = False,
+    extra_route_tables: tuple[ApiRoutes, ...] = (),
+) -> None:
+    """Add the middlewares and the CRM API to ``app`` (which must hold ENGINE and SESSIONS)."""
+    app[AUTH_CONFIG] = AuthConfig(session_ttl=session_ttl, secure_cookies=secure_cookies)
+    if API_ROUTES not in app:
+        app[API_ROUTES] = []
+    # Outermost first: the id is bound before anything logs, errors become problems before the
+    # access log reads the status, and credentials load inside the error handling.
+    app.middlewares.extend(
+        [request_id_middleware, access_log_middleware, error_middleware, auth_middleware]
+    )
+    add_api_routes(app, *CRM_ROUTE_TABLES, *extra_route_tables)
+    app.add_routes(openapi_routes())

@@ -1,0 +1,219 @@
+"""Declared API routes: pydantic models validate each request and also feed the OpenAPI document.
+
+A route table groups routes by tag::
+
+    routes = ApiRoutes("contacts")
+
+    @routes.post("/api/v1/contacts", body=ContactCreate, response=ContactOut, status=201)
+    async def create_contact(request: web.Request, *, body: ContactCreate) -> ContactOut: ...
+
+The handler receives ``body=``, ``query=`` and ``path=`` keyword arguments for the models declared,
+and returns an instance of ``response`` (serialized with it), ``None`` (204), or any aiohttp
+response (passed through untouched).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from crmlite.web.errors import HttpProblem, RequestValidationError, validation_field_errors
+from crmlite.web.keys import API_ROUTES
+from crmlite.web.security import principal
+
+ApiHandler = Callable[..., Awaitable[Any]]
+
+ModelT = typing.TypeVar("ModelT", bound=BaseModel)
+_PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRoute:
+    """One operation: what it accepts, what it answers, and who may call it."""
+
+    method: str
+    path: str
+    handler: ApiHandler
+    tag: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    path_model: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    summary: str = ""
+    description: str = ""
+    auth: bool = True
+    operation_id: str = ""
+    extra_responses: Mapping[int, str] = field(default_factory=dict)
+
+    @property
+    def openapi_path(self) -> str:
+        """The path with aiohttp's ``{name:regex}`` reduced to OpenAPI's ``{name}``."""
+        return _PATH_PARAM.sub(r"{\1}", self.path)
+
+    @property
+    def path_params(self) -> list[str]:
+        return _PATH_PARAM.findall(self.path)
+
+
+class ApiRoutes:
+    """A table of declared routes sharing one OpenAPI tag; install with ``add_api_routes``."""
+
+    def __init__(self, tag: str, description: str = "") -> None:
+        self.tag = tag
+        self.description = description
+        self._routes: list[ApiRoute] = []
+
+    def __iter__(self) -> Iterator[ApiRoute]:
+        return iter(self._routes)
+
+    def route(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        path_model: type[BaseModel] | None = None,
+        response: Any = None,
+        status: int = 200,
+        summary: str = "",
+        auth: bool = True,
+        errors: Mapping[int, str] | None = None,
+    ) -> Callable[[ApiHandler], ApiHandler]:
+        """Declare ``method path``; ``errors`` documents the problem statuses it may answer."""
+
+        def register(handler: ApiHandler) -> ApiHandler:
+            doc = (handler.__doc__ or "").strip()
+            self._routes.append(
+                ApiRoute(
+                    method=method.upper(),
+                    path=path,
+                    handler=handler,
+                    tag=self.tag,
+                    body=body,
+                    query=query,
+                    path_model=path_model,
+                    response=response,
+                    status=status,
+                    summary=summary or doc.split("\n", 1)[0],
+                    description=doc,
+                    auth=auth,
+                    operation_id=handler.__name__,
+                    extra_responses=dict(errors or {}),
+                )
+            )
+            return handler
+
+        return register
+
+    def get(self, path: str, **options: Any) -> Callable[[ApiHandler], ApiHandler]:
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[ApiHandler], ApiHandler]:
+        return self.route("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[ApiHandler], ApiHandler]:
+        return self.route("PUT", path, **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[ApiHandler], ApiHandler]:
+        return self.route("PATCH", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[ApiHandler], ApiHandler]:
+        return self.route("DELETE", path, **options)
+
+
+def add_api_routes(app: web.Application, *tables: ApiRoutes) -> None:
+    """Register the tables' routes on ``app`` and list them in its OpenAPI document."""
+    if API_ROUTES not in app:
+        app[API_ROUTES] = []
+    for table in tables:
+        for route in table:
+            app.router.add_route(
+                route.method, route.path, _endpoint(route), name=route.operation_id
+            )
+            app[API_ROUTES].append(route)
+
+
+def _endpoint(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    adapter = TypeAdapter(route.response) if route.response is not None else None
+    list_fields = _list_fields(route.query) if route.query is not None else frozenset()
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        if route.auth:
+            principal(request)  # 401 (or 403 on a missing CSRF token) before any parsing
+        kwargs: dict[str, Any] = {}
+        if route.path_model is not None:
+            kwargs["path"] = _validate(route.path_model, dict(request.match_info), "path")
+        if route.query is not None:
+            raw_query = {
+                name: request.query.getall(name) if name in list_fields else request.query[name]
+                for name in request.query
+            }
+            kwargs["query"] = _validate(route.query, raw_query, "query")
+        if route.body is not None:
+            kwargs["body"] = _validate(route.body, await read_json(request), "body")
+        result = await route.handler(request, **kwargs)
+        if isinstance(result, web.StreamResponse):
+            return result
+        if result is None:
+            return web.Response(status=204 if route.status in (200, 204) else route.status)
+        payload = adapter.dump_json(result) if adapter else json.dumps(result).encode()
+        return web.Response(body=payload, status=route.status, content_type="application/json")
+
+    endpoint.__name__ = route.operation_id
+    return endpoint
+
+
+def model_response(value: BaseModel, *, status: int = 200) -> web.Response:
+    """A JSON response from a model, for handlers that must touch the response (cookies)."""
+    return web.Response(
+        body=value.model_dump_json().encode(), status=status, content_type="application/json"
+    )
+
+
+async def read_json(request: web.Request) -> Any:
+    """Parse the JSON body; a wrong media type is 415 and malformed JSON is 400."""
+    if request.content_type != "application/json":
+        raise HttpProblem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"send the body as application/json, not {request.content_type or 'nothing'}",
+        )
+    text = await request.text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise HttpProblem(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            f"line {err.lineno} column {err.colno}: {err.msg}",
+        ) from err
+
+
+def _validate(model: type[ModelT], data: Any, location: str) -> ModelT:
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise RequestValidationError(validation_field_errors(err, location)) from err
+
+
+def _list_fields(model: type[BaseModel]) -> frozenset[str]:
+    """Query parameters that may repeat (``?stage=1&stage=2``): the list-typed fields."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        origins = {typing.get_origin(annotation)}
+        origins |= {typing.get_origin(arg) for arg in typing.get_args(annotation)}
+        if origins & {list, tuple, set, frozenset}:
+            names.add(info.alias or name)
+    return frozenset(names)
