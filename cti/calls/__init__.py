@@ -17,6 +17,7 @@ from cti.calls.events import (
     StopReason,
     TransferRecord,
 )
+from cti.calls.tracker import CallTracker, event_time
 
 __all__ = [
     "AgentLeg",
@@ -29,9 +30,11 @@ __all__ = [
     "CallModelConfig",
     "CallSnapshot",
     "CallStarted",
+    "CallTracker",
     "CallTransferred",
     "Direction",
     "Outcome",
     "StopReason",
     "TransferRecord",
+    "event_time",
 ]

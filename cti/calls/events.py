@@ -102,6 +102,7 @@ class CallSnapshot:
     stale: bool = False  # the link is down: state may be outdated until the next resync
     merged_linkedids: tuple[str, ...] = ()  # former Linkedids folded into this call
     originated: bool = False  # placed by an AMI Originate (click-to-call)
+    merged_into: str | None = None  # set on the final snapshot of a call folded into another
     extra: tuple[tuple[str, str], ...] = field(default=())  # reserved for additive details
 
     @property
@@ -156,6 +157,7 @@ class CallSnapshot:
             "stale": self.stale,
             "merged_linkedids": list(self.merged_linkedids),
             "originated": self.originated,
+            "merged_into": self.merged_into,
         }
 
 
@@ -222,15 +224,25 @@ class AgentStoppedRinging(_CallEventBase):
 
 @dataclass(frozen=True, slots=True)
 class CallAnswered(_CallEventBase):
-    """The call was answered: by agent ``extension``, or by the far end (extension None)."""
+    """The call was answered: ``extension`` is the agent now in conversation.
+
+    For an outbound call the far end picked up (``by_far_end``) and ``extension`` is the agent
+    who placed it (None when unknown). After a blind transfer the new agent's answer is a second
+    CallAnswered.
+    """
 
     extension: str | None
     interface: str | None = None
+    by_far_end: bool = False
 
     kind: ClassVar[str] = "call-answered"
 
     def _fields(self) -> dict[str, Any]:
-        return {"extension": self.extension, "interface": self.interface}
+        return {
+            "extension": self.extension,
+            "interface": self.interface,
+            "by_far_end": self.by_far_end,
+        }
 
 
 @dataclass(frozen=True, slots=True)
