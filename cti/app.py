@@ -17,6 +17,7 @@ from crmlite.web.app import setup_crm_web
 from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
 from cti.settings import Settings
 from cti.web.health import health_routes
+from cti.web.pops_setup import setup_pops
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[DEFAULT_REGION] = settings.phone.default_region
     app.cleanup_ctx.append(_database)
+    setup_pops(app, settings)  # after the database: the pops read the CRM
     setup_crm_web(
         app,
         session_ttl=dt.timedelta(hours=settings.server.session_ttl_hours),

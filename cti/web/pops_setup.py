@@ -1,0 +1,68 @@
+"""Wire the screen pops into the app: fan-out backend, hub, pop service, ``/ws`` and the routes.
+
+``setup_pops(app, settings)`` is the composition root's one call. The pop service is the call
+flow's fast sink and outcome sink: read it from ``app[POP_SERVICE]`` once the app started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from crmlite.web.keys import SESSIONS
+from cti.pops.directory import CachedUserDirectory
+from cti.pops.fanout import FanoutBackend, InProcessFanout
+from cti.pops.hub import HubLimits, ScreenPopHub
+from cti.pops.lookup import SqlCallerLookup
+from cti.pops.redis_fanout import RedisFanout
+from cti.pops.service import PopService, PopSettings
+from cti.settings import Settings
+from cti.web.ws import POP_HUB, WS_CONFIG, WsConfig, ws_routes
+
+POP_SERVICE = web.AppKey("pop_service", PopService)
+
+
+def make_backend(settings: Settings) -> FanoutBackend:
+    """Redis pub/sub when a Redis URL is configured, else in-process."""
+    pops = settings.pops
+    if settings.redis.url:
+        return RedisFanout(settings.redis.url, prefix=pops.redis_prefix, live_ttl_s=pops.live_ttl_s)
+    return InProcessFanout(live_ttl_s=pops.live_ttl_s)
+
+
+def setup_pops(app: web.Application, settings: Settings) -> None:
+    """Add the pops' cleanup context (after the database's) and the ``/ws`` route."""
+    app[WS_CONFIG] = WsConfig(
+        allowed_origins=settings.server.allowed_origins,
+        heartbeat_s=settings.pops.heartbeat_s,
+        auth_timeout_s=settings.pops.auth_timeout_s,
+    )
+
+    async def pops_context(app: web.Application) -> AsyncIterator[None]:
+        hub = ScreenPopHub(
+            make_backend(settings),
+            limits=HubLimits(
+                queue_size=settings.pops.queue_size,
+                send_deadline_s=settings.pops.send_deadline_s,
+            ),
+        )
+        service = PopService(
+            hub,
+            CachedUserDirectory(app[SESSIONS]),
+            SqlCallerLookup(app[SESSIONS]),
+            settings=PopSettings(
+                default_region=settings.phone.default_region,
+                lookup_timeout_s=settings.pops.lookup_timeout_s,
+                extension_pattern=settings.phone.extension_pattern,
+            ),
+        )
+        await hub.start()
+        app[POP_HUB] = hub
+        app[POP_SERVICE] = service
+        yield
+        await service.close()
+        await hub.stop()
+
+    app.cleanup_ctx.append(pops_context)
+    app.add_routes(ws_routes())
