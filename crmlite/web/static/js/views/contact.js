@@ -1,0 +1,127 @@
+// The contact page: phones (click-to-call), company, deals, call history, duplicate hint.
+
+import { api, itemsOf } from "../api.js";
+import { newDealDialog, normalizeDeal } from "../deals.js";
+import { field, formValues, h, replace } from "../dom.js";
+import { formatMoney, formatPhone, t, tOr } from "../i18n.js";
+import { navigate } from "../router.js";
+import { clickToCall } from "../pops.js";
+import { stageById, pipelines, userName, users } from "../session.js";
+import { errorText, failed, loading, showFieldErrors, toast } from "../ui.js";
+import { callList, taskList } from "./deal.js";
+
+export async function render(main, params) {
+  loading(main);
+  const id = Number(params.id);
+  let contact;
+  try {
+    contact = await api.get(`/api/v1/contacts/${id}`);
+  } catch (err) {
+    failed(main, err);
+    return;
+  }
+  const [deals, activities, similar] = await Promise.all([
+    api.get("/api/v1/deals", { contact_id: id, limit: 100 }).then((a) => itemsOf(a).map(normalizeDeal)).catch(() => []),
+    api.get("/api/v1/activities", { contact_id: id, limit: 100 }).then(itemsOf).catch(() => []),
+    possibleDuplicates(contact),
+    pipelines(),
+    users(),
+  ]);
+  const refresh = () => render(main, params);
+  replace(main,
+    h("div", { class: "page-header" },
+      h("h1", { id: "contact-name" }, contact.name),
+      contact.company ? h("span", { class: "muted" }, contact.company) : null,
+      h("button", { type: "button", class: "primary small", on: { click: async () => {
+        const created = await newDealDialog({ contact });
+        if (created) navigate(`/deals/${created.id}`);
+      } } }, "+ ", t("deal.new"))),
+    similar.length ? h("p", { class: "notice", role: "note", "data-testid": "duplicate-hint" },
+      t("contact.possible_duplicates"), " ",
+      similar.map((c, i) => [i ? ", " : "", h("a", { href: `/contacts/${c.id}` }, c.name, c.company ? ` (${c.company})` : "")])) : null,
+    h("div", { class: "grid-2" },
+      h("section", { class: "panel", "aria-labelledby": "contact-phones" },
+        h("h2", { id: "contact-phones" }, t("contact.phones")),
+        h("ul", { class: "timeline" }, (contact.phones || []).map((p) => h("li", {},
+          h("span", {}, h("a", { class: "phone", href: `tel:${p.normalized || p.raw}` }, formatPhone(p.normalized || p.raw)),
+            p.label ? h("span", { class: "muted" }, ` · ${p.label}`) : null),
+          h("button", { type: "button", class: "success small", on: { click: () => clickToCall({ number: p.normalized || p.raw, contact_id: contact.id }) } },
+            "☎ ", t("deal.call"))))),
+        h("dl", { class: "facts" },
+          h("dt", {}, t("contact.company")), h("dd", {}, contact.company || "—"),
+          h("dt", {}, t("contact.email")), h("dd", {}, contact.email ? h("a", { href: `mailto:${contact.email}` }, contact.email) : "—"),
+          h("dt", {}, t("contact.owner")), h("dd", {}, userName(contact.owner_id) || "—")),
+        editForm(contact, refresh)),
+      h("section", { class: "panel", "aria-labelledby": "contact-deals" },
+        h("h2", { id: "contact-deals" }, t("contact.deals")),
+        deals.length ? h("table", { class: "data" }, h("tbody", {}, deals.map((d) => {
+          const stage = stageById(d.stage_id);
+          return h("tr", {},
+            h("td", {}, h("a", { href: `/deals/${d.id}` }, d.title)),
+            h("td", {}, stage ? (stage.is_unsorted ? tOr("stage.unsorted", stage.name) : stage.name) : ""),
+            h("td", { class: "num" }, formatMoney(d.amount, d.currency)));
+        }))) : h("p", { class: "muted" }, t("contact.no_deals")),
+        h("h3", {}, t("deal.tasks")),
+        taskList(activities.filter((a) => a.kind === "task"), refresh))),
+    h("section", { class: "panel", style: { marginTop: "1rem" }, "aria-labelledby": "contact-calls" },
+      h("h2", { id: "contact-calls" }, t("contact.calls")),
+      callList(activities.filter((a) => a.kind === "call"))));
+}
+
+/** Other contacts with the same name or company: the hint that two records may be one customer. */
+async function possibleDuplicates(contact) {
+  const queries = [contact.name, contact.company].filter((q) => q && q.length >= 3);
+  const found = new Map();
+  for (const q of queries) {
+    try {
+      for (const c of itemsOf(await api.get("/api/v1/contacts", { q, limit: 5 }))) {
+        const same = c.name?.toLowerCase() === contact.name?.toLowerCase()
+          || (contact.company && c.company?.toLowerCase() === contact.company.toLowerCase());
+        if (c.id !== contact.id && same) found.set(c.id, c);
+      }
+    } catch (err) {
+      console.warn("duplicate search failed", err);
+    }
+  }
+  return [...found.values()];
+}
+
+function editForm(contact, refresh) {
+  const form = h("form", { "aria-label": t("common.edit") },
+    h("h3", {}, t("common.edit")),
+    h("div", { class: "form-grid" },
+      field(t("contact.name"), h("input", { name: "name", value: contact.name, required: true })),
+      field(t("contact.company"), h("input", { name: "company", value: contact.company || "" })),
+      field(t("contact.email"), h("input", { name: "email", type: "email", value: contact.email || "" })),
+      field(t("contact.phones"), h("input", { name: "phones", value: (contact.phones || []).map((p) => p.raw).join(", ") }))),
+    h("p", { class: "form-status", role: "alert" }),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary small" }, t("common.save"))));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = formValues(form);
+    const status = form.querySelector(".form-status");
+    status.replaceChildren();
+    try {
+      await api.patch(`/api/v1/contacts/${contact.id}`, {
+        name: data.name, company: data.company ?? null, email: data.email ?? null,
+        phones: (data.phones || "").split(",").map((p) => p.trim()).filter(Boolean).map((raw) => ({ raw })),
+      });
+      toast(t("admin.saved"), "success");
+      refresh();
+    } catch (err) {
+      duplicateMessage(status, err) || showFieldErrors(form, err) || (status.textContent = errorText(err));
+    }
+  });
+  return form;
+}
+
+/** A 409 on a phone names the contact that already has it: say so, with a link. */
+export function duplicateMessage(status, err) {
+  if (err?.status !== 409) return false;
+  const details = err.problem?.details || {};
+  const other = details.contact ?? (details.contact_id ? { id: details.contact_id, name: details.contact_name } : null);
+  if (!other) return false;
+  status.replaceChildren(t("contact.duplicate", { name: other.name || `#${other.id}` }), " ",
+    h("a", { href: `/contacts/${other.id}` }, t("contact.duplicate_link", { name: other.name || `#${other.id}` })));
+  return true;
+}
