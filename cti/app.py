@@ -15,6 +15,7 @@ from aiohttp import web
 from crmlite.db.engine import create_engine, session_factory
 from crmlite.web.app import setup_crm_web
 from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
+from crmlite.web.ui import ui_routes
 from cti.settings import Settings
 from cti.web.health import health_routes
 from cti.web.pops_setup import setup_pops
@@ -48,4 +49,5 @@ def create_app(settings: Settings) -> web.Application:
         secure_cookies=settings.server.secure_cookies,
     )
     app.add_routes(health_routes(lambda: app[ENGINE]))
+    app.add_routes(ui_routes())  # the browser app: /, its screens, /static and /vendor files
     return app
