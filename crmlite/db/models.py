@@ -203,6 +203,9 @@ class Stage(Base):
     # Percent, 0..100: the configured chance that a deal in this stage is won.
     probability: Mapped[int] = mapped_column(Integer, default=0)
     is_unsorted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A removed stage that deals have passed through is archived, not deleted: its stage history
+    # stays for the reports (migration 0002). Boards and pipeline listings skip archived stages.
+    archived_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="stages", lazy="raise")
 

@@ -6,14 +6,20 @@ import datetime as dt
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from crmlite.domain.errors import Conflict, InvalidInput
 
 UNSORTED_NAME = "Unsorted"
 MAX_LOST_REASON = 200
 
-_S = TypeVar("_S", bound="StageRef")
+
+class HasUnsortedFlag(Protocol):
+    @property
+    def is_unsorted(self) -> bool: ...
+
+
+_S = TypeVar("_S", bound=HasUnsortedFlag)
 
 
 class StageKind(enum.StrEnum):
@@ -41,6 +47,12 @@ class StageRef:
     name: str
     kind: StageKind
     is_unsorted: bool = False
+    archived: bool = False
+
+
+def _check_target(target: StageRef) -> None:
+    if target.archived:
+        raise InvalidInput("the stage was removed", fields={"stage_id": "a removed stage"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +95,7 @@ def plan_move(
 ) -> StageMove:
     """Decide what moving a deal to ``target`` does; raise when a rule forbids it."""
     check_version(placement.version, expected_version)
+    _check_target(target)
     if target.pipeline_id != placement.stage.pipeline_id and not allow_other_pipeline:
         raise InvalidInput(
             "the stage belongs to another pipeline; move the deal to that pipeline instead",
@@ -202,6 +215,7 @@ def check_stage_removal(stage: StageRef, deal_count: int, move_to: StageRef | No
 
 def plan_placement(target: StageRef, *, now: dt.datetime, lost_reason: str | None) -> StageMove:
     """The first placement of a new deal: the same rules as a move, from nowhere."""
+    _check_target(target)
     reason = (lost_reason or "").strip() or None
     if target.kind is StageKind.LOST and reason is None:
         raise InvalidInput(

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.interfaces import LoaderOption
 
-from crmlite.db.models import Deal, Pipeline, Stage
+from crmlite.db.models import Deal, DealStageChange, Pipeline, Stage
 from crmlite.domain.access import may_edit_pipelines
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -40,7 +41,13 @@ def stage_ref(stage: Stage) -> StageRef:
         name=stage.name,
         kind=StageKind(stage.kind),
         is_unsorted=stage.is_unsorted,
+        archived=stage.archived_at is not None,
     )
+
+
+def active_stages_loader() -> LoaderOption:
+    """Load a pipeline's stages without the archived (removed) ones, in board order."""
+    return selectinload(Pipeline.stages.and_(Stage.archived_at.is_(None)))
 
 
 class PipelineService:
@@ -58,7 +65,7 @@ class PipelineService:
     async def all(self) -> list[Pipeline]:
         rows = await self.session.scalars(
             select(Pipeline)
-            .options(selectinload(Pipeline.stages))
+            .options(active_stages_loader())
             .order_by(Pipeline.position, Pipeline.id)
         )
         return list(rows)
@@ -67,7 +74,7 @@ class PipelineService:
         pipeline = await self.session.scalar(
             select(Pipeline)
             .where(Pipeline.id == pipeline_id)
-            .options(selectinload(Pipeline.stages))
+            .options(active_stages_loader())
             .execution_options(populate_existing=True)
         )
         if pipeline is None:
@@ -79,7 +86,7 @@ class PipelineService:
         stage = await self.session.scalar(
             select(Stage)
             .join(Pipeline, Pipeline.id == Stage.pipeline_id)
-            .where(Stage.is_unsorted.is_(True))
+            .where(Stage.is_unsorted.is_(True), Stage.archived_at.is_(None))
             .order_by(Pipeline.is_default.desc(), Pipeline.position, Pipeline.id)
             .limit(1)
         )
@@ -89,7 +96,7 @@ class PipelineService:
 
     async def get_stage(self, stage_id: int) -> Stage:
         stage = await self.session.get(Stage, stage_id)
-        if stage is None:
+        if stage is None or stage.archived_at is not None:
             raise NotFound(f"no stage {stage_id}", details={"stage_id": stage_id})
         return stage
 
@@ -167,7 +174,20 @@ class PipelineService:
                 f"the pipeline holds {count} deals; move them first",
                 details={"deal_count": count},
             )
-        for stage in pipeline.stages:
+        stage_ids = select(Stage.id).where(Stage.pipeline_id == pipeline_id)
+        used = await self.session.scalar(
+            select(func.count(DealStageChange.id)).where(
+                or_(
+                    DealStageChange.to_stage_id.in_(stage_ids),
+                    DealStageChange.from_stage_id.in_(stage_ids),
+                )
+            )
+        )
+        if used:
+            raise Conflict("deals have passed through this pipeline; its history stays")
+        for stage in await self.session.scalars(
+            select(Stage).where(Stage.pipeline_id == pipeline_id)
+        ):
             await self.session.delete(stage)
         await self.session.delete(pipeline)
         await self.session.flush()
@@ -264,11 +284,29 @@ class PipelineService:
                 lost_reason=lost_reason or f"stage {stage.name!r} removed",
             )
         pipeline_id = stage.pipeline_id
-        await self.session.delete(stage)
+        if await self._has_history(stage.id):
+            # Reports still read the deals' past in this stage: keep the row, hide the stage.
+            stage.archived_at = self.clock()
+            stage.name = f"{stage.name[:80]} (removed #{stage.id})"
+        else:
+            await self.session.delete(stage)
         await self.session.flush()
         pipeline = await self.get(pipeline_id)
         await self._renumber(list(pipeline.stages))
         return await self.get(pipeline_id)
+
+    async def _has_history(self, stage_id: int) -> bool:
+        used = await self.session.scalar(
+            select(DealStageChange.id)
+            .where(
+                or_(
+                    DealStageChange.to_stage_id == stage_id,
+                    DealStageChange.from_stage_id == stage_id,
+                )
+            )
+            .limit(1)
+        )
+        return used is not None
 
     async def _renumber(self, ordered: Sequence[Stage]) -> None:
         for index, stage in enumerate(ordered):

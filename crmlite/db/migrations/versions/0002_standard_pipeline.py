@@ -2,6 +2,7 @@
 
 The "Sales" pipeline exists from the first start, default, with "Unsorted" first (where deals
 made from calls land), then the usual open stages, and one won and one lost stage.
+Also adds ``stages.archived_at``: a removed stage with history is archived, not deleted.
 
 Revision ID: 0002
 Revises: 0001
@@ -53,6 +54,8 @@ stages = sa.table(
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("stages", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("archived_at", UtcDateTime(timezone=True), nullable=True))
     bind = op.get_bind()
     bind.execute(
         pipelines.insert().values(
@@ -84,7 +87,8 @@ def downgrade() -> None:
     pipeline_id = bind.execute(
         sa.select(pipelines.c.id).where(pipelines.c.name == PIPELINE)
     ).scalar_one_or_none()
-    if pipeline_id is None:
-        return
-    bind.execute(stages.delete().where(stages.c.pipeline_id == pipeline_id))
-    bind.execute(pipelines.delete().where(pipelines.c.id == pipeline_id))
+    if pipeline_id is not None:
+        bind.execute(stages.delete().where(stages.c.pipeline_id == pipeline_id))
+        bind.execute(pipelines.delete().where(pipelines.c.id == pipeline_id))
+    with op.batch_alter_table("stages", schema=None) as batch_op:
+        batch_op.drop_column("archived_at")
