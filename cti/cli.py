@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
         "replay", help="print what the product makes of a raw AMI capture, one JSON call a line"
     )
     replay.add_argument("file", metavar="FILE.ami")
+    replay.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML configuration file"
+    )
     calls.set_defaults(module="cti.commands.replay")
 
     sim = commands.add_parser("sim", help="run the PBX simulator (an AMI server) standalone")
