@@ -203,35 +203,36 @@ def plan_campaign(
     entry_stage_id: int,
     funnel: Sequence[FunnelStep],
     won: int,
-    average_won: Mapping[str, Decimal],
+    won_amount: Mapping[str, Decimal],
     cost: Decimal | None = None,
     cost_currency: str | None = None,
 ) -> CampaignPlan:
-    """What ``leads`` entering at ``entry_stage_id`` yield at today's conversions.
+    """What ``leads`` entering at ``entry_stage_id`` yield at the conversions of ``funnel``.
 
-    Each later stage gets ``leads x reached(stage) / reached(entry)``, won deals
-    ``leads x won / reached(entry)``, revenue ``won x average won deal`` per currency (the mix of
-    currencies follows history: each currency's average is applied to its share of won deals).
+    A later stage gets ``leads x reached(stage) / reached(entry)``, won deals
+    ``leads x won / reached(entry)`` and revenue, per currency,
+    ``leads x won amount / reached(entry)``: each lead brings the revenue a cohort deal brought.
     """
     if leads < 0:
         raise InvalidInput("leads are not negative", fields={"leads": "must be >= 0"})
-    positions = [step.stage.id for step in funnel]
-    if entry_stage_id not in positions:
+    stage_ids = [step.stage.id for step in funnel]
+    if entry_stage_id not in stage_ids:
         raise InvalidInput("not an open stage of the pipeline", fields={"entry_stage_id": "open"})
-    start = positions.index(entry_stage_id)
+    start = stage_ids.index(entry_stage_id)
     base = funnel[start].reached
-    one = Decimal("0.1")
+    tenth = Decimal("0.1")
 
-    def share(count: int) -> Decimal:
-        return Decimal(0) if base == 0 else (Decimal(leads) * count / base).quantize(one)
+    def share(count: Decimal | int) -> Decimal:
+        return Decimal(0) if base == 0 else Decimal(leads) * count / base
 
-    steps = [PlannedStep(step.stage, share(step.reached)) for step in funnel[start:]]
-    expected_won = share(won)
-    revenue = {cur: money(expected_won * avg) for cur, avg in sorted(average_won.items())}
+    steps = [
+        PlannedStep(step.stage, share(step.reached).quantize(tenth)) for step in funnel[start:]
+    ]
+    revenue = {cur: money(share(amount)) for cur, amount in sorted(won_amount.items())}
     roi = None
-    if cost is not None and cost_currency is not None and cost_currency in revenue:
-        roi = campaign_roi(revenue[cost_currency], cost)
-    return CampaignPlan(leads, steps, expected_won, revenue, cost, roi)
+    if cost is not None and cost_currency is not None:
+        roi = campaign_roi(revenue.get(cost_currency, Decimal("0.00")), cost)
+    return CampaignPlan(leads, steps, share(won).quantize(tenth), revenue, cost, roi)
 
 
 @dataclass(frozen=True, slots=True)
