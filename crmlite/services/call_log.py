@@ -1,0 +1,436 @@
+"""What a call leaves in the CRM, applied exactly once per (call, effect).
+
+The telephony side describes the call and what its rules ask for (a ``CallWork``); this module
+finds or creates the contact, places the call on a deal, sets owners, adds tasks and keeps one
+call activity up to date. Every effect is recorded in ``call_effects`` under a unique
+(linkedid, effect) key in the same transaction as the change itself, so a replay, a reconnect or
+a second instance that processes the same call finds the key and changes nothing. A writer that
+loses a race hits the unique constraint; its transaction rolls back and a retry finds the key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmlite.db.models import Activity, BlockedNumber, CallEffect, Contact, Deal, Stage, User
+from crmlite.domain.errors import InvalidInput
+from crmlite.domain.phones import NormalizedPhone, PhoneKind, PhoneRules, normalize_phone
+from crmlite.domain.principal import SYSTEM
+from crmlite.domain.stages import DealSource
+from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
+from crmlite.services.contacts import ContactService
+from crmlite.services.deals import DealService
+from crmlite.services.phones import PhoneInput, find_phone_owner
+from crmlite.services.round_robin import next_in_turn
+from crmlite.services.tasks import TaskService
+
+ContactMode = Literal["find-or-create", "find", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One call as the CRM logs it; the telephony side fills it from its call snapshot."""
+
+    linkedid: str
+    direction: str  # inbound, outbound, internal
+    customer_number: str | None  # as the PBX gave it: the caller (inbound) or the callee
+    customer_name: str | None = None
+    our_number: str | None = None  # the DID for inbound, the agent for outbound
+    queue: str | None = None
+    started_at: dt.datetime | None = None
+    answered_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    outcome: str | None = None
+    agent_user_id: int | None = None  # the user holding the call (follows transfers)
+    recording_url: str | None = None
+    # Where the call is in its life: "ringing", "answered", "ended"; with the transfer count it
+    # keys each update of the call activity so that one is applied once.
+    progress: str = "ringing"
+    transfers: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Assignee:
+    """Who gets something: a definite user, the contact's or deal's owner, or a group's turn."""
+
+    user_id: int | None = None
+    contact_owner: bool = False
+    deal_owner: bool = False
+    group: str | None = None
+    members: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DealRequest:
+    pipeline_id: int | None  # None: the default pipeline
+    stage_id: int | None  # None: its Unsorted stage
+    reuse_open: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRequest:
+    key: str  # distinguishes owner changes of one call: answer, each transfer
+    assignee: Assignee
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRequest:
+    key: str  # one task per key per call (the rule's id)
+    title: str
+    due_at: dt.datetime
+    assignee: Assignee
+
+
+@dataclass(frozen=True, slots=True)
+class CallWork:
+    """Everything the rules asked of the CRM for one call event."""
+
+    call: CallRecord
+    at: dt.datetime  # the event's time: every row written carries it
+    contact: ContactMode = "none"
+    deal: DealRequest | None = None
+    owner: OwnerRequest | None = None
+    tasks: tuple[TaskRequest, ...] = ()
+    log_call: bool = False
+    rule_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEffects:
+    """What the call has in the CRM after this event (ids the screen pop links to)."""
+
+    contact_id: int | None = None
+    contact_created: bool = False
+    deal_id: int | None = None
+    deal_created: bool = False
+    owner_id: int | None = None
+    owner_changed: bool = False
+    task_ids: tuple[int, ...] = ()
+    tasks_created: tuple[int, ...] = ()
+    call_activity_id: int | None = None
+    blocked: bool = False
+    applied: tuple[str, ...] = field(default=())  # effect keys written by this event
+
+
+class _Effects:
+    """The effect rows of one call, read once and appended to as effects are applied."""
+
+    def __init__(self, session: AsyncSession, linkedid: str, at: dt.datetime) -> None:
+        self.session = session
+        self.linkedid = linkedid
+        self.at = at
+        self.rows: dict[str, CallEffect] = {}
+        self.applied: list[str] = []
+
+    async def load(self) -> None:
+        rows = await self.session.scalars(
+            select(CallEffect).where(CallEffect.linkedid == self.linkedid)
+        )
+        self.rows = {row.effect: row for row in rows}
+
+    def get(self, key: str) -> CallEffect | None:
+        return self.rows.get(key)
+
+    async def add(self, key: str, rule_id: str | None, **refs: int | bool | None) -> CallEffect:
+        row = CallEffect(linkedid=self.linkedid, effect=key, rule_id=rule_id, created_at=self.at)
+        for name, value in refs.items():
+            setattr(row, name, value)
+        row.created = bool(refs.get("created", False))
+        self.session.add(row)
+        # Flushed at once: a concurrent writer of the same key fails here, before more work.
+        await self.session.flush()
+        self.rows[key] = row
+        self.applied.append(key)
+        return row
+
+
+def customer_phone(raw: str | None, rules: PhoneRules) -> NormalizedPhone | None:
+    """The customer's number in E.164 (or digits), None for extensions and non-numbers."""
+    if not raw:
+        return None
+    try:
+        phone = normalize_phone(raw, rules)
+    except InvalidInput:
+        return None
+    return None if phone.kind is PhoneKind.EXTENSION else phone
+
+
+async def is_blocked(session: AsyncSession, normalized: str) -> bool:
+    """True when ``normalized`` was marked to never create a deal again."""
+    found = await session.scalar(
+        select(BlockedNumber.id).where(BlockedNumber.normalized == normalized)
+    )
+    return found is not None
+
+
+async def record_call(session: AsyncSession, work: CallWork, rules: PhoneRules) -> CallEffects:
+    """Apply ``work`` inside the caller's transaction; effects already recorded are skipped."""
+    effects = _Effects(session, work.call.linkedid, work.at)
+    await effects.load()
+    phone = customer_phone(work.call.customer_number, rules)
+    contact_id, contact_created = await _contact(session, effects, work, phone, rules)
+    blocked = phone is not None and await is_blocked(session, phone.normalized)
+    deal_id, deal_created = await _deal(session, effects, work, contact_id, blocked)
+    owner_id, owner_changed = await _owner(session, effects, work, contact_id, deal_id)
+    task_ids, new_tasks = await _tasks(session, effects, work, contact_id, deal_id)
+    activity_id = await _call_log(session, effects, work, contact_id, deal_id)
+    return CallEffects(
+        contact_id=contact_id,
+        contact_created=contact_created,
+        deal_id=deal_id,
+        deal_created=deal_created,
+        owner_id=owner_id,
+        owner_changed=owner_changed,
+        task_ids=task_ids,
+        tasks_created=new_tasks,
+        call_activity_id=activity_id,
+        blocked=blocked,
+        applied=tuple(effects.applied),
+    )
+
+
+async def _contact(
+    session: AsyncSession,
+    effects: _Effects,
+    work: CallWork,
+    phone: NormalizedPhone | None,
+    rules: PhoneRules,
+) -> tuple[int | None, bool]:
+    row = effects.get("contact")
+    if row is not None:
+        return row.contact_id, row.created and work.contact != "none"
+    if work.contact == "none" or phone is None:
+        return None, False
+    match = await find_phone_owner(session, phone.normalized)
+    if match is not None:
+        await effects.add("contact", work.rule_id, contact_id=match.contact_id)
+        return match.contact_id, False
+    if work.contact != "find-or-create":
+        return None, False
+    contacts = ContactService(session, SYSTEM, rules, clock=lambda: work.at)
+    name = (work.call.customer_name or "").strip() or phone.normalized
+    contact = await contacts.create(name[:200], phones=[PhoneInput(phone.raw, label="call")])
+    await effects.add("contact", work.rule_id, contact_id=contact.id, created=True)
+    return contact.id, True
+
+
+async def _deal(
+    session: AsyncSession, effects: _Effects, work: CallWork, contact_id: int | None, blocked: bool
+) -> tuple[int | None, bool]:
+    row = effects.get("deal")
+    if row is not None:
+        return row.deal_id, row.created
+    if work.deal is None or contact_id is None:
+        return None, False
+    deals = DealService(session, SYSTEM, clock=lambda: work.at)
+    if work.deal.reuse_open:
+        reused = await _open_deal_to_reuse(session, contact_id, work.deal.pipeline_id)
+        if reused is not None:
+            await effects.add("deal", work.rule_id, deal_id=reused, contact_id=contact_id)
+            return reused, False
+    if blocked:
+        return None, False
+    contact_name = await session.scalar(select(Contact.name).where(Contact.id == contact_id))
+    deal = await deals.create(
+        f"Call from {contact_name}"[:200],
+        pipeline_id=work.deal.pipeline_id,
+        stage_id=work.deal.stage_id,
+        contact_id=contact_id,
+        source=DealSource.CALL,
+    )
+    await effects.add("deal", work.rule_id, deal_id=deal.id, contact_id=contact_id, created=True)
+    return deal.id, True
+
+
+async def _open_deal_to_reuse(
+    session: AsyncSession, contact_id: int, pipeline_id: int | None
+) -> int | None:
+    """The contact's only open deal; else their newest open deal in the pipeline; else None."""
+    rows = (
+        await session.execute(
+            select(Deal.id, Deal.pipeline_id, Deal.updated_at)
+            .join(Stage, Stage.id == Deal.stage_id)
+            .where(Deal.contact_id == contact_id, Stage.kind == "open")
+            .order_by(Deal.updated_at.desc(), Deal.id.desc())
+        )
+    ).all()
+    if len(rows) == 1:
+        return int(rows[0].id)
+    if pipeline_id is None:
+        pipeline_id = await _default_pipeline(session)
+    return next((int(r.id) for r in rows if r.pipeline_id == pipeline_id), None)
+
+
+async def _default_pipeline(session: AsyncSession) -> int | None:
+    stage = await session.scalar(
+        select(Stage.pipeline_id).where(Stage.is_unsorted.is_(True)).order_by(Stage.id).limit(1)
+    )
+    return int(stage) if stage is not None else None
+
+
+async def _resolve(
+    session: AsyncSession,
+    assignee: Assignee,
+    at: dt.datetime,
+    contact_id: int | None,
+    deal_id: int | None,
+) -> int | None:
+    if assignee.user_id is not None:
+        return assignee.user_id
+    if assignee.contact_owner and contact_id is not None:
+        return await session.scalar(select(Contact.owner_id).where(Contact.id == contact_id))
+    if assignee.deal_owner and deal_id is not None:
+        return await session.scalar(select(Deal.owner_id).where(Deal.id == deal_id))
+    if assignee.group is not None:
+        return await next_in_turn(session, assignee.group, assignee.members, at)
+    return None
+
+
+async def _owner(
+    session: AsyncSession,
+    effects: _Effects,
+    work: CallWork,
+    contact_id: int | None,
+    deal_id: int | None,
+) -> tuple[int | None, bool]:
+    current = (
+        await session.scalar(select(Deal.owner_id).where(Deal.id == deal_id)) if deal_id else None
+    )
+    request = work.owner
+    if request is None or effects.get(f"owner:{request.key}") is not None:
+        return current, False
+    user_id = await _resolve(session, request.assignee, work.at, contact_id, deal_id)
+    if user_id is None or not await _active(session, user_id):
+        return current, False
+    changed = False
+    deal_row = effects.get("deal")
+    if deal_id is not None and (current is None or (deal_row is not None and deal_row.created)):
+        deal = await session.get(Deal, deal_id)
+        if deal is not None and deal.owner_id != user_id:
+            deal.owner_id = user_id
+            deal.updated_at = work.at
+            deal.version += 1
+            changed = True
+            current = user_id
+    contact_row = effects.get("contact")
+    if contact_id is not None:
+        contact = await session.get(Contact, contact_id)
+        created_here = contact_row is not None and contact_row.created
+        claimable = contact is not None and (contact.owner_id is None or created_here)
+        if contact is not None and claimable and contact.owner_id != user_id:
+            contact.owner_id = user_id
+            contact.updated_at = work.at
+    await effects.add(f"owner:{request.key}", work.rule_id, user_id=user_id, deal_id=deal_id)
+    return current, changed
+
+
+async def _active(session: AsyncSession, user_id: int) -> bool:
+    return bool(await session.scalar(select(User.active).where(User.id == user_id)))
+
+
+async def _tasks(
+    session: AsyncSession,
+    effects: _Effects,
+    work: CallWork,
+    contact_id: int | None,
+    deal_id: int | None,
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    existing = [
+        row.activity_id
+        for key, row in effects.rows.items()
+        if key.startswith("task:") and row.activity_id is not None
+    ]
+    created: list[int] = []
+    for request in work.tasks:
+        key = f"task:{request.key}"
+        if effects.get(key) is not None:
+            continue
+        assignee = await _resolve(session, request.assignee, work.at, contact_id, deal_id)
+        if assignee is not None and not await _active(session, assignee):
+            assignee = None
+        parent = Parent(contact_id, deal_id) if contact_id or deal_id else None
+        tasks = TaskService(session, SYSTEM, clock=lambda: work.at)
+        task = await tasks.create(request.title, parent=parent, due_at=request.due_at)
+        # The system principal cannot "assign to itself": set the chosen user directly.
+        task.assignee_id = assignee
+        task.linkedid = work.call.linkedid
+        await effects.add(key, work.rule_id, activity_id=task.id, user_id=assignee)
+        created.append(task.id)
+    return tuple(existing + created), tuple(created)
+
+
+async def _call_log(
+    session: AsyncSession,
+    effects: _Effects,
+    work: CallWork,
+    contact_id: int | None,
+    deal_id: int | None,
+) -> int | None:
+    row = effects.get("call_log")
+    call = work.call
+    if row is None:
+        if not work.log_call or (contact_id is None and deal_id is None):
+            return None
+        activities = ActivityService(session, SYSTEM, clock=lambda: work.at)
+        customer, ours = call.customer_number, call.our_number
+        inbound = call.direction == "inbound"
+        activity = await activities.log_call(
+            Parent(contact_id, deal_id),
+            CallLog(
+                direction=_direction(call.direction),
+                from_number=customer if inbound else ours,
+                to_number=ours if inbound else customer,
+                started_at=call.started_at,
+                linkedid=call.linkedid,
+            ),
+        )
+        row = await effects.add("call_log", work.rule_id, activity_id=activity.id)
+    if row.activity_id is None:
+        return None
+    progress = f"call_log@{call.progress}:{call.transfers}"
+    if effects.get(progress) is None:
+        logged = await session.get(Activity, row.activity_id)
+        if logged is None:
+            return None
+        _update_call_activity(logged, call, contact_id, deal_id)
+        await effects.add(progress, work.rule_id, activity_id=logged.id)
+    return row.activity_id
+
+
+def _update_call_activity(
+    activity: Activity, call: CallRecord, contact_id: int | None, deal_id: int | None
+) -> None:
+    activity.contact_id = activity.contact_id or contact_id
+    activity.deal_id = activity.deal_id or deal_id
+    activity.answered_at = activity.answered_at or call.answered_at
+    activity.ended_at = activity.ended_at or call.ended_at
+    if call.agent_user_id is not None:
+        activity.agent_id = call.agent_user_id
+    if call.outcome is not None:
+        activity.outcome = call.outcome
+    if call.recording_url:
+        activity.recording_url = call.recording_url
+    if activity.answered_at and activity.ended_at:
+        activity.duration_s = max(
+            0, int((activity.ended_at - activity.answered_at).total_seconds())
+        )
+
+
+def _direction(value: str) -> CallDirection:
+    try:
+        return CallDirection(value)
+    except ValueError:
+        return CallDirection.INBOUND
+
+
+async def call_effect_count(session: AsyncSession, linkedid: str) -> int:
+    """How many effects ``linkedid`` has recorded (for diagnostics and tests)."""
+    count = await session.scalar(
+        select(func.count(CallEffect.id)).where(CallEffect.linkedid == linkedid)
+    )
+    return int(count or 0)

@@ -1,0 +1,170 @@
+"""The one entry point the call flow calls per call event: rules -> CRM, retried, never lost.
+
+Transient database failures (SQLite busy or locked, a dropped PostgreSQL connection) are retried
+a few times with backoff; a lost race with another writer of the same effect is retried at once
+and then finds the effect recorded. An event that still cannot be applied waits in a bounded
+retry queue drained by a background worker; later events of the same call queue up behind it so
+a call's effects keep their order. Nothing here blocks the AMI reader: the call flow runs this in
+per-call lanes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crmlite.domain.errors import Conflict
+from cti.calls.events import CallEvent
+from cti.rules.book import RuleBook
+from cti.rules.executor import CrmOutcome, RuleExecutor
+from cti.rules.model import RulesInvalid
+
+log = structlog.get_logger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def is_transient(err: BaseException) -> bool:
+    """True for failures that a later attempt may not meet: locks, busy files, lost links."""
+    if isinstance(err, IntegrityError):
+        return False
+    if isinstance(err, OperationalError | InterfaceError):
+        return True
+    if isinstance(err, DBAPIError) and err.connection_invalidated:
+        return True
+    return isinstance(err, OSError | TimeoutError | ConnectionError)
+
+
+def is_lost_race(err: BaseException) -> bool:
+    """True when another writer recorded the same effect first (unique key or phone)."""
+    return isinstance(err, IntegrityError | Conflict)
+
+
+class CallToCrm:
+    """Turn call events into CRM data through the rules; the CrmHandler of the call flow."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        rules: RuleBook,
+        executor: RuleExecutor,
+        *,
+        attempts: int = 4,
+        backoff_s: float = 0.05,
+        queue_size: int = 10_000,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.sessions = sessions
+        self.rules = rules
+        self.executor = executor
+        self.attempts = attempts
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        self.retry_queue: collections.deque[CallEvent] = collections.deque()
+        self.queue_size = queue_size
+        self.dropped = 0
+        self.applied = 0
+
+    @property
+    def pending(self) -> int:
+        """Events waiting for the database."""
+        return len(self.retry_queue)
+
+    async def handle(self, event: CallEvent) -> CrmOutcome:
+        """Apply ``event``; if the database stays unavailable, queue it and say it is pending."""
+        if any(queued.linkedid == event.linkedid for queued in self.retry_queue):
+            self._enqueue(event)  # keep this call's order: behind its earlier events
+            return CrmOutcome(event.linkedid, event.kind, pending=True)
+        try:
+            return await self._apply_with_retries(event)
+        except Exception as err:
+            if not is_transient(err):
+                raise
+            log.warning(
+                "crm write failed, event queued for retry",
+                linkedid=event.linkedid,
+                kind=event.kind,
+                error=type(err).__name__,
+            )
+            self._enqueue(event)
+            return CrmOutcome(event.linkedid, event.kind, pending=True)
+
+    async def _apply_with_retries(self, event: CallEvent) -> CrmOutcome:
+        delay = self.backoff_s
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await self._apply_once(event)
+            except Exception as err:
+                last = attempt == self.attempts
+                if is_lost_race(err) and not last:
+                    log.info("lost a race on a call effect; retrying", linkedid=event.linkedid)
+                    continue
+                if not is_transient(err) or last:
+                    raise
+                log.info(
+                    "transient database error; retrying",
+                    linkedid=event.linkedid,
+                    attempt=attempt,
+                    error=type(err).__name__,
+                )
+                await self.sleep(delay)
+                delay *= 2
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _apply_once(self, event: CallEvent) -> CrmOutcome:
+        ruleset = self.rules.ruleset
+        async with self.sessions() as session, session.begin():
+            outcome = await self.executor.apply(session, ruleset, event)
+        self.applied += 1
+        return outcome
+
+    def _enqueue(self, event: CallEvent) -> None:
+        if len(self.retry_queue) >= self.queue_size:
+            dropped = self.retry_queue.popleft()
+            self.dropped += 1
+            log.error(
+                "crm retry queue full: oldest event dropped",
+                linkedid=dropped.linkedid,
+                kind=dropped.kind,
+                dropped_total=self.dropped,
+            )
+        self.retry_queue.append(event)
+
+    async def drain(self) -> int:
+        """Try the queued events in order; stop at the first that still fails. Return applied."""
+        done = 0
+        while self.retry_queue:
+            event = self.retry_queue[0]
+            try:
+                await self._apply_with_retries(event)
+            except Exception as err:
+                if is_transient(err):
+                    return done
+                self.retry_queue.popleft()
+                log.exception("queued call event failed for good", linkedid=event.linkedid)
+                continue
+            self.retry_queue.popleft()
+            done += 1
+        return done
+
+    async def run_retry_worker(self, interval_s: float = 2.0) -> None:
+        """Drain the retry queue and pick up rules saved by other instances, until cancelled."""
+        while True:
+            await self.sleep(interval_s)
+            if self.retry_queue:
+                applied = await self.drain()
+                if applied:
+                    log.info("queued call events applied", applied=applied, left=self.pending)
+            try:
+                await self.rules.refresh(self.sessions)
+            except RulesInvalid as err:
+                log.error("newer call rules are invalid; keeping the current ones", error=str(err))
+            except Exception as err:
+                if not is_transient(err):
+                    raise
+                log.warning("could not check for newer call rules", error=type(err).__name__)
