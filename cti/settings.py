@@ -86,6 +86,25 @@ class PbxSettings(_Section):
     reconnect_min_s: float = Field(0.5, gt=0)
     reconnect_max_s: float = Field(30.0, gt=0)
     event_queue_size: int = Field(10_000, ge=100)
+    # AMI adapter details (see docs/AMI.md).
+    tls_ca_file: str | None = None  # CA bundle to verify the PBX's certificate (TLS only)
+    connect_timeout_s: float = Field(10.0, gt=0)
+    max_message_bytes: int = Field(256 * 1024, ge=4096)
+    # Events the product never reads, dropped by Asterisk when server_side_filter is on.
+    filtered_events: tuple[str, ...] = (
+        "VarSet",
+        "Newexten",
+        "RTCPSent",
+        "RTCPReceived",
+        "Cdr",
+        "CEL",
+        "DeviceStateChange",
+        "SuccessfulAuth",
+    )
+    # SequenceNumber (manager.conf debug=on) is global to the PBX: only trust gaps when this account
+    # reads every class and no filter is set.
+    resync_on_sequence_gap: bool = False
+    queue_status_on_resync: bool = True
 
 
 class SimulatorSettings(_Section):

@@ -1,1 +1,24 @@
-"""cti/ami."""
+"""The AMI adapter: the only package that speaks panoramisk."""
+
+from cti.ami.client import AmiClient, ClientState
+from cti.ami.errors import (
+    AmiActionFailed,
+    AmiActionTimeout,
+    AmiConnectionLost,
+    AmiError,
+    AmiLoginFailed,
+    AmiNotConnected,
+)
+from cti.ami.originate import OriginateResult
+
+__all__ = [
+    "AmiActionFailed",
+    "AmiActionTimeout",
+    "AmiClient",
+    "AmiConnectionLost",
+    "AmiError",
+    "AmiLoginFailed",
+    "AmiNotConnected",
+    "ClientState",
+    "OriginateResult",
+]

@@ -1,0 +1,535 @@
+"""One PBX's AMI link: login, keep-alive with a deadline, resync, reconnect forever, in order.
+
+The reader never waits on the consumer: every event is put on a bounded queue from the protocol's
+``data_received`` (a plain call, no task per event, so wire order is kept). When the consumer falls
+so far behind that the queue is full, events are dropped, a ``LinkDown`` says so, and a fresh
+snapshot (``LinkUp``) brings the call model back to the PBX's truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from types import TracebackType
+
+import structlog
+
+from cti.ami.adapter import FramedAmiProtocol, LinkManager, PendingAction
+from cti.ami.backoff import Backoff
+from cti.ami.errors import (
+    AmiActionFailed,
+    AmiActionTimeout,
+    AmiConnectionLost,
+    AmiError,
+    AmiLoginFailed,
+    AmiNotConnected,
+)
+from cti.ami.originate import OriginateResult, originate_fields
+from cti.protocol import AmiMessage, DecodeProblem, LinkDown, LinkItem, LinkUp, PbxEvent
+from cti.settings import PbxSettings
+
+log = structlog.get_logger(__name__)
+
+_LIST_END = ("CoreShowChannelsComplete", "QueueStatusComplete")
+_STOP = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientState:
+    """What a health page shows about one PBX link."""
+
+    pbx: str
+    connected: bool = False
+    since: float | None = None
+    last_error: str | None = None
+    events: int = 0
+    dropped: int = 0
+    connects: int = 0
+    resyncs: int = 0
+    sequence_gaps: int = 0
+    decode_problems: int = 0
+    queued: int = 0
+
+
+class AmiClient:
+    """The product's connection to one Asterisk: ``async with AmiClient(settings) as c``."""
+
+    def __init__(
+        self,
+        settings: PbxSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+        events: bool = True,
+        username: str | None = None,
+        secret: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = settings.name
+        self.clock = clock
+        self._events_on = events
+        self._username = username or settings.username
+        # Kept as a callable so the secret is not an attribute anything might print.
+        self._secret: Callable[[], str] = (
+            (lambda: secret) if secret else settings.secret.get_secret_value
+        )
+        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=settings.event_queue_size)
+        self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng)
+        self._state = ClientState(pbx=self.name)
+        self._events = 0
+        self._dropped = 0
+        self._dropping = False
+        self._link_up = False
+        self._protocol: FramedAmiProtocol | None = None
+        self._manager: LinkManager | None = None
+        self._lost: asyncio.Future[str] | None = None
+        self._booted: asyncio.Event = asyncio.Event()
+        self._last_sequence: int | None = None
+        self._originates: dict[str, asyncio.Future[AmiMessage]] = {}
+        self._originator: AmiClient | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._side_tasks: set[asyncio.Task[None]] = set()
+        self._snapshot_queues: list[AmiMessage] = []
+        self._connected_event = asyncio.Event()
+
+    # --- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start connecting in the background (and keep reconnecting until :meth:`stop`)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name=f"ami-{self.name}"
+            )
+
+    async def stop(self) -> None:
+        """Log off politely if connected, then close; ``items()`` ends after what is queued."""
+        if self._originator is not None:
+            await self._originator.stop()
+        protocol = self._protocol
+        if protocol is not None and not protocol.closed:
+            try:
+                await self._call({"Action": "Logoff"}, deadline_s=1.0)
+            except AmiError as err:
+                log.debug("ami.logoff_failed", pbx=self.name, error=str(err))
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for task in list(self._side_tasks):
+            task.cancel()
+        await asyncio.gather(*self._side_tasks, return_exceptions=True)
+        if self._protocol is not None:
+            self._protocol.close()
+        self._put_final(_STOP)
+
+    async def __aenter__(self) -> AmiClient:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    @property
+    def state(self) -> ClientState:
+        """A snapshot of the link's health."""
+        return replace(
+            self._state, events=self._events, dropped=self._dropped, queued=self._queue.qsize()
+        )
+
+    @property
+    def reads(self) -> int:
+        """TCP reads on the current connection (tests use it to check reads were split)."""
+        return self._protocol.reads if self._protocol is not None else 0
+
+    # --- consuming ----------------------------------------------------------------------
+    async def items(self) -> AsyncIterator[LinkItem]:
+        """Link items in PBX order until the client stops."""
+        while True:
+            item = await self._queue.get()
+            if item is _STOP:
+                return
+            yield item  # type: ignore[misc]
+
+    async def get(self) -> LinkItem:
+        """The next link item (raises AmiNotConnected once stopped)."""
+        item = await self._queue.get()
+        if item is _STOP:
+            self._put_final(_STOP)
+            raise AmiNotConnected(f"AMI client for {self.name} is stopped")
+        return item  # type: ignore[return-value]
+
+    # --- actions ------------------------------------------------------------------------
+    async def action(
+        self, fields: Mapping[str, str], deadline_s: float | None = None
+    ) -> list[AmiMessage]:
+        """Send any action and return every message answering it (raises on Error)."""
+        messages = await self._call(dict(fields), deadline_s=deadline_s)
+        first = messages[0] if messages else None
+        if first is not None and (first.response or "").lower() in ("error", "failure", "fail"):
+            raise AmiActionFailed(fields.get("Action", "?"), first.get("Message") or "")
+        return messages
+
+    async def ping(self) -> float:
+        """Round-trip a Ping; return the seconds it took."""
+        started = time.monotonic()
+        await self.action({"Action": "Ping"}, deadline_s=self.settings.ping_timeout_s)
+        return time.monotonic() - started
+
+    async def originate(
+        self,
+        channel: str,
+        exten: str,
+        *,
+        context: str | None = None,
+        caller_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+        ring_timeout_s: float = 30.0,
+    ) -> OriginateResult:
+        """Click-to-call: ring ``channel`` (e.g. ``PJSIP/101``), then dial ``exten``.
+
+        Always ``Async: true`` with our own ActionID; returns once Asterisk reports the
+        OriginateResponse (on the event link, whichever account sent the action).
+        """
+        fields = originate_fields(
+            channel,
+            exten,
+            context or self.settings.originate_context,
+            caller_id,
+            variables,
+            ring_timeout_s,
+        )
+        action_id = fields["ActionID"]
+        waiter: asyncio.Future[AmiMessage] = asyncio.get_running_loop().create_future()
+        self._originates[action_id] = waiter
+        try:
+            sender = await self._originate_link()
+            # as_list=False: the first Response ends the action; the result comes as an event.
+            await sender.action(fields)
+            deadline = ring_timeout_s + self.settings.action_timeout_s
+            try:
+                event = await asyncio.wait_for(waiter, deadline)
+            except TimeoutError as err:
+                raise AmiActionTimeout(f"no OriginateResponse within {deadline:.0f}s") from err
+        finally:
+            self._originates.pop(action_id, None)
+        return OriginateResult.from_event(event)
+
+    async def _originate_link(self) -> AmiClient:
+        username = self.settings.originate_username
+        secret = self.settings.originate_secret
+        if not username or secret is None or not self._events_on:
+            return self
+        if self._originator is None:
+            self._originator = AmiClient(
+                self.settings.model_copy(update={"name": f"{self.name}/originate"}),
+                clock=self.clock,
+                events=False,
+                username=username,
+                secret=secret.get_secret_value(),
+            )
+            await self._originator.start()
+        return self._originator
+
+    async def wait_connected(self) -> None:
+        """Wait until logged in (and, for the event link, resynced); wrap in a timeout."""
+        while not self._state.connected:
+            await self._connected_event.wait()
+
+    async def _call(
+        self,
+        fields: dict[str, str],
+        *,
+        deadline_s: float | None = None,
+        as_list: bool | None = None,
+        on_complete: Callable[[list[AmiMessage]], None] | None = None,
+    ) -> list[AmiMessage]:
+        protocol = self._protocol
+        if protocol is None or protocol.closed:
+            raise AmiNotConnected(f"not connected to {self.name}")
+        clean = {k: v.replace("\r", " ").replace("\n", " ") for k, v in fields.items()}
+        waiting: PendingAction = protocol.send_action(
+            clean, as_list=as_list, on_complete=on_complete
+        )
+        limit = deadline_s if deadline_s is not None else self.settings.action_timeout_s
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiting.done), limit)
+        except TimeoutError as err:
+            protocol.abandon(waiting.action.id)
+            raise AmiActionTimeout(
+                f"{fields.get('Action', '?')} got no answer from {self.name} within {limit:g}s"
+            ) from err
+
+    # --- the connection loop ------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            reason = await self._session()
+            self._state = replace(self._state, connected=False, last_error=reason)
+            self._connected_event.clear()
+            if self._link_up:
+                self._link_up = False
+                self._put_final(LinkDown(self.name, reason, self.clock()))
+            delay = self._backoff.next()
+            log.warning(
+                "ami.disconnected", pbx=self.name, reason=reason, retry_in_s=round(delay, 2)
+            )
+            await asyncio.sleep(delay)
+
+    async def _session(self) -> str:
+        """Connect, log in, resync, keep alive; return why the connection ended."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        self._lost = loop.create_future()
+        self._booted = asyncio.Event()
+        self._last_sequence = None
+        manager = LinkManager(
+            host=settings.host,
+            port=settings.port,
+            ssl=self._ssl_context(),
+            loop=loop,
+            protocol_factory=functools.partial(FramedAmiProtocol, self, settings.max_message_bytes),
+        )
+        self._manager = manager
+        try:
+            opening = manager.open()
+            try:
+                protocol = await asyncio.wait_for(opening, settings.connect_timeout_s)
+            except TimeoutError:
+                manager.cancel_open()
+                return f"connect to {settings.host}:{settings.port} timed out"
+            self._protocol = protocol
+            await self._login()
+            self._state = replace(self._state, connects=self._state.connects + 1)
+            if self._events_on:
+                await self._after_login()
+            self._backoff.reset()
+            self._state = replace(self._state, connected=True, since=self.clock(), last_error=None)
+            self._connected_event.set()
+            log.info("ami.connected", pbx=self.name, host=settings.host, user=self._username)
+            return await self._keep_alive()
+        except OSError as err:
+            why = err.strerror or type(err).__name__
+            return f"cannot reach {settings.host}:{settings.port}: {why}"
+        except AmiLoginFailed as err:
+            return str(err)
+        except AmiError as err:
+            return f"{type(err).__name__}: {err}"
+        finally:
+            if self._protocol is not None:
+                self._protocol.close()
+                self._protocol = None
+
+    def _ssl_context(self) -> ssl.SSLContext | bool:
+        if not self.settings.tls:
+            return False
+        return ssl.create_default_context(cafile=self.settings.tls_ca_file)
+
+    async def _login(self) -> None:
+        fields = {
+            "Action": "Login",
+            "Username": self._username,
+            "Secret": self._secret(),
+            "Events": "on" if self._events_on else "off",
+        }
+        answer = await self._call(fields)
+        first = answer[0] if answer else None
+        if first is None or (first.response or "").lower() != "success":
+            reason = (first.get("Message") if first else None) or "no answer"
+            raise AmiLoginFailed(f"{self.name}: login as {self._username!r} refused: {reason}")
+
+    async def _after_login(self) -> None:
+        try:
+            await asyncio.wait_for(self._booted.wait(), self.settings.action_timeout_s)
+        except TimeoutError:
+            log.warning("ami.no_fully_booted", pbx=self.name)
+        if self.settings.server_side_filter:
+            await self._install_filters()
+        await self._resync(reason=None)
+
+    async def _install_filters(self) -> None:
+        for name in self.settings.filtered_events:
+            fields = {"Action": "Filter", "Operation": "Add", "Filter": exclusion_filter(name)}
+            try:
+                await self.action(fields)
+            except AmiActionFailed as err:
+                # A read-only account may not use Filter (it needs the system class).
+                log.info("ami.filter_refused", pbx=self.name, reason=err.reason)
+                return
+
+    async def _resync(self, reason: str | None) -> None:
+        """Ask for the live state; LinkUp goes in the stream where the channel list ends."""
+        if reason is not None:
+            self._state = replace(self._state, resyncs=self._state.resyncs + 1)
+            self._put_final(LinkDown(self.name, reason, self.clock()))
+        self._snapshot_queues = []
+        queue_call = None
+        if self.settings.queue_status_on_resync:
+            queue_call = self._call({"Action": "QueueStatus"}, on_complete=self._queue_snapshot)
+        channels_call = self._call(
+            {"Action": "CoreShowChannels"}, on_complete=self._channel_snapshot
+        )
+        if queue_call is not None:
+            await asyncio.gather(queue_call, channels_call)
+        else:
+            await channels_call
+
+    def _queue_snapshot(self, messages: list[AmiMessage]) -> None:
+        self._snapshot_queues = [m for m in messages if m.event and m.event not in _LIST_END]
+
+    def _channel_snapshot(self, messages: list[AmiMessage]) -> None:
+        channels = [m for m in messages if m.event and m.event not in _LIST_END]
+        snapshot = tuple(self._snapshot_queues + channels)
+        self._dropping = False
+        self._link_up = True
+        if not self._state.connected:
+            self._state = replace(self._state, connected=True, since=self.clock(), last_error=None)
+            self._connected_event.set()
+        self._put_final(LinkUp(self.name, snapshot, self.clock()))
+
+    async def _keep_alive(self) -> str:
+        lost = self._lost
+        assert lost is not None  # noqa: S101 - set by _session just before
+        settings = self.settings
+        while True:
+            done, _ = await asyncio.wait({lost}, timeout=settings.ping_interval_s)
+            if done:
+                return lost.result()
+            try:
+                await self._call({"Action": "Ping"}, deadline_s=settings.ping_timeout_s)
+            except AmiActionTimeout:
+                if self._protocol is not None:
+                    self._protocol.abort()
+                return f"no answer to Ping within {settings.ping_timeout_s:g}s"
+            except AmiConnectionLost:
+                return await lost
+
+    # --- called by the protocol, in wire order -------------------------------------------
+    def on_event(self, message: AmiMessage, at: float) -> None:
+        name = message.event
+        if name in _CONTROL_EVENTS:
+            self._control(name, message)
+        if self._last_sequence is not None or "SequenceNumber" in message:
+            self._check_sequence(message)
+        if self._dropping:
+            self._dropped += 1
+            return
+        try:
+            self._queue.put_nowait(PbxEvent(self.name, message, at))
+        except asyncio.QueueFull:
+            self._overflow()
+            return
+        self._events += 1
+
+    def on_problems(self, problems: list[DecodeProblem]) -> None:
+        self._state = replace(
+            self._state, decode_problems=self._state.decode_problems + len(problems)
+        )
+        for problem in problems[:5]:
+            log.warning(
+                "ami.decode_problem", pbx=self.name, kind=problem.kind, detail=problem.detail
+            )
+
+    def on_connection_lost(self, exc: BaseException | None) -> None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(
+                f"connection lost: {exc}" if exc else "connection closed by the PBX"
+            )
+
+    def _control(self, name: str | None, message: AmiMessage) -> None:
+        if name == "OriginateResponse":
+            waiter = self._originates.get(message.action_id or "")
+            if waiter is not None and not waiter.done():
+                waiter.set_result(message)
+            elif self._events_on:
+                self._route_originate(message)
+        elif name == "FullyBooted":
+            already = self._booted.is_set()
+            self._booted.set()
+            if already and self._link_up:
+                self._spawn(self._resync(reason=None))
+        elif name == "Reload":
+            if self._link_up:
+                self._spawn(self._resync(reason=None))
+        elif name == "Shutdown":
+            if self._lost is not None and not self._lost.done():
+                self._lost.set_result(f"PBX shut down ({message.get('Shutdown') or 'no reason'})")
+            if self._protocol is not None:
+                self._protocol.close()
+
+    def _route_originate(self, message: AmiMessage) -> None:
+        """An OriginateResponse for an action sent on the originate link."""
+        if self._originator is not None:
+            waiter = self._originator._originates.get(message.action_id or "")
+            if waiter is not None and not waiter.done():
+                waiter.set_result(message)
+
+    def _check_sequence(self, message: AmiMessage) -> None:
+        raw = message.get("SequenceNumber")
+        if raw is None or not raw.isdigit():
+            return
+        number = int(raw)
+        expected = self._last_sequence + 1 if self._last_sequence is not None else number
+        self._last_sequence = number
+        if number != expected:
+            self._state = replace(self._state, sequence_gaps=self._state.sequence_gaps + 1)
+            if self.settings.resync_on_sequence_gap and self._link_up:
+                self._spawn(
+                    self._resync(reason=f"SequenceNumber gap: expected {expected}, got {number}")
+                )
+
+    def _overflow(self) -> None:
+        self._dropping = True
+        self._dropped += 1
+        log.error("ami.queue_overflow", pbx=self.name, size=self._queue.maxsize)
+        self._spawn(self._recover_from_overflow())
+
+    async def _recover_from_overflow(self) -> None:
+        # Let the consumer catch up to half the queue, then start over from a snapshot.
+        while self._queue.qsize() > self._queue.maxsize // 2:  # noqa: ASYNC110 - no event for it
+            await asyncio.sleep(0.05)
+        await self._resync(reason=f"event queue overflow: {self._dropped} events dropped")
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.get_running_loop().create_task(self._guard(coro))
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    async def _guard(self, coro: object) -> None:
+        try:
+            await coro  # type: ignore[misc]
+        except AmiError as err:
+            log.warning("ami.resync_failed", pbx=self.name, error=str(err))
+
+    def _put_final(self, item: object) -> None:
+        """Queue a link item even when full: the oldest item makes room (a resync follows)."""
+        while True:
+            try:
+                self._queue.put_nowait(item)
+            except asyncio.QueueFull:
+                self._queue.get_nowait()
+                self._dropped += 1
+                self._dropping = True
+            else:
+                return
+
+
+def exclusion_filter(event: str) -> str:
+    """An Asterisk ``Filter`` (POSIX ERE, whole event text) that drops ``event``.
+
+    VarSet is kept when it carries a recording's file name (MIXMONITOR_FILENAME,
+    MONITOR_FILENAME): the call log needs it, and no other event says where the file is.
+    """
+    if event == "VarSet":
+        return "!^Event: VarSet[[:space:]].*Variable: ([^M]|M[^OI])"
+    return f"!^Event: {event}[[:space:]]"
+
+
+_CONTROL_EVENTS = frozenset({"OriginateResponse", "FullyBooted", "Reload", "Shutdown"})

@@ -1,0 +1,143 @@
+"""The AMI client against the simulator over real TCP: login, order, actions, resync."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cti.ami import AmiActionFailed, AmiClient
+from cti.protocol import LinkDown, LinkItem, LinkUp, PbxEvent
+from cti.sim import PbxSimulator, flows
+
+FAST = {
+    "ping_interval_s": 0.2,
+    "ping_timeout_s": 0.2,
+    "reconnect_min_s": 0.02,
+    "reconnect_max_s": 0.1,
+    "action_timeout_s": 2.0,
+}
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[PbxSimulator]:
+    async with PbxSimulator() as simulator:
+        yield simulator
+
+
+async def next_item(items: AsyncIterator[LinkItem], kind: type, within_s: float = 5.0) -> LinkItem:
+    """Skip items until one of ``kind`` arrives."""
+    async with asyncio.timeout(within_s):
+        async for item in items:
+            if isinstance(item, kind):
+                return item
+    raise AssertionError("items ended")
+
+
+async def collect_events(items: AsyncIterator[LinkItem], count: int) -> list[PbxEvent]:
+    """The next ``count`` events (other link items are skipped)."""
+    events: list[PbxEvent] = []
+    async with asyncio.timeout(5):
+        async for item in items:
+            if isinstance(item, PbxEvent):
+                events.append(item)
+                if len(events) >= count:
+                    break
+    return events
+
+
+async def test_login_resync_then_events_in_wire_order(sim: PbxSimulator) -> None:
+    settings = sim.client_settings(server_side_filter=False, **FAST)
+    async with AmiClient(settings) as client:
+        items = client.items()
+        up = await next_item(items, LinkUp)
+        assert isinstance(up, LinkUp)
+        assert up.snapshot == () or all(m.event != "CoreShowChannel" for m in up.snapshot)
+        sent: list[str] = []
+        sim.on_sent = lambda events, _at: sent.extend(str(e["Event"]) for e in events)
+        await sim.ring_queue(caller="+79161234567", caller_name="王伟", ring_s=0.01, talk_s=0.01)
+        events = await collect_events(items, len(sent))
+        received = [e.message.event for e in events]
+        assert received == sent
+        assert len(received) > 150
+        assert sum(name == "VarSet" for name in received) > len(received) / 2
+        names = {e.message.get("CallerIDName") for e in events}
+        assert "王伟" in names
+        assert client.state.connected
+        assert client.state.events >= len(received)
+
+
+async def test_wrong_secret_is_refused_and_never_shown(sim: PbxSimulator) -> None:
+    settings = sim.client_settings(secret="hunter2-not-it", **FAST)
+    client = AmiClient(settings)
+    await client.start()
+    try:
+        async with asyncio.timeout(5):
+            while client.state.last_error is None:  # noqa: ASYNC110 - polls client state
+                await asyncio.sleep(0.01)
+        error = client.state.last_error
+        assert "refused" in error
+        assert "hunter2" not in error
+        assert sim.failed_logins >= 1
+        assert not client.state.connected
+    finally:
+        await client.stop()
+
+
+async def test_originate_reports_the_result(sim: PbxSimulator) -> None:
+    async with AmiClient(sim.client_settings(**FAST)) as client:
+        await asyncio.wait_for(client.wait_connected(), 5)
+        result = await client.originate(
+            "PJSIP/101", "+79165556677", caller_id='"Ирина Петрова" <+79165556677>'
+        )
+        assert result.success
+        assert result.reason == "answered"
+        assert result.channel.startswith("PJSIP/101-")
+        sent = [a for s in sim.sessions for a in s.actions_seen if a.get("Action") == "Originate"]
+        assert sent[0].get("Async") == "true"
+        assert sent[0].action_id == result.action_id
+        failed = await client.originate("PJSIP/999", "+79165556677")
+        assert not failed.success
+        assert failed.reason == "failed"
+
+
+async def test_actions_answer_and_errors_raise(sim: PbxSimulator) -> None:
+    async with AmiClient(sim.client_settings(**FAST)) as client:
+        await asyncio.wait_for(client.wait_connected(), 5)
+        assert await client.ping() >= 0
+        listed = await client.action({"Action": "QueueStatus"})
+        assert any(m.event == "QueueMember" for m in listed)
+        with pytest.raises(AmiActionFailed, match="unknown command"):
+            await client.action({"Action": "NoSuchThing"})
+
+
+async def test_restart_with_calls_in_progress_resyncs_to_the_live_channels(
+    sim: PbxSimulator,
+) -> None:
+    async with AmiClient(sim.client_settings(**FAST)) as client:
+        items = client.items()
+        await next_item(items, LinkUp)
+        # One call still talking after the restart, one that ends while the PBX is away.
+        long_call = sim.play(
+            flows.queue_call(
+                sim.ids, caller="+79161112233", answer_by="102", ring_s=0.05, talk_s=30
+            )
+        )
+        short_call = sim.play(
+            flows.direct_call(sim.ids, caller="+79162223344", ring_s=0.05, talk_s=0.3)
+        )
+        await asyncio.sleep(0.15)
+        await sim.restart(down_s=0.5)
+        down = await next_item(items, LinkDown)
+        assert isinstance(down, LinkDown)
+        assert "shut down" in down.reason
+        up = await next_item(items, LinkUp)
+        assert isinstance(up, LinkUp)
+        channels = {m.get("Channel", "") for m in up.snapshot if m.event == "CoreShowChannel"}
+        callers = {m.get("CallerIDNum") for m in up.snapshot if m.event == "CoreShowChannel"}
+        assert any(c.startswith("PJSIP/102-") for c in channels)
+        assert "+79161112233" in callers
+        assert "+79162223344" not in callers
+        assert short_call.done()
+        long_call.cancel()
