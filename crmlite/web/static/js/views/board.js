@@ -21,7 +21,23 @@ function normalizeColumn(raw) {
   const stage = raw.stage ?? { id: raw.stage_id, name: raw.name, kind: raw.kind, position: raw.position,
     is_unsorted: raw.is_unsorted, probability: raw.probability };
   const cards = (raw.cards ?? raw.deals ?? []).map(normalizeDeal);
-  return { stage, cards, count: raw.count ?? cards.length, amount: Number(raw.amount ?? raw.amount_sum ?? 0) };
+  // Sums per currency: {"RUB": "1200.00", "USD": "50.00"}.
+  const amounts = {};
+  const given = raw.amounts ?? (raw.amount !== undefined ? { [session.currency]: raw.amount } : {});
+  for (const [currency, value] of Object.entries(given)) amounts[currency] = Number(value);
+  return { stage, cards, count: raw.count ?? cards.length, amounts, nextCursor: raw.next_cursor ?? null };
+}
+
+function addAmount(column, deal, sign) {
+  const currency = deal.currency || session.currency;
+  column.amounts[currency] = (column.amounts[currency] || 0) + sign * Number(deal.amount || 0);
+  if (Math.abs(column.amounts[currency]) < 0.005) delete column.amounts[currency];
+}
+
+function formatAmounts(amounts) {
+  const entries = Object.entries(amounts);
+  if (!entries.length) return formatMoney(0, session.currency);
+  return entries.map(([currency, value]) => formatMoney(value, currency)).join(" + ");
 }
 
 export async function render(main, params) {
@@ -162,7 +178,7 @@ class Board {
       h("h2", { id: headingId, class: "column-name" }, name),
       h("span", { class: "column-count", "data-testid": "column-count",
         "aria-label": t("board.count_label", { count: column.count }) }, formatNumber(column.count)),
-      h("span", { class: "column-amount", "data-testid": "column-amount" }, formatMoney(column.amount, session.currency)),
+      h("span", { class: "column-amount", "data-testid": "column-amount" }, formatAmounts(column.amounts)),
       closed ? h("button", { type: "button", class: "icon-button column-toggle", "aria-expanded": String(!collapsed),
         "aria-label": collapsed ? t("board.expand", { name }) : t("board.collapse", { name }),
         on: { click: () => { collapsed ? this.expanded.add(stage.id) : this.expanded.delete(stage.id); this.draw(); } } },
@@ -257,14 +273,13 @@ class Board {
     const to = this.columns.find((c) => c.stage.id === toStageId);
     if (!to || to === from) return;
     const before = { ...deal };
-    const amount = Number(deal.amount || 0);
     from.cards.splice(index, 1);
     from.count -= 1;
-    from.amount -= amount;
+    addAmount(from, deal, -1);
     const moved = { ...deal, stage_id: toStageId, stage_entered_at: new Date().toISOString(), days_in_stage: 0 };
     to.cards.unshift(moved);
     to.count += 1;
-    to.amount += amount;
+    addAmount(to, deal, +1);
     this.draw();
     const status = document.getElementById("live-status");
     try {
@@ -276,11 +291,11 @@ class Board {
       if (now) {
         now.column.cards.splice(now.index, 1);
         now.column.count -= 1;
-        now.column.amount -= amount;
+        addAmount(now.column, deal, -1);
       }
       from.cards.splice(index, 0, before);
       from.count += 1;
-      from.amount += amount;
+      addAmount(from, deal, +1);
       this.draw();
       toast(t("board.move_refused", { title: deal.title, reason: errorText(err) }), "error");
       if (err.slug === "conflict" || err.status === 409) this.load();
