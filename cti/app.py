@@ -17,8 +17,10 @@ from crmlite.web.app import setup_crm_web
 from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
 from crmlite.web.ui import ui_routes
 from cti.settings import Settings
+from cti.web.calls import routes as calls_routes
 from cti.web.health import health_routes
 from cti.web.pops_setup import setup_pops
+from cti.web.wrapups import routes as wrapups_routes
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +49,7 @@ def create_app(settings: Settings) -> web.Application:
         app,
         session_ttl=dt.timedelta(hours=settings.server.session_ttl_hours),
         secure_cookies=settings.server.secure_cookies,
+        extra_route_tables=(calls_routes, wrapups_routes),
     )
     app.add_routes(health_routes(lambda: app[ENGINE]))
     app.add_routes(ui_routes())  # the browser app: /, its screens, /static and /vendor files

@@ -66,15 +66,15 @@ class LiveCall:
         return deals[0] if len(deals) == 1 else None
 
 
-def customer_number(call: CallSnapshot, region: str, is_extension: Any) -> CallerNumber:
+def customer_number(call: CallSnapshot, region: str, extension_pattern: str) -> CallerNumber:
     """The far party's number: the caller of an inbound call, the called one of an outbound."""
     raw = call.called if call.direction == "outbound" else call.caller
-    return format_number(raw, region, bool(is_extension(raw)))
+    return format_number(raw, region, extension_pattern)
 
 
-def did_number(call: CallSnapshot, region: str) -> CallerNumber | None:
+def did_number(call: CallSnapshot, region: str, extension_pattern: str) -> CallerNumber | None:
     """The number the customer dialled, for inbound calls."""
-    return format_number(call.did, region) if call.did else None
+    return format_number(call.did, region, extension_pattern) if call.did else None
 
 
 def build_card(live: LiveCall, holder: Holder) -> dict[str, Any]:

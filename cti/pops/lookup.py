@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Pipeline, Stage, User
+from crmlite.domain.errors import InvalidInput
+from crmlite.domain.phones import PhoneKind, PhoneRules, normalize_phone
 
 LAST_ACTIVITIES = 5
 MAX_OPEN_DEALS = 20
@@ -29,6 +31,7 @@ class CallerNumber:
     raw: str | None
     e164: str | None
     display: str
+    key: str | None = None  # what the CRM stores in contact_phones.normalized
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict."""
@@ -60,8 +63,8 @@ UNKNOWN_CALLER = CallerInfo()
 class CallerLookup(Protocol):
     """Reads what the CRM knows about a number or a contact."""
 
-    async def by_number(self, e164: str) -> CallerInfo:
-        """Everything a card shows about the contact owning ``e164`` (empty if none)."""
+    async def by_number(self, key: str) -> CallerInfo:
+        """Everything a card shows about the contact owning number ``key`` (empty if none)."""
         ...
 
     async def by_contact(self, contact_id: int) -> CallerInfo:
@@ -73,23 +76,22 @@ class CallerLookup(Protocol):
         ...
 
 
-def format_number(raw: str | None, region: str, is_extension: bool = False) -> CallerNumber:
-    """Normalize ``raw`` to E.164 and format it INTERNATIONAL; extensions stay as they are."""
+def format_number(raw: str | None, region: str, extension_pattern: str) -> CallerNumber:
+    """Normalize ``raw`` as the CRM does, and format it INTERNATIONAL for people."""
     if not raw:
-        return CallerNumber(raw=raw, e164=None, display="unknown")
-    if is_extension:
-        return CallerNumber(raw=raw, e164=None, display=raw)
+        return CallerNumber(raw=raw, e164=None, display="unknown", key=None)
     try:
-        parsed = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return CallerNumber(raw=raw, e164=None, display=raw)
-    if not phonenumbers.is_possible_number(parsed):
-        return CallerNumber(raw=raw, e164=None, display=raw)
-    return CallerNumber(
-        raw=raw,
-        e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
-        display=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL),
+        phone = normalize_phone(raw, PhoneRules(region, extension_pattern))
+    except InvalidInput:
+        return CallerNumber(raw=raw, e164=None, display=raw, key=None)
+    if phone.kind is PhoneKind.EXTENSION:
+        return CallerNumber(raw=raw, e164=None, display=phone.normalized, key=None)
+    if phone.kind is PhoneKind.OTHER:
+        return CallerNumber(raw=raw, e164=None, display=raw, key=phone.normalized)
+    display = phonenumbers.format_number(
+        phonenumbers.parse(phone.normalized), phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
+    return CallerNumber(raw=raw, e164=phone.normalized, display=display, key=phone.normalized)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -106,14 +108,14 @@ class SqlCallerLookup:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def by_number(self, e164: str) -> CallerInfo:
+    async def by_number(self, key: str) -> CallerInfo:
         """Find the contact by its normalized phone, then read its card data."""
         owner = aliased(User)
         query = (
             select(Contact, owner.display_name)
             .join(ContactPhone, ContactPhone.contact_id == Contact.id)
             .outerjoin(owner, owner.id == Contact.owner_id)
-            .where(ContactPhone.normalized == e164)
+            .where(ContactPhone.normalized == key)
             .limit(1)
         )
         async with self._sessions() as session:
@@ -138,7 +140,11 @@ class SqlCallerLookup:
 
     async def stage_options(self, pipeline_id: int | None) -> list[dict[str, Any]]:
         """Stages of the pipeline (or the default one) for the wrap-up's stage picker."""
-        query = select(Stage.id, Stage.name, Stage.kind, Stage.pipeline_id).order_by(Stage.position)
+        query = (
+            select(Stage.id, Stage.name, Stage.kind, Stage.pipeline_id)
+            .where(Stage.archived_at.is_(None))
+            .order_by(Stage.position)
+        )
         if pipeline_id is None:
             query = query.join(Pipeline, Pipeline.id == Stage.pipeline_id).where(
                 Pipeline.is_default.is_(True)

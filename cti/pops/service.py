@@ -8,8 +8,6 @@ the call's CRM lane and completes the card with the contact and deal the CRM mad
 from __future__ import annotations
 
 import asyncio
-import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,12 +73,9 @@ class PopService:
         self._directory = directory
         self._lookup = lookup
         self._settings = settings or PopSettings()
-        extension = re.compile(self._settings.extension_pattern)
-        self._is_extension: Callable[[str | None], bool] = lambda number: bool(
-            number and extension.match(number)
-        )
         self._calls: dict[str, LiveCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._clicks: dict[str, tuple[int, str]] = {}  # linkedid -> (user, click-to-call request)
         self.published = 0
 
     async def close(self) -> None:
@@ -111,6 +106,8 @@ class PopService:
                 await self._transferred(live, event.from_extension, event.to_extension)
             elif isinstance(event, CallEnded):
                 self._ended(live)
+        if self._clicks:
+            await self._click_progress(event)
 
     async def on_crm_outcome(self, event: CallEvent, outcome: object | None) -> None:
         """Complete the card with the contact and deal the CRM linked the call to."""
@@ -144,6 +141,28 @@ class PopService:
         """Tell the user's tabs how their click-to-call goes (ringing, answered, failed)."""
         await self.hub.publish(user_id, self.hub.encoder.encode(msg.CLICK_TO_CALL, body))
 
+    def follow_click_to_call(self, linkedid: str, user_id: int, request_id: str) -> None:
+        """Report the far end's answer (``connected``) and the end of an originated call."""
+        self._clicks[linkedid] = (user_id, request_id)
+
+    async def _click_progress(self, event: CallEvent) -> None:
+        click = self._clicks.get(event.linkedid)
+        if click is None:
+            return
+        user_id, request_id = click
+        status = reason = None
+        if isinstance(event, CallAnswered) and event.extension is None:
+            status, reason = "connected", "the customer answered"
+        elif isinstance(event, CallEnded):
+            del self._clicks[event.linkedid]
+            answered = event.call.answered_at is not None and event.outcome == "answered"
+            status = "ended" if answered else "failed"
+            reason = event.outcome
+        if status is not None:
+            body = {"request_id": request_id, "status": status, "reason": reason}
+            body["linkedid"] = event.linkedid
+            await self.click_to_call_status(user_id, body)
+
     async def wrapup_saved(self, user_id: int, linkedid: str, result: dict[str, Any]) -> None:
         """Withdraw the wrap-up card from every tab of the user."""
         text = self.hub.encoder.encode(msg.WRAPUP_DONE, {"linkedid": linkedid, "result": result})
@@ -152,17 +171,17 @@ class PopService:
     # -- per event ---------------------------------------------------------------------------
 
     def _begin(self, call: CallSnapshot) -> LiveCall:
-        region = self._settings.default_region
+        region, pattern = self._settings.default_region, self._settings.extension_pattern
         live = LiveCall(
             snapshot=call,
-            customer=customer_number(call, region, self._is_extension),
-            did=did_number(call, region),
+            customer=customer_number(call, region, pattern),
+            did=did_number(call, region, pattern),
         )
         self._calls[call.linkedid] = live
-        if live.customer.e164 is None or call.direction == "internal":
+        if live.customer.key is None or call.direction == "internal":
             live.lookup = LOOKUP_SKIPPED
         else:
-            live.lookup_task = self._spawn(self._look_up(live, live.customer.e164))
+            live.lookup_task = self._spawn(self._look_up(live, live.customer.key))
         return live
 
     async def _resolve_agents(self, live: LiveCall, event: CallEvent) -> None:
@@ -275,10 +294,10 @@ class PopService:
 
     # -- the caller lookup ---------------------------------------------------------------------
 
-    async def _look_up(self, live: LiveCall, e164: str) -> None:
+    async def _look_up(self, live: LiveCall, key: str) -> None:
         try:
             async with asyncio.timeout(self._settings.lookup_timeout_s):
-                info: CallerInfo = await self._lookup.by_number(e164)
+                info: CallerInfo = await self._lookup.by_number(key)
         except (SQLAlchemyError, OSError, TimeoutError) as err:
             log.warning("pops_lookup_failed", linkedid=live.linkedid, error=repr(err))
             live.lookup = LOOKUP_FAILED

@@ -10,7 +10,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from crmlite.domain.phones import PhoneRules
 from crmlite.web.keys import SESSIONS
+from cti.pops.click_to_call import ClickToCall
 from cti.pops.directory import CachedUserDirectory
 from cti.pops.fanout import FanoutBackend, InProcessFanout
 from cti.pops.hub import HubLimits, ScreenPopHub
@@ -18,9 +20,10 @@ from cti.pops.lookup import SqlCallerLookup
 from cti.pops.redis_fanout import RedisFanout
 from cti.pops.service import PopService, PopSettings
 from cti.settings import Settings
+from cti.web.pops_keys import CLICK_TO_CALL, ORIGINATOR, PHONE_RULES, POP_SERVICE
 from cti.web.ws import POP_HUB, WS_CONFIG, WsConfig, ws_routes
 
-POP_SERVICE = web.AppKey("pop_service", PopService)
+__all__ = ["CLICK_TO_CALL", "ORIGINATOR", "POP_HUB", "POP_SERVICE", "make_backend", "setup_pops"]
 
 
 def make_backend(settings: Settings) -> FanoutBackend:
@@ -32,7 +35,12 @@ def make_backend(settings: Settings) -> FanoutBackend:
 
 
 def setup_pops(app: web.Application, settings: Settings) -> None:
-    """Add the pops' cleanup context (after the database's) and the ``/ws`` route."""
+    """Add the pops' cleanup context (after the database's) and the ``/ws`` route.
+
+    The API routes (``cti.web.calls.routes``, ``cti.web.wrapups.routes``) go to
+    ``setup_crm_web(extra_route_tables=...)`` so they share its middlewares and OpenAPI document.
+    """
+    app[PHONE_RULES] = PhoneRules(settings.phone.default_region, settings.phone.extension_pattern)
     app[WS_CONFIG] = WsConfig(
         allowed_origins=settings.server.allowed_origins,
         heartbeat_s=settings.pops.heartbeat_s,
@@ -57,10 +65,13 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
                 extension_pattern=settings.phone.extension_pattern,
             ),
         )
+        click = ClickToCall(service, lambda: app.get(ORIGINATOR))
         await hub.start()
         app[POP_HUB] = hub
         app[POP_SERVICE] = service
+        app[CLICK_TO_CALL] = click
         yield
+        await click.close()
         await service.close()
         await hub.stop()
 

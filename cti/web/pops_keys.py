@@ -1,0 +1,15 @@
+"""Typed app keys of the screen pops (set by ``cti.web.pops_setup``, ORIGINATOR by the root)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from crmlite.domain.phones import PhoneRules
+from cti.pops.click_to_call import ClickToCall, Originator
+from cti.pops.service import PopService
+
+POP_SERVICE = web.AppKey("pop_service", PopService)
+CLICK_TO_CALL = web.AppKey("click_to_call", ClickToCall)
+PHONE_RULES = web.AppKey("phone_rules", PhoneRules)
+# The AMI link that places click-to-call Originates (an ``AmiClient``); unset: no PBX.
+ORIGINATOR: web.AppKey[Originator] = web.AppKey("originator")
