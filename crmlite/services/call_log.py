@@ -11,8 +11,6 @@ loses a race hits the unique constraint; its transaction rolls back and a retry 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
-from typing import Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,98 +21,18 @@ from crmlite.domain.phones import NormalizedPhone, PhoneKind, PhoneRules, normal
 from crmlite.domain.principal import SYSTEM
 from crmlite.domain.stages import DealSource
 from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
+from crmlite.services.call_work import (
+    Assignee,
+    CallEffects,
+    CallRecord,
+    CallWork,
+)
+from crmlite.services.campaigns import attribute_call, record_touch
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
 from crmlite.services.phones import PhoneInput, find_phone_owner
 from crmlite.services.round_robin import next_in_turn
 from crmlite.services.tasks import TaskService
-
-ContactMode = Literal["find-or-create", "find", "none"]
-
-
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """One call as the CRM logs it; the telephony side fills it from its call snapshot."""
-
-    linkedid: str
-    direction: str  # inbound, outbound, internal
-    customer_number: str | None  # as the PBX gave it: the caller (inbound) or the callee
-    customer_name: str | None = None
-    our_number: str | None = None  # the DID for inbound, the agent for outbound
-    queue: str | None = None
-    started_at: dt.datetime | None = None
-    answered_at: dt.datetime | None = None
-    ended_at: dt.datetime | None = None
-    outcome: str | None = None
-    agent_user_id: int | None = None  # the user holding the call (follows transfers)
-    recording_url: str | None = None
-    # Where the call is in its life: "ringing", "answered", "ended"; with the transfer count it
-    # keys each update of the call activity so that one is applied once.
-    progress: str = "ringing"
-    transfers: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Assignee:
-    """Who gets something: a definite user, the contact's or deal's owner, or a group's turn."""
-
-    user_id: int | None = None
-    contact_owner: bool = False
-    deal_owner: bool = False
-    group: str | None = None
-    members: tuple[int, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class DealRequest:
-    pipeline_id: int | None  # None: the default pipeline
-    stage_id: int | None  # None: its Unsorted stage
-    reuse_open: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class OwnerRequest:
-    key: str  # distinguishes owner changes of one call: answer, each transfer
-    assignee: Assignee
-
-
-@dataclass(frozen=True, slots=True)
-class TaskRequest:
-    key: str  # one task per key per call (the rule's id)
-    title: str
-    due_at: dt.datetime
-    assignee: Assignee
-
-
-@dataclass(frozen=True, slots=True)
-class CallWork:
-    """Everything the rules asked of the CRM for one call event."""
-
-    call: CallRecord
-    at: dt.datetime  # the event's time: every row written carries it
-    contact: ContactMode = "none"
-    deal: DealRequest | None = None
-    owner: OwnerRequest | None = None
-    tasks: tuple[TaskRequest, ...] = ()
-    log_call: bool = False
-    rule_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CallEffects:
-    """What the call has in the CRM after this event (ids the screen pop links to)."""
-
-    contact_id: int | None = None
-    contact_created: bool = False
-    deal_id: int | None = None
-    deal_created: bool = False
-    owner_id: int | None = None
-    owner_changed: bool = False
-    task_ids: tuple[int, ...] = ()
-    tasks_created: tuple[int, ...] = ()
-    call_activity_id: int | None = None
-    blocked: bool = False
-    applied: tuple[str, ...] = field(default=())  # effect keys written by this event
 
 
 class _Effects:
@@ -178,7 +96,7 @@ async def record_call(session: AsyncSession, work: CallWork, rules: PhoneRules) 
     deal_id, deal_created = await _deal(session, effects, work, contact_id, blocked)
     owner_id, owner_changed = await _owner(session, effects, work, contact_id, deal_id)
     task_ids, new_tasks = await _tasks(session, effects, work, contact_id, deal_id)
-    activity_id = await _call_log(session, effects, work, contact_id, deal_id)
+    activity_id = await _call_log(session, effects, work, (contact_id, deal_id), rules)
     return CallEffects(
         contact_id=contact_id,
         contact_created=contact_created,
@@ -368,9 +286,10 @@ async def _call_log(
     session: AsyncSession,
     effects: _Effects,
     work: CallWork,
-    contact_id: int | None,
-    deal_id: int | None,
+    parents: tuple[int | None, int | None],
+    rules: PhoneRules,
 ) -> int | None:
+    contact_id, deal_id = parents
     row = effects.get("call_log")
     call = work.call
     if row is None:
@@ -390,6 +309,8 @@ async def _call_log(
             ),
         )
         row = await effects.add("call_log", work.rule_id, activity_id=activity.id)
+        if inbound:
+            await _attribute_campaign(session, work, parents, activity.id, rules)
     if row.activity_id is None:
         return None
     progress = f"call_log@{call.progress}:{call.transfers}"
@@ -400,6 +321,25 @@ async def _call_log(
         _update_call_activity(logged, call, contact_id, deal_id)
         await effects.add(progress, work.rule_id, activity_id=logged.id)
     return row.activity_id
+
+
+async def _attribute_campaign(
+    session: AsyncSession,
+    work: CallWork,
+    parents: tuple[int | None, int | None],
+    activity_id: int,
+    rules: PhoneRules,
+) -> None:
+    """Credit the campaign whose DID or caller prefix brought this call (once, with the log)."""
+    contact_id, deal_id = parents
+    did = customer_phone(work.call.our_number, rules)
+    caller = customer_phone(work.call.customer_number, rules)
+    campaign_id = await attribute_call(
+        session, did.normalized if did else None, caller.normalized if caller else None, work.at
+    )
+    await record_touch(
+        session, campaign_id, contact_id=contact_id, deal_id=deal_id, call_id=activity_id
+    )
 
 
 def _update_call_activity(

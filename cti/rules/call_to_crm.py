@@ -163,7 +163,9 @@ class CallToCrm:
             try:
                 await self.rules.refresh(self.sessions)
             except RulesInvalid as err:
-                log.error("newer call rules are invalid; keeping the current ones", error=str(err))
+                log.exception(
+                    "newer call rules are invalid; keeping the current ones", error=str(err)
+                )
             except Exception as err:
                 if not is_transient(err):
                     raise

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.domain.phones import PhoneRules
-from crmlite.services.call_log import (
+from crmlite.services.call_log import customer_phone, record_call
+from crmlite.services.call_work import (
     Assignee,
     CallEffects,
     CallRecord,
@@ -18,8 +19,6 @@ from crmlite.services.call_log import (
     DealRequest,
     OwnerRequest,
     TaskRequest,
-    customer_phone,
-    record_call,
 )
 from crmlite.services.phones import find_phone_owner
 from crmlite.services.rule_sets import stage_ids, user_ids_by_login
