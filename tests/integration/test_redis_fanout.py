@@ -1,0 +1,121 @@
+"""Two app instances and the real Redis: a tab on instance B gets the pops instance A consumed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import aiohttp
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cti.calls.events import AgentRinging, CallAnswered, CallSnapshot, CallStarted
+from cti.pops.fanout import LiveChange
+from cti.pops.redis_fanout import RedisFanout
+from cti.web.pops_setup import POP_SERVICE
+from tests.integration.pops_support import (
+    RunningApp,
+    open_tab,
+    receive,
+    receive_until,
+    seed_agents,
+    start_app,
+)
+
+pytestmark = pytest.mark.redis
+
+CALL = CallSnapshot(
+    pbx="pbx",
+    linkedid="1700000100.1",
+    direction="inbound",
+    state="ringing",
+    caller="+79161234567",
+    called="+74951234567",
+    queue="sales",
+)
+
+
+@pytest.fixture
+async def prefix(redis_url: str) -> AsyncIterator[str]:
+    prefix = f"cti:test:{uuid.uuid4().hex[:8]}"
+    yield prefix
+    client = aioredis.Redis.from_url(redis_url)
+    keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.aclose()
+
+
+@pytest.fixture
+async def two_instances(
+    database_url: str, redis_url: str, prefix: str
+) -> AsyncIterator[tuple[RunningApp, RunningApp]]:
+    first = await start_app(database_url, redis_url=redis_url, redis_prefix=prefix)
+    second = await start_app(database_url, redis_url=redis_url, redis_prefix=prefix)
+    yield first, second
+    await second.close()
+    await first.close()
+
+
+async def test_a_tab_on_instance_b_gets_the_pops_instance_a_consumed(
+    two_instances: tuple[RunningApp, RunningApp], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    consumer, other = two_instances
+    agents = await seed_agents(sessions, ["101", "102"])
+    async with aiohttp.ClientSession() as client:
+        tab_101 = await open_tab(client, other.url, agents["101"].token)
+        tab_102 = await open_tab(client, consumer.url, agents["102"].token)
+        assert (await receive(tab_101))["cards"] == []
+        await receive(tab_102)
+        service = consumer.app[POP_SERVICE]
+        await service.on_call_event(CallStarted(pbx="pbx", at=1.0, call=CALL))
+        for ext in ("101", "102"):
+            await service.on_call_event(
+                AgentRinging(pbx="pbx", at=1.0, call=CALL, extension=ext, interface=f"PJSIP/{ext}")
+            )
+        ringing = await receive_until(tab_101, "call.ringing")
+        assert ringing["card"]["linkedid"] == CALL.linkedid
+        assert ringing["card"]["caller"]["display"] == "+7 916 123-45-67"
+        # A tab opening on instance B now gets the live card from Redis at once.
+        late = await open_tab(client, other.url, agents["101"].token)
+        state = await receive(late)
+        assert [card["status"] for card in state["cards"]] == ["ringing"]
+        answered = replace(CALL, state="answered", answered_by="102")
+        await service.on_call_event(
+            CallAnswered(pbx="pbx", at=2.0, call=answered, extension="102", interface="PJSIP/102")
+        )
+        gone = await receive_until(tab_101, "call.answered_elsewhere")
+        assert gone["answered_by"]["user"]["name"] == "Agent 102"
+        assert (await receive_until(late, "call.answered_elsewhere"))["id"] == gone["id"]
+        in_call = await receive_until(tab_102, "call.answered")
+        assert in_call["card"]["status"] == "in-call"
+        for ws in (tab_101, tab_102, late):
+            await ws.close()
+
+
+async def test_redis_keeps_live_cards_per_user_with_a_ttl(redis_url: str, prefix: str) -> None:
+    received: list[tuple[int, str]] = []
+    all_three = asyncio.Event()
+
+    def deliver(user: int, text: str) -> None:
+        received.append((user, text))
+        if len(received) == 3:
+            all_three.set()
+
+    fanout = RedisFanout(redis_url, prefix=prefix, live_ttl_s=60)
+    await fanout.start(deliver)
+    await fanout.publish(5, '{"type":"x"}', LiveChange("L1", '{"linkedid":"L1"}'))
+    await fanout.publish(5, '{"type":"y"}', LiveChange("L2", '{"linkedid":"L2"}'))
+    await fanout.publish(5, '{"type":"z"}', LiveChange("L1", None))
+    assert await fanout.live_cards(5) == ['{"linkedid":"L2"}']
+    client = aioredis.Redis.from_url(redis_url)
+    ttl = await client.ttl(f"{prefix}:live:5")
+    await client.aclose()
+    assert 0 < ttl <= 60
+    await asyncio.wait_for(all_three.wait(), timeout=5)
+    assert [text for _, text in received] == ['{"type":"x"}', '{"type":"y"}', '{"type":"z"}']
+    assert {user for user, _ in received} == {5}
+    await fanout.close()
