@@ -14,6 +14,7 @@ from aiohttp import web
 
 from crmlite.db.engine import create_engine, session_factory
 from crmlite.web.app import setup_crm_web
+from crmlite.web.crm_schemas import PHONE_EXTENSION_PATTERN
 from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
 from crmlite.web.ui import ui_routes
 from cti.settings import Settings
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[DEFAULT_REGION] = settings.phone.default_region
+    app[PHONE_EXTENSION_PATTERN] = settings.phone.extension_pattern
     app.cleanup_ctx.append(_database)
     setup_pops(app, settings)  # after the database: the pops read the CRM
     setup_crm_web(

@@ -9,12 +9,18 @@ from functools import lru_cache
 
 import phonenumbers
 
-from crmlite.domain.errors import InvalidInput
+from crmlite.domain.errors import Conflict, InvalidInput
 
 DEFAULT_EXTENSION_PATTERN = r"^\d{2,5}$"
 MAX_RAW_LENGTH = 64
 # Separators people type inside numbers; stripped before the extension check.
 _SEPARATORS = re.compile(r"[\s\-().\u00a0/]")
+
+
+class DuplicatePhone(Conflict):
+    """The number already belongs to another contact (``details`` names it)."""
+
+    slug = "duplicate-phone"
 
 
 class PhoneKind(enum.StrEnum):

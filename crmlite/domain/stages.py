@@ -75,10 +75,22 @@ class StageMove:
     lost_reason: str | None
 
 
+class StaleVersion(Conflict):
+    """The deal changed since the client read it (optimistic concurrency)."""
+
+    slug = "stale-version"
+
+
+class StageNotEmpty(Conflict):
+    """A stage holding deals cannot go (or change kind) without saying where they move."""
+
+    slug = "stage-not-empty"
+
+
 def check_version(current: int, expected: int | None) -> None:
     """Refuse a change made against a stale copy of the deal (optimistic concurrency)."""
     if expected is not None and expected != current:
-        raise Conflict(
+        raise StaleVersion(
             "the deal was changed meanwhile; reload it and try again",
             details={"expected_version": expected, "current_version": current},
         )
@@ -202,7 +214,7 @@ def check_stage_removal(stage: StageRef, deal_count: int, move_to: StageRef | No
     if deal_count == 0:
         return
     if move_to is None:
-        raise Conflict(
+        raise StageNotEmpty(
             f"the stage holds {deal_count} deals; say which stage to move them to",
             details={"deal_count": deal_count, "required": "move_to_stage_id"},
         )

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Contact, ContactPhone
-from crmlite.domain.errors import Conflict, InvalidInput
-from crmlite.domain.phones import NormalizedPhone, PhoneRules, normalize_phone
+from crmlite.domain.errors import InvalidInput
+from crmlite.domain.phones import DuplicatePhone, NormalizedPhone, PhoneRules, normalize_phone
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +80,8 @@ async def ensure_phones_free(
             raise duplicate_phone(number, match, index)
 
 
-def duplicate_phone(number: NormalizedPhone, match: PhoneMatch, index: int = 0) -> Conflict:
-    return Conflict(
+def duplicate_phone(number: NormalizedPhone, match: PhoneMatch, index: int = 0) -> DuplicatePhone:
+    return DuplicatePhone(
         f"{number.normalized} already belongs to contact {match.contact_name!r}",
         details={
             "phone": number.normalized,
@@ -116,7 +116,7 @@ async def insert_phones(
     except IntegrityError as err:
         # Lost a race with another request after ensure_phones_free: the transaction is spoiled,
         # so the holder cannot be looked up here; the client retries and gets the full answer.
-        raise Conflict(
+        raise DuplicatePhone(
             "one of the numbers was just given to another contact",
             details={"phones": [number.normalized for number in numbers]},
         ) from err

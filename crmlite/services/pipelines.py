@@ -18,6 +18,7 @@ from crmlite.domain.principal import Principal
 from crmlite.domain.stages import (
     UNSORTED_NAME,
     StageKind,
+    StageNotEmpty,
     StageRef,
     check_stage_removal,
     plan_reorder,
@@ -247,7 +248,7 @@ class PipelineService:
                 raise InvalidInput("Unsorted stays open", fields={"kind": "Unsorted is open"})
             count = await self._deal_count(Deal.stage_id == stage.id)
             if count:
-                raise Conflict(
+                raise StageNotEmpty(
                     f"the stage holds {count} deals; its kind cannot change under them",
                     details={"deal_count": count},
                 )

@@ -6,7 +6,7 @@ import datetime as dt
 
 from aiohttp import web
 
-from crmlite.web import auth, users
+from crmlite.web import activities, auth, board, contacts, deals, pipelines, users
 from crmlite.web.errors import error_middleware
 from crmlite.web.keys import API_ROUTES, AUTH_CONFIG
 from crmlite.web.middleware import access_log_middleware, request_id_middleware
@@ -18,6 +18,12 @@ from crmlite.web.security import AuthConfig, auth_middleware
 CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     auth.routes,
     users.routes,
+    contacts.routes,
+    pipelines.routes,
+    deals.routes,
+    board.routes,
+    activities.activity_routes,
+    activities.task_routes,
 )
 
 
