@@ -9,6 +9,7 @@ from cti.ami.errors import (
     AmiLoginFailed,
     AmiNotConnected,
 )
+from cti.ami.fleet import AmiFleet
 from cti.ami.originate import OriginateResult
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "AmiClient",
     "AmiConnectionLost",
     "AmiError",
+    "AmiFleet",
     "AmiLoginFailed",
     "AmiNotConnected",
     "ClientState",

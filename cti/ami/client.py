@@ -307,6 +307,7 @@ class AmiClient:
                 return f"connect to {settings.host}:{settings.port} timed out"
             self._protocol = protocol
             await self._login()
+            self._backoff.reset()
             self._state = replace(self._state, connects=self._state.connects + 1)
             if self._events_on:
                 await self._after_login()

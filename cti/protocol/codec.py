@@ -59,7 +59,9 @@ class AmiFrameDecoder:
             start = match.end()
         if start:
             del buffer[:start]
-        if len(buffer) > self._max:
+        if self._discarding:
+            del buffer[:-3]  # still inside the oversized message: keep only a possible end marker
+        elif len(buffer) > self._max:
             self._note("oversized", f"message over {self._max} bytes dropped")
             # Keep the tail: it may hold the beginning of the end marker.
             del buffer[:-3]

@@ -40,8 +40,7 @@ class AmiSession(asyncio.Protocol):
         self.transport = transport
         self.sim.sessions.add(self)
         if self.sim.write_chunk_size:
-            self._outbox = asyncio.Queue()
-            self._writer = asyncio.get_running_loop().create_task(self._write_chunks())
+            self.enable_chunking()
         self.write(f"{self.sim.banner}\r\n".encode())
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -91,6 +90,12 @@ class AmiSession(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
         self.closed = True
+
+    def enable_chunking(self) -> None:
+        """From now on write in ``sim.write_chunk_size`` pieces, each read on its own."""
+        if self._outbox is None:
+            self._outbox = asyncio.Queue()
+            self._writer = asyncio.get_running_loop().create_task(self._write_chunks())
 
     async def _write_chunks(self) -> None:
         if self._outbox is None or self.transport is None:
