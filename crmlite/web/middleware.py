@@ -11,7 +11,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import Counter, Histogram
 
-from crmlite.web.keys import REQUEST_ID
+from crmlite.web.keys import CREDENTIALS, REQUEST_ID
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A client-sent id is kept only when it is short and plain: it ends up in every log line.
@@ -84,6 +84,7 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         route = _route_label(request)
         HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
         HTTP_LATENCY.labels(request.method, route).observe(elapsed)
+        found = request.get(CREDENTIALS)
         log.info(
             "http_request",
             method=request.method,
@@ -91,4 +92,5 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
             route=route,
             status=status,
             duration_ms=round(elapsed * 1000, 2),
+            user=found.principal.login if found else None,
         )
