@@ -105,7 +105,8 @@ async def save_wrapup(
         raise InvalidInput("no deal to move", fields={"deal_id": "the call has no deal"})
     contact = card.get("contact")
     contact_id = contact.get("id") if isinstance(contact, dict) else None
-    parent = Parent(contact_id=contact_id, deal_id=deal_id)
+    # With a deal, the services attach its contact themselves (whoever owns the contact).
+    parent = Parent(deal_id=deal_id) if deal_id is not None else Parent(contact_id=contact_id)
     note_id = task_id = stage_id = None
     async with sessions.begin() as db:
         if deal_id is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,8 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crmlite.domain.principal import SYSTEM, Role
 from crmlite.services.auth import create_api_token
 from crmlite.services.users import Identity, create_user
+from cti.ami import AmiClient
 from cti.app import create_app
+from cti.callflow import CallFlow
+from cti.calls import CallModelConfig
+from cti.calls.tracker import CallTracker
 from cti.settings import DatabaseSettings, RedisSettings, ServerSettings, Settings
+from cti.web.pops_keys import POP_SERVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,7 @@ async def start_app(
     allowed_origins: tuple[str, ...] = (),
     redis_prefix: str = "cti:pops",
     settings: Settings | None = None,
+    prepare: Callable[[web.Application], None] | None = None,
 ) -> RunningApp:
     """The whole service on 127.0.0.1, a free port."""
     if settings is None:
@@ -80,6 +88,8 @@ async def start_app(
             }
         )
     app = create_app(settings)
+    if prepare is not None:
+        prepare(app)
     runner = web.AppRunner(app, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -115,3 +125,18 @@ async def receive_until(
         data = await receive(ws, wait_s)
         if data["type"] == kind:
             return data
+
+
+@asynccontextmanager
+async def pbx_feeding(app: web.Application, client: AmiClient) -> AsyncIterator[CallFlow]:
+    """Consume ``client``'s AMI items into the call tracker and the app's pop service."""
+    service = app[POP_SERVICE]
+    flow = CallFlow(CallTracker(CallModelConfig()), fast_sinks=[service], outcome_sinks=[service])
+    await client.start()
+    consumer = asyncio.create_task(flow.consume(client.items()))
+    try:
+        yield flow
+    finally:
+        await client.stop()
+        await asyncio.wait_for(consumer, timeout=5)
+        await flow.lanes.close()
