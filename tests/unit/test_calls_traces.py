@@ -133,39 +133,66 @@ def test_capture_has_calls_and_every_call_ends(
         assert set(result.ended) == {c["linkedid"] for c in meta["observed_calls"]}
 
 
+def recordings(messages: list[TimedMessage]) -> dict[str, str]:
+    """Linkedid -> recording file, as the capture's dial plan announced it."""
+    found: dict[str, str] = {}
+    for timed in messages:
+        message = timed.message
+        if message.event == "VarSet" and message.get("Variable") == "MIXMONITOR_FILENAME":
+            found.setdefault(message.get("Linkedid") or "", message.get("Value") or "")
+    return found
+
+
+def assert_matches_sidecar(ended: dict[str, CallSnapshot], meta: dict[str, Any], name: str) -> None:
+    """Every call the sidecar observed ended as it says (shared with the over-TCP replay)."""
+    assert set(ended) == {c["linkedid"] for c in meta["observed_calls"]}, name
+    for observed in meta["observed_calls"]:
+        assert_call_matches(ended[observed["linkedid"]], observed, f"{name} {observed['linkedid']}")
+
+
+def assert_call_matches(call: CallSnapshot, observed: dict[str, Any], where: str) -> None:
+    """One call against the sidecar's ``observed_calls`` entry for its Linkedid."""
+    assert call.direction == expected_direction(observed), where
+    assert call.caller == observed["caller"], where
+    if observed.get("dialled") not in (None, "s"):
+        assert call.called == observed["dialled"], where
+    assert call.queue == observed["queue"], where
+    agents = [extension(i) for i in observed["answered_by"] if not is_trunk(i)]
+    assert list(call.answered_agents) == agents, where
+    assert call.answered_by == (agents[-1] if agents else None), where
+    assert call.outcome in expected_outcomes(observed), where
+    assert (call.outcome == "abandoned") == bool(observed.get("abandoned")), where
+    rung = {extension(i) for i in observed["agents_rung"]}
+    assert rung <= set(call.agents_rung), where
+    if call.queue and not observed["transfers"]:
+        assert set(call.agents_rung) == rung, where
+    kinds = {"BlindTransfer": "blind", "AttendedTransfer": "attended"}
+    transfers = [t for t in observed["transfers"] if t.get("result", "Success") == "Success"]
+    assert [t.kind for t in call.transfers] == [kinds[t["type"]] for t in transfers], where
+    for mine, theirs in zip(call.transfers, transfers, strict=True):
+        if theirs.get("to"):
+            assert mine.to_extension == theirs["to"], where
+    assert call.duration_s is not None, where
+    assert abs(call.duration_s - observed["duration_s"]) <= DURATION_TOLERANCE_S, where
+    assert f"{call.hangup_cause} {call.hangup_cause_text}" == observed["hangup_cause"], where
+
+
 def test_each_call_matches_its_sidecar(
     capture: tuple[Path, Replay, dict[str, Any] | None],
 ) -> None:
     path, result, meta = capture
     if meta is None:
         pytest.skip(f"{path.name} has no sidecar")
-    for observed in meta["observed_calls"]:
-        call = result.ended[observed["linkedid"]]
-        where = f"{path.stem} {observed['linkedid']}"
-        assert call.direction == expected_direction(observed), where
-        assert call.caller == observed["caller"], where
-        if observed.get("dialled") not in (None, "s"):
-            assert call.called == observed["dialled"], where
-        assert call.queue == observed["queue"], where
-        agents = [extension(i) for i in observed["answered_by"] if not is_trunk(i)]
-        assert list(call.answered_agents) == agents, where
-        assert call.answered_by == (agents[-1] if agents else None), where
-        assert call.outcome in expected_outcomes(observed), where
-        assert (call.outcome == "abandoned") == bool(observed.get("abandoned")), where
-        rung = {extension(i) for i in observed["agents_rung"]}
-        assert rung <= set(call.agents_rung), where
-        if call.queue and not observed["transfers"]:
-            assert set(call.agents_rung) == rung, where
-        kinds = {"BlindTransfer": "blind", "AttendedTransfer": "attended"}
-        transfers = [t for t in observed["transfers"] if t.get("result", "Success") == "Success"]
-        assert [t.kind for t in call.transfers] == [kinds[t["type"]] for t in transfers], where
-        for mine, theirs in zip(call.transfers, transfers, strict=True):
-            if theirs.get("to"):
-                assert mine.to_extension == theirs["to"], where
-        assert call.duration_s is not None, where
-        assert abs(call.duration_s - observed["duration_s"]) <= DURATION_TOLERANCE_S, where
-        cause = f"{call.hangup_cause} {call.hangup_cause_text}"
-        assert cause == observed["hangup_cause"], where
+    assert_matches_sidecar(result.ended, meta, path.stem)
+
+
+def test_recorded_calls_carry_their_file(
+    capture: tuple[Path, Replay, dict[str, Any] | None],
+) -> None:
+    path, result, _ = capture
+    expected = recordings(load(path)[0])
+    got = {lid: c.recording for lid, c in result.ended.items() if c.recording}
+    assert got == expected
 
 
 def test_event_stream_is_well_formed(
