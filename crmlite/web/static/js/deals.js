@@ -3,13 +3,14 @@
 import { api, itemsOf } from "./api.js";
 import { field, h, options } from "./dom.js";
 import { t } from "./i18n.js";
-import { isHead, pipelines, session, users } from "./session.js";
+import { isHead, pipelines, session, userName, users } from "./session.js";
 import { openDialog } from "./ui.js";
 
 /** A card of the board from whatever the board or deals endpoint returns. */
 export function normalizeDeal(raw) {
   const contact = raw.contact ?? (raw.contact_id ? { id: raw.contact_id, name: raw.contact_name } : null);
-  const owner = raw.owner ?? (raw.owner_id ? { id: raw.owner_id, display_name: raw.owner_name } : null);
+  const ownerName = raw.owner_name ?? (raw.owner_id ? userName(raw.owner_id) : null);
+  const owner = raw.owner ?? (raw.owner_id ? { id: raw.owner_id, display_name: ownerName } : null);
   return {
     ...raw,
     id: raw.id,
@@ -39,7 +40,7 @@ function present(value) {
 /** Ask the server to move a deal; answers the updated deal. */
 export async function moveDeal(deal, stageId, extra = {}) {
   const body = { stage_id: Number(stageId), ...extra };
-  if (present(deal.version)) body.version = deal.version;
+  if (present(deal.version)) body.expected_version = deal.version;
   return normalizeDeal(await api.post(`/api/v1/deals/${deal.id}/move`, body));
 }
 

@@ -85,7 +85,7 @@ export function formatMoney(amount, currency = "RUB", opts = {}) {
   if (amount === null || amount === undefined || amount === "") return "—";
   try {
     return new Intl.NumberFormat(locale, {
-      style: "currency", currency, maximumFractionDigits: 0, ...opts,
+      style: "currency", currency, currencyDisplay: "narrowSymbol", maximumFractionDigits: 0, ...opts,
     }).format(Number(amount));
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;

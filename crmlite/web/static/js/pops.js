@@ -119,7 +119,8 @@ export function onMessage(message) {
       window.dispatchEvent(new CustomEvent("deals-changed"));
       break;
     case "click_to_call.status":
-      toast(t(`c2c.${message.status}`, { reason: message.reason ?? "", number: formatPhone(message.number ?? "") }),
+      toast(t(`c2c.${message.status}`, { reason: message.reason ?? "",
+        number: message.number?.e164 ? formatPhone(message.number.e164) : (message.number?.display ?? "") }),
         message.status === "failed" ? "error" : "info");
       return;
     case "error":
@@ -283,9 +284,13 @@ function wrapupForm(card, deal) {
     const body = { linkedid: card.linkedid };
     if (deal?.id) body.deal_id = deal.id;
     if (data.note?.trim()) body.note = data.note.trim();
-    if (data.stage_id) body.stage_id = Number(data.stage_id);
+    if (data.stage_id) {
+      body.stage_id = Number(data.stage_id);
+      const kind = stages.find((s) => String(s.id) === data.stage_id)?.kind;
+      if (kind === "won" || kind === "lost") body.result = kind;
+    }
     if (data.lost_reason?.trim()) body.lost_reason = data.lost_reason.trim();
-    if (data.callback) body.callback_at = new Date(data.callback_at).toISOString();
+    if (data.callback) body.callback_due_at = new Date(data.callback_at).toISOString();
     form.querySelector("button[type=submit]").disabled = true;
     try {
       await api.post(info.endpoint || "/api/v1/wrapups", body);
@@ -309,8 +314,8 @@ function localInput(date) {
 /** Click-to-call: the PBX rings my phone, then the number; progress arrives on the websocket. */
 export async function clickToCall(target) {
   try {
-    await api.post("/api/v1/calls", target);
-    toast(t("c2c.requested", { number: formatPhone(target.number ?? "") }), "info");
+    const answer = await api.post("/api/v1/calls", target);
+    toast(t("c2c.requested", { number: answer?.number ? formatPhone(answer.number) : formatPhone(target.number ?? "") }), "info");
   } catch (err) {
     toast(t("c2c.failed", { reason: errorText(err) }), "error");
   }

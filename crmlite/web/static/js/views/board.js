@@ -84,10 +84,26 @@ class Board {
 
   query() {
     const { owner, q, from, to } = this.filters;
-    const query = { q, created_from: from, created_to: to };
-    if (owner === "mine") query.owner_id = session.user.id;
-    else if (owner) query.owner_id = owner;
-    return query;
+    // Dates are the user's local days: from 00:00 of "from" up to 00:00 after "to".
+    const day = (text, plus = 0) => {
+      const [y, m, d] = text.split("-").map(Number);
+      return new Date(y, m - 1, d + plus).toISOString();
+    };
+    return { owner: owner || undefined, q: q || undefined,
+      created_from: from ? day(from) : undefined, created_to: to ? day(to, 1) : undefined };
+  }
+
+  async more(column) {
+    try {
+      const answer = normalizeColumn(await api.get(
+        `/api/v1/board/${this.pipeline.id}/columns/${column.stage.id}`, { ...this.query(), cursor: column.nextCursor }));
+      const known = new Set(column.cards.map((c) => c.id));
+      column.cards.push(...answer.cards.filter((c) => !known.has(c.id)));
+      column.nextCursor = answer.nextCursor;
+      this.draw();
+    } catch (err) {
+      toast(errorText(err), "error");
+    }
   }
 
   async load() {
@@ -185,8 +201,9 @@ class Board {
       collapsed ? "⟷" : "–") : null),
     h("div", { class: "cards", role: "list", "aria-label": name, dataset: { stageId: stage.id } },
       column.cards.map((card) => this.cardEl(card))),
-    column.count > column.cards.length && !collapsed
-      ? h("p", { class: "muted more" }, t("board.more", { count: column.count - column.cards.length })) : null);
+    column.nextCursor && !collapsed
+      ? h("button", { type: "button", class: "secondary small more", on: { click: () => this.more(column) } },
+        t("board.more", { count: column.count - column.cards.length })) : null);
   }
 
   cardEl(deal) {

@@ -21,7 +21,7 @@ export async function render(main, params) {
     return;
   }
   const [deals, activities, similar] = await Promise.all([
-    api.get("/api/v1/deals", { contact_id: id, limit: 100 }).then((a) => itemsOf(a).map(normalizeDeal)).catch(() => []),
+    api.get("/api/v1/deals", { contact: id, limit: 100 }).then((a) => itemsOf(a).map(normalizeDeal)).catch(() => []),
     api.get("/api/v1/activities", { contact_id: id, limit: 100 }).then(itemsOf).catch(() => []),
     possibleDuplicates(contact),
     pipelines(),
@@ -45,8 +45,18 @@ export async function render(main, params) {
         h("ul", { class: "timeline" }, (contact.phones || []).map((p) => h("li", {},
           h("span", {}, h("a", { class: "phone", href: `tel:${p.normalized || p.raw}` }, formatPhone(p.normalized || p.raw)),
             p.label ? h("span", { class: "muted" }, ` · ${p.label}`) : null),
-          h("button", { type: "button", class: "success small", on: { click: () => clickToCall({ number: p.normalized || p.raw, contact_id: contact.id }) } },
-            "☎ ", t("deal.call"))))),
+          h("span", {},
+            h("button", { type: "button", class: "success small", on: { click: () => clickToCall({ number: p.normalized || p.raw }) } },
+              "☎ ", t("deal.call")), " ",
+            h("button", { type: "button", class: "icon-button", "aria-label": t("contact.remove_phone", { phone: formatPhone(p.normalized || p.raw) }),
+              on: { click: async () => {
+                try {
+                  await api.delete(`/api/v1/contacts/${contact.id}/phones/${p.id}`);
+                  refresh();
+                } catch (err) {
+                  toast(errorText(err), "error");
+                }
+              } } }, "×"))))),
         h("dl", { class: "facts" },
           h("dt", {}, t("contact.company")), h("dd", {}, contact.company || "—"),
           h("dt", {}, t("contact.email")), h("dd", {}, contact.email ? h("a", { href: `mailto:${contact.email}` }, contact.email) : "—"),
@@ -93,7 +103,7 @@ function editForm(contact, refresh) {
       field(t("contact.name"), h("input", { name: "name", value: contact.name, required: true })),
       field(t("contact.company"), h("input", { name: "company", value: contact.company || "" })),
       field(t("contact.email"), h("input", { name: "email", type: "email", value: contact.email || "" })),
-      field(t("contact.phones"), h("input", { name: "phones", value: (contact.phones || []).map((p) => p.raw).join(", ") }))),
+      field(t("contact.add_phone"), h("input", { name: "phone", type: "tel", autocomplete: "off" }))),
     h("p", { class: "form-status", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary small" }, t("common.save"))));
   form.addEventListener("submit", async (event) => {
@@ -104,8 +114,8 @@ function editForm(contact, refresh) {
     try {
       await api.patch(`/api/v1/contacts/${contact.id}`, {
         name: data.name, company: data.company ?? null, email: data.email ?? null,
-        phones: (data.phones || "").split(",").map((p) => p.trim()).filter(Boolean).map((raw) => ({ raw })),
       });
+      if (data.phone) await api.post(`/api/v1/contacts/${contact.id}/phones`, { raw: data.phone });
       toast(t("admin.saved"), "success");
       refresh();
     } catch (err) {

@@ -63,7 +63,7 @@ export async function render(main, params) {
         contact?.phones?.length ? h("div", { class: "actions", style: { justifyContent: "flex-start" } },
           contact.phones.map((p) => h("button", { type: "button", class: "success small",
             "aria-label": `${t("deal.call")} ${formatPhone(p.normalized || p.raw)}`,
-            on: { click: () => clickToCall({ number: p.normalized || p.raw, deal_id: deal.id, contact_id: contact.id }) } },
+            on: { click: () => clickToCall({ number: p.normalized || p.raw }) } },
           "☎ ", h("span", { class: "phone" }, formatPhone(p.normalized || p.raw))))) : null,
         editForm(deal, pipeline, refresh)),
       h("section", { class: "panel", "aria-labelledby": "deal-timeline" },
@@ -134,7 +134,7 @@ function editForm(deal, pipeline, refresh) {
       if (owners && String(data.owner_id ?? "") !== String(deal.owner_id ?? "")) changes.owner_id = data.owner_id ? Number(data.owner_id) : null;
       let current = deal;
       if (Object.keys(changes).length) {
-        if (deal.version !== undefined) changes.version = deal.version;
+        if (deal.version !== undefined) changes.expected_version = deal.version;
         current = normalizeDeal(await api.patch(`/api/v1/deals/${deal.id}`, changes));
       }
       if (Number(data.stage_id) !== deal.stage_id) {
@@ -214,7 +214,8 @@ function taskForm(deal, refresh) {
     try {
       await api.post("/api/v1/tasks", {
         title: data.title, due_at: new Date(data.due_at).toISOString(), deal_id: deal.id,
-        contact_id: deal.contact?.id ?? undefined, assignee_id: deal.owner_id ?? session.user.id,
+        contact_id: deal.contact?.id ?? undefined,
+        assignee_id: isHead() && deal.owner_id ? deal.owner_id : undefined,
       });
       refresh();
     } catch (err) {

@@ -1,8 +1,250 @@
-// Placeholder until its API lands.
+// Reports for heads of sales: funnel, conversion, time in stage, velocity, forecast, loss reasons,
+// per seller. Apache ECharts draws; the same numbers stand in a table beside every chart.
 
-import { h, replace } from "../dom.js";
-import { t } from "../i18n.js";
+import { api, itemsOf } from "../api.js";
+import { h, options, replace } from "../dom.js";
+import {
+  currentLocale, formatDuration, formatMoney, formatNumber, formatPercent, t, tOr,
+} from "../i18n.js";
+import { queryParams, setQueryParams } from "../router.js";
+import { isHead, pipelines, session, users } from "../session.js";
+import { errorText, loading } from "../ui.js";
+
+const DAY = 86400000;
+let echartsModule = null;
+
+async function echarts() {
+  echartsModule = echartsModule || (await import("/vendor/echarts.esm.min.mjs"));
+  return echartsModule;
+}
+
+function isoDay(date) {
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+}
+
+/** The report window for the API: [from 00:00, to + 1 day 00:00) in the browser's time zone. */
+export function windowOf(from, to) {
+  const [fy, fm, fd] = from.split("-").map(Number);
+  const [ty, tm, td] = to.split("-").map(Number);
+  return { since: new Date(fy, fm - 1, fd).toISOString(), until: new Date(ty, tm - 1, td + 1).toISOString() };
+}
+
+function stageLabel(stage) {
+  return stage.is_unsorted || stage.unsorted ? tOr("stage.unsorted", stage.name) : stage.name;
+}
+
+/** Money by currency {"RUB": "10.00"} as one line. */
+function money(byCurrency) {
+  const entries = Object.entries(byCurrency || {});
+  if (!entries.length) return formatMoney(0, session.currency);
+  return entries.map(([c, v]) => formatMoney(v, c)).join(" + ");
+}
+
+function mainCurrency(byCurrency) {
+  return Object.keys(byCurrency || {})[0] || session.currency;
+}
 
 export async function render(main) {
-  replace(main, h("p", { class: "panel" }, t("admin.unavailable")));
+  if (!isHead()) {
+    replace(main, h("p", { class: "panel", role: "alert" }, t("reports.heads_only")));
+    return undefined;
+  }
+  loading(main);
+  const [allPipelines, people] = await Promise.all([pipelines(), users()]);
+  const today = new Date();
+  const params = {
+    pipeline: String((allPipelines.find((p) => p.is_default) || allPipelines[0])?.id ?? ""),
+    from: isoDay(new Date(today.getTime() - 29 * DAY)),
+    to: isoDay(today),
+    seller: "",
+    ...queryParams(),
+  };
+  const charts = [];
+  const onResize = () => charts.forEach((c) => c.resize());
+  window.addEventListener("resize", onResize);
+  const body = h("div", { id: "report-body" });
+  const form = h("form", { class: "toolbar", "aria-label": t("reports.title") },
+    h("label", { class: "inline-field" }, h("span", {}, t("reports.pipeline")),
+      h("select", { name: "pipeline", id: "report-pipeline" }, options(allPipelines.map((p) => [p.id, p.name]), params.pipeline))),
+    h("label", { class: "inline-field" }, h("span", {}, t("reports.from")),
+      h("input", { type: "date", name: "from", id: "report-from", value: params.from, required: true })),
+    h("label", { class: "inline-field" }, h("span", {}, t("reports.to")),
+      h("input", { type: "date", name: "to", id: "report-to", value: params.to, required: true })),
+    h("label", { class: "inline-field" }, h("span", {}, t("reports.seller")),
+      h("select", { name: "seller", id: "report-seller" }, options([["", t("reports.all_sellers")],
+        ...people.filter((u) => u.role === "seller").map((u) => [u.id, u.display_name || u.login])], params.seller))),
+    h("button", { type: "submit", class: "primary" }, t("common.apply")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    Object.assign(params, Object.fromEntries(new FormData(form).entries()));
+    setQueryParams(params);
+    draw();
+  });
+  form.addEventListener("change", (event) => {
+    if (event.target.tagName === "SELECT") form.requestSubmit();
+  });
+  replace(main, h("h1", {}, t("reports.title")), form, body);
+
+  async function draw() {
+    charts.splice(0).forEach((c) => c.dispose());
+    loading(body);
+    const query = { pipeline_id: params.pipeline, ...windowOf(params.from, params.to), seller_id: params.seller || undefined };
+    const get = (name) => api.get(`/api/v1/reports/${name}`, query).catch((err) => ({ error: err }));
+    const [lib, funnel, times, sales, forecast, losses, calls] = await Promise.all([
+      echarts(), get("funnel"), get("time-in-stage"), get("sales"), get("forecast"), get("loss-reasons"), get("calls"),
+    ]);
+    const chart = (option, label) => {
+      const el = h("div", { class: "chart", role: "img", "aria-label": label, "data-testid": "chart" });
+      queueMicrotask(() => {
+        const instance = lib.init(el, null, { renderer: "svg", locale: currentLocale().startsWith("zh") ? "ZH" : "EN" });
+        instance.setOption({ animation: false, textStyle: { fontFamily: getComputedStyle(document.body).fontFamily }, ...option });
+        charts.push(instance);
+      });
+      return el;
+    };
+    replace(body,
+      kpis(sales, forecast, funnel),
+      h("div", { class: "report-grid" },
+        section("funnel", t("reports.funnel"), funnel, (r) => funnelReport(r, chart)),
+        section("time", t("reports.time_in_stage"), times, (r) => timeReport(r, chart)),
+        section("forecast", t("reports.forecast"), forecast, (r) => forecastReport(r, chart)),
+        section("losses", t("reports.loss_reasons"), losses, (r) => lossReport(r, chart)),
+        section("sellers", t("reports.per_seller"), calls, (r) => sellerReport(r, chart))));
+  }
+
+  await draw();
+  return () => {
+    window.removeEventListener("resize", onResize);
+    charts.forEach((c) => c.dispose());
+  };
+}
+
+function section(id, title, answer, build) {
+  let content;
+  if (answer?.error) content = h("p", { class: "form-status" }, errorText(answer.error));
+  else {
+    try {
+      content = build(answer);
+    } catch (err) {
+      console.error(err);
+      content = h("p", { class: "form-status" }, t("error.generic"));
+    }
+  }
+  return h("section", { class: "panel", "aria-labelledby": `report-${id}`, "data-testid": `report-${id}` },
+    h("h2", { id: `report-${id}` }, title), content);
+}
+
+function kpi(label, value, testid) {
+  return h("div", { class: "kpi", "data-testid": testid }, h("div", { class: "label" }, label), h("div", { class: "value" }, value));
+}
+
+function kpis(sales, forecast, funnel) {
+  if (sales?.error) return h("div");
+  const currencies = Object.entries(sales.currencies || {});
+  const first = currencies[0]?.[1] || {};
+  const currency = currencies[0]?.[0] || session.currency;
+  return h("div", { class: "kpis" },
+    kpi(t("reports.win_rate"), formatPercent(sales.win_rate ?? funnel?.win_rate, 1), "kpi-win-rate"),
+    kpi(t("reports.won"), formatNumber(sales.won ?? 0), "kpi-won"),
+    kpi(t("reports.lost"), formatNumber(sales.lost ?? 0), "kpi-lost"),
+    kpi(t("reports.avg_deal"), first.average_won != null ? formatMoney(first.average_won, currency) : "—", "kpi-average"),
+    kpi(t("reports.cycle"), sales.average_cycle_s != null ? formatDuration(sales.average_cycle_s) : "—", "kpi-cycle"),
+    kpi(t("reports.velocity"), first.velocity_per_day != null
+      ? t("reports.velocity_per_day", { amount: formatMoney(first.velocity_per_day, currency) }) : "—", "kpi-velocity"),
+    kpi(t("reports.open_deals"), formatNumber(first.open_deals ?? 0), "kpi-open"),
+    forecast?.error ? null : kpi(t("reports.forecast"), money(forecast.configured_total), "kpi-forecast"));
+}
+
+function table(headers, rows, testid) {
+  return h("table", { class: "data", "data-testid": testid },
+    h("thead", {}, h("tr", {}, headers.map(([label, numeric]) => h("th", { class: numeric ? "num" : null, scope: "col" }, label)))),
+    h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell, i) =>
+      i === 0 ? h("th", { scope: "row" }, cell) : h("td", { class: headers[i][1] ? "num" : null }, cell))))));
+}
+
+function barOption(names, series, { horizontal = false, formatter } = {}) {
+  const category = { type: "category", data: names, axisLabel: { interval: 0, overflow: "truncate", width: 90 } };
+  const value = { type: "value", axisLabel: formatter ? { formatter } : {} };
+  return {
+    grid: { left: 8, right: 24, top: series.length > 1 ? 28 : 12, bottom: 8, containLabel: true },
+    tooltip: { trigger: "axis" },
+    legend: series.length > 1 ? { top: 0 } : undefined,
+    xAxis: horizontal ? value : category,
+    yAxis: horizontal ? { ...category, inverse: true } : value,
+    series: series.map((s) => ({
+      type: "bar", name: s.name, data: s.data,
+      label: { show: true, position: horizontal ? "right" : "top", formatter: s.label },
+    })),
+  };
+}
+
+function funnelReport(report, chart) {
+  const steps = (report.stages || []).filter((s) => s.stage.kind !== "lost");
+  if (!steps.length) return h("p", { class: "muted" }, t("reports.no_data"));
+  const names = steps.map((s) => stageLabel(s.stage));
+  return h("div", { class: "report" },
+    chart(barOption(names, [{ name: t("reports.entered"), data: steps.map((s) => s.entered) }], { horizontal: true }),
+      t("reports.funnel")),
+    table([[t("reports.stage")], [t("reports.entered"), true], [t("reports.conversion_next"), true], [t("reports.conversion_won"), true]],
+      steps.map((s) => [names[steps.indexOf(s)], formatNumber(s.entered), formatPercent(s.to_next, 1), formatPercent(s.to_won, 1)]),
+      "funnel-table"));
+}
+
+function timeReport(rows, chart) {
+  const list = itemsOf(rows).filter((r) => r.stays > 0 || r.open_stays > 0);
+  if (!list.length) return h("p", { class: "muted" }, t("reports.no_data"));
+  const names = list.map((r) => stageLabel(r.stage));
+  const hours = (s) => (s == null ? 0 : Math.round((s / 3600) * 10) / 10);
+  return h("div", { class: "report" },
+    chart(barOption(names, [
+      { name: t("reports.median"), data: list.map((r) => hours(r.median_s)), label: (p) => formatDuration(p.value * 3600) },
+      { name: t("reports.p90"), data: list.map((r) => hours(r.p90_s)), label: (p) => formatDuration(p.value * 3600) },
+    ], { horizontal: true, formatter: (v) => `${formatNumber(v)} h` }), t("reports.time_in_stage")),
+    table([[t("reports.stage")], [t("reports.deals"), true], [t("reports.median"), true], [t("reports.p90"), true]],
+      list.map((r, i) => [names[i], formatNumber(r.stays), formatDuration(r.median_s), formatDuration(r.p90_s)]), "time-table"));
+}
+
+function forecastReport(report, chart) {
+  const list = (report.stages || []).filter((s) => s.open_deals > 0);
+  if (!list.length) return h("p", { class: "muted" }, t("reports.no_data"));
+  const currency = mainCurrency(report.configured_total);
+  const names = list.map((s) => stageLabel(s.stage));
+  const value = (m) => Number(m?.[currency] ?? 0);
+  return h("div", { class: "report" },
+    chart(barOption(names, [
+      { name: t("reports.forecast_configured"), data: list.map((s) => value(s.configured_weighted)), label: (p) => formatMoney(p.value, currency, { notation: "compact" }) },
+      { name: t("reports.forecast_learned"), data: list.map((s) => value(s.learned_weighted)), label: (p) => formatMoney(p.value, currency, { notation: "compact" }) },
+    ], { horizontal: true, formatter: (v) => formatMoney(v, currency, { notation: "compact" }) }), t("reports.forecast")),
+    table([[t("reports.stage")], [t("reports.open_deals"), true], [t("reports.amount"), true], [t("reports.forecast_configured"), true], [t("reports.forecast_learned"), true]],
+      [...list.map((s, i) => [names[i], formatNumber(s.open_deals), money(s.amount), money(s.configured_weighted), money(s.learned_weighted)]),
+        [t("common.total"), "", "", money(report.configured_total), money(report.learned_total)]], "forecast-table"));
+}
+
+function lossReport(rows, chart) {
+  const list = itemsOf(rows);
+  if (!list.length) return h("p", { class: "muted" }, t("reports.no_data"));
+  const label = (r) => r.reason || "—";
+  return h("div", { class: "report" },
+    chart({
+      tooltip: { trigger: "item" },
+      series: [{ type: "pie", radius: ["35%", "65%"], data: list.map((r) => ({ name: label(r), value: r.deals })),
+        label: { formatter: "{b}: {c}" } }],
+    }, t("reports.loss_reasons")),
+    table([[t("reports.reason")], [t("reports.deals"), true], [t("reports.amount"), true]],
+      list.map((r) => [label(r), formatNumber(r.deals), money(r.amount)]), "loss-table"));
+}
+
+function sellerReport(report, chart) {
+  const list = (report.sellers || []).filter((s) => s.agent_id != null || s.calls > 0);
+  if (!list.length) return h("p", { class: "muted" }, t("reports.no_data"));
+  const names = list.map((s) => s.agent_name || "—");
+  return h("div", { class: "report" },
+    chart(barOption(names, [
+      { name: t("reports.calls"), data: list.map((s) => s.calls) },
+      { name: t("outcome.answered"), data: list.map((s) => s.answered) },
+    ], { horizontal: true }), t("reports.per_seller")),
+    table([[t("reports.seller")], [t("reports.calls"), true], [t("outcome.answered"), true], [t("reports.answer_rate"), true]],
+      [...list.map((s, i) => [names[i], formatNumber(s.calls), formatNumber(s.answered), formatPercent(s.answer_rate, 1)]),
+        [t("common.total"), formatNumber(report.calls), formatNumber(report.answered), formatPercent(report.answer_rate, 1)]], "seller-table"));
 }

@@ -3,14 +3,13 @@
 import { api, itemsOf } from "../api.js";
 import { h, replace } from "../dom.js";
 import { formatDateTime, t } from "../i18n.js";
-import { session } from "../session.js";
 import { errorText, failed, loading, toast } from "../ui.js";
 
 export async function render(main) {
   loading(main);
   let tasks;
   try {
-    tasks = itemsOf(await api.get("/api/v1/tasks", { assignee_id: session.user.id, done: false, limit: 200 }));
+    tasks = itemsOf(await api.get("/api/v1/tasks", { assignee: "mine", open: true, limit: 200 }));
   } catch (err) {
     failed(main, err);
     return;
