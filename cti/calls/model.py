@@ -161,6 +161,8 @@ class PbxCalls:
         if channel.uniqueid == call.first_uid or channel.trunk:
             return
         ext, real = self.leg_extension(interface, channel)
+        if ext == call.caller_ext:
+            return  # the calling agent's own phone (an Originate through a Local channel)
         channel.leg = ext
         channel.dialled = True
         leg = call.legs.get(ext)

@@ -411,3 +411,35 @@ def test_timestamp_header_wins_over_read_time() -> None:
     (started,) = tracker.feed(PbxEvent(PBX, message, 5.0))
     assert started.at == 1700000000.25
     assert started.call.started_at == 1700000000.25
+
+
+def test_click_to_call_through_a_local_channel_rings_no_card_for_the_caller() -> None:
+    tracker = CallTracker(CONFIG)
+    l1 = chan("", "Local/101@from-internal-00000001;1", "O", "O", CallerIDNum="101")
+    l2 = chan("", "Local/101@from-internal-00000001;2", "O2", "O")
+    phone = chan("Dest", "PJSIP/101-00000002", "P", "O", CallerIDNum="101")
+    trunk = chan("Dest", "PJSIP/trunk-00000003", "T", "O")
+    events = run(
+        tracker,
+        ev("Newchannel", Context="from-internal", Exten="s", **l1),
+        ev("Newchannel", Context="from-internal", Exten="101", **l2),
+        ev("DialBegin", **l2, **phone),
+        ev("DialEnd", DialStatus="ANSWER", **l2, **phone),
+        ev("OriginateResponse", Response="Success", Uniqueid="O", Exten="+79165556677"),
+        ev("DialBegin", Exten="+79165556677", **l1, **trunk),
+        ev("DialEnd", DialStatus="ANSWER", **l1, **trunk),
+        ev("Hangup", Cause="16", **chan("", "PJSIP/trunk-00000003", "T", "O")),
+        ev("Hangup", Cause="16", **chan("", "PJSIP/101-00000002", "P", "O")),
+        ev("Hangup", Cause="16", **l2),
+        ev("Hangup", Cause="16", Cause_txt="Normal Clearing", **l1),
+    )
+    assert [e.kind for e in events] == ["call-started", "call-answered", "call-ended"]
+    final = events[-1].call
+    assert (final.direction, final.caller, final.called, final.agent) == (
+        "outbound",
+        "101",
+        "+79165556677",
+        "101",
+    )
+    assert final.originated
+    assert final.agents_rung == ()
