@@ -120,6 +120,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
         sa.UniqueConstraint("delivery_id", name=op.f("uq_webhook_deliveries_delivery_id")),
+        sa.UniqueConstraint(
+            "endpoint", "event_id", name=op.f("uq_webhook_deliveries_endpoint_event_id")
+        ),
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index(

@@ -1,0 +1,123 @@
+"""The record of outbound webhook deliveries: one row per (endpoint, event), with its attempts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crmlite.db.models import WebhookDelivery
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryToSend:
+    id: int
+    delivery_id: str
+    endpoint: str
+    event_type: str
+    body: str
+    attempts: int
+
+
+def _to_send(row: WebhookDelivery) -> DeliveryToSend:
+    return DeliveryToSend(
+        row.id, row.delivery_id, row.endpoint, row.event_type, row.body, row.attempts
+    )
+
+
+async def record_delivery(
+    session: AsyncSession,
+    *,
+    endpoint: str,
+    event_type: str,
+    event_id: str,
+    body: str,
+    now: dt.datetime,
+) -> DeliveryToSend | None:
+    """Record a new delivery due now; None when this event already went to this endpoint."""
+    row = WebhookDelivery(
+        delivery_id=str(uuid.uuid4()),
+        endpoint=endpoint,
+        event_type=event_type,
+        event_id=event_id,
+        body=body,
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None  # the (endpoint, event_id) key: a replay of an event already recorded
+    return _to_send(row)
+
+
+async def record_attempt(
+    session: AsyncSession,
+    delivery_pk: int,
+    *,
+    status_code: int | None,
+    error: str | None,
+    delivered: bool,
+    next_attempt_at: dt.datetime | None,
+    now: dt.datetime,
+) -> None:
+    """Count one attempt: delivered, retried at ``next_attempt_at``, or failed for good."""
+    row = await session.get(WebhookDelivery, delivery_pk)
+    if row is None:
+        return
+    row.attempts += 1
+    row.last_status_code = status_code
+    row.last_error = error[:500] if error else None
+    if delivered:
+        row.status, row.delivered_at, row.next_attempt_at = DELIVERED, now, None
+    elif next_attempt_at is None:
+        row.status, row.next_attempt_at = FAILED, None
+    else:
+        row.next_attempt_at = next_attempt_at
+
+
+async def due_deliveries(
+    session: AsyncSession, now: dt.datetime, *, limit: int = 100, exclude: Sequence[int] = ()
+) -> list[DeliveryToSend]:
+    """Pending deliveries whose next attempt is due, oldest first."""
+    query = (
+        select(WebhookDelivery)
+        .where(WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now)
+        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(WebhookDelivery.id.not_in(exclude))
+    return [_to_send(row) for row in await session.scalars(query)]
+
+
+async def is_due(session: AsyncSession, delivery: DeliveryToSend, now: dt.datetime) -> bool:
+    """True while ``delivery`` is pending, due, and has had no attempt since it was read."""
+    row = (
+        await session.execute(
+            select(
+                WebhookDelivery.status, WebhookDelivery.attempts, WebhookDelivery.next_attempt_at
+            ).where(WebhookDelivery.id == delivery.id)
+        )
+    ).first()
+    if row is None or row.status != PENDING or row.attempts != delivery.attempts:
+        return False
+    return row.next_attempt_at is None or row.next_attempt_at <= now
+
+
+async def deliveries(session: AsyncSession, *, limit: int = 100) -> list[WebhookDelivery]:
+    """The newest deliveries, for the admin view and tests."""
+    rows = await session.scalars(
+        select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
+    )
+    return list(rows)
