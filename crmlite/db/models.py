@@ -445,6 +445,8 @@ class WebhookDelivery(Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        # One delivery of an event per endpoint: a replayed call does not notify twice.
+        UniqueConstraint("endpoint", "event_id"),
     )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
