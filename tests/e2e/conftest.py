@@ -22,6 +22,10 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from crmlite.db.engine import create_engine
 from crmlite.db.migrate import upgrade
+from cti.ami import AmiClient
+from cti.sim import PbxSimulator
+from cti.sim.builder import Step
+from tests.integration.pops_support import pbx_feeding
 from tests.support.api import DEFAULT_PASSWORD, ApiClient, ApiHarness, ApiResponse, start_api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,6 +151,44 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     live.start()
     yield live
     live.stop()
+
+
+class SimulatedPbx:
+    """The PBX simulator feeding the service over real AMI/TCP; the test sends each call phase."""
+
+    def __init__(self, server: LiveServer) -> None:
+        self.server = server
+        self.sim = PbxSimulator(port=0)
+        self._feeding: Any = None
+
+    async def _start(self) -> None:
+        await self.sim.start()
+        assert self.server.harness is not None
+        self._feeding = pbx_feeding(self.server.harness.app, AmiClient(self.sim.client_settings()))
+        await self._feeding.__aenter__()
+        await self.sim.wait_for_login(1)
+
+    async def _stop(self) -> None:
+        if self._feeding is not None:
+            await self._feeding.__aexit__(None, None, None)
+        await self.sim.stop()
+
+    def send(self, steps: list[Step]) -> None:
+        """Send these steps' events now, in order (the test decides when each phase happens)."""
+
+        async def send_all() -> None:
+            for step in steps:
+                self.sim.send_events(step.events)
+
+        self.server.run(send_all())
+
+
+@pytest.fixture(scope="session")
+def pbx(server: LiveServer) -> Iterator[SimulatedPbx]:
+    simulated = SimulatedPbx(server)
+    server.run(simulated._start())
+    yield simulated
+    server.run(simulated._stop())
 
 
 @pytest.fixture(scope="session")

@@ -235,7 +235,8 @@ function cardEl(card) {
   !card.contact && card.lookup === "done" ? h("div", { class: "muted" }, t("pop.new_caller")) : null,
   card.owner ? h("div", { class: "muted" }, t("pop.owner", { name: card.owner.name })) : null,
   card.did?.display || card.queue ? h("div", { class: "muted" },
-    [card.did?.display && t("pop.via_did", { did: card.did.display }), card.queue && t("pop.via_queue", { queue: card.queue })]
+    [card.did?.display && t("pop.via_did", { did: card.did.e164 ? formatPhone(card.did.e164) : card.did.display }),
+      card.queue && t("pop.via_queue", { queue: card.queue })]
       .filter(Boolean).join(" · ")) : null,
   (card.deals || []).length ? h("ul", { class: "pop-deals", "aria-label": t("pop.open_deals") },
     card.deals.map((d) => h("li", {}, h("a", { href: `/deals/${d.id}` }, d.title), " — ",

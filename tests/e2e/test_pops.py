@@ -1,0 +1,106 @@
+"""Screen pops in the browser: a simulated queue call rings two sellers; one answers, the other's
+card is withdrawn; the call ends as a wrap-up form that moves the deal."""
+
+from __future__ import annotations
+
+import itertools
+
+from playwright.sync_api import BrowserContext, Page, expect
+
+from cti.sim import flows
+from cti.sim.builder import Step
+from tests.e2e.conftest import LiveServer, SimulatedPbx, log_in, screenshot
+
+RING_S = 10.0
+TALK_S = 30.0
+_callers = itertools.count(10)
+
+
+def phases(steps: list[Step]) -> tuple[list[Step], list[Step], list[Step]]:
+    """Split a queue call's steps into ringing, answered-and-talking, and ended."""
+    ringing = [s for s in steps if s.at < RING_S]
+    talking = [s for s in steps if RING_S <= s.at < RING_S + TALK_S]
+    ended = [s for s in steps if s.at >= RING_S + TALK_S]
+    return ringing, talking, ended
+
+
+def test_a_call_pops_for_two_sellers_one_answers_and_the_wrapup_moves_the_deal(
+    page: Page, context: BrowserContext, server: LiveServer, pbx: SimulatedPbx
+) -> None:
+    anna, boris = server.people["anna"], server.people["boris"]
+    caller = f"+7916123{next(_callers):04d}"
+    pipeline = next(p for p in anna.api.get("/api/v1/pipelines") if p["is_default"])
+    unsorted = next(s for s in pipeline["stages"] if s["is_unsorted"])
+    qualification = next(
+        s for s in pipeline["stages"] if s["kind"] == "open" and not s["is_unsorted"]
+    )
+    contact = anna.api.post(
+        "/api/v1/contacts",
+        json={"name": "Ivan Petrov", "company": "Romashka", "phones": [{"raw": caller}]},
+    )
+    deal = anna.api.post(
+        "/api/v1/deals",
+        json={"title": "Inbound: Ivan", "stage_id": unsorted["id"], "contact_id": contact["id"]},
+    )
+
+    log_in(page, server, anna)
+    other = context.browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    other.set_default_timeout(10_000)
+    boris_page = other.new_page()
+    log_in(boris_page, server, boris)
+    for tab in (page, boris_page):
+        expect(tab.locator("body[data-pops=connected]")).to_have_count(1)
+
+    steps = flows.queue_call(
+        pbx.sim.ids,
+        caller=caller,
+        agents=("101", "102"),
+        answer_by="101",
+        ring_s=RING_S,
+        talk_s=TALK_S,
+    )
+    ringing, talking, ended = phases(steps)
+
+    pbx.send(ringing)
+    for tab in (page, boris_page):
+        pop = tab.get_by_test_id("pop")
+        expect(pop).to_have_attribute("data-status", "ringing")
+        expect(pop.get_by_test_id("pop-status")).to_have_text("Incoming call")
+        expect(pop).to_contain_text("8 (916) 123-")
+        expect(pop).to_contain_text("Ivan Petrov")
+        expect(pop).to_contain_text("Inbound: Ivan")
+    screenshot(page, "pop-ringing")
+
+    pbx.send(talking)
+    expect(page.get_by_test_id("pop")).to_have_attribute("data-status", "in-call")
+    expect(page.get_by_test_id("pop-status")).to_have_text("In call")
+    expect(boris_page.get_by_test_id("pop")).to_have_attribute("data-status", "withdrawn")
+    expect(boris_page.get_by_test_id("pop-status")).to_have_text("Answered by Anna Seller")
+    screenshot(boris_page, "pop-withdrawn")
+
+    pbx.send(ended)
+    pop = page.get_by_test_id("pop")
+    expect(pop).to_have_attribute("data-status", "wrap-up")
+    pop.get_by_label("Note").fill("Wants a quote for 3 cars")
+    pop.get_by_label("Next stage").select_option(str(qualification["id"]))
+    pop.get_by_label("Create a call-back task").check()
+    screenshot(page, "pop-wrapup")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/wrapups")) as saved:
+        pop.get_by_role("button", name="Save").click()
+    assert saved.value.status == 201, saved.value.text()
+    expect(page.get_by_test_id("pop")).to_have_count(0)
+    other.close()
+
+    assert anna.api.get(f"/api/v1/deals/{deal['id']}")["stage_id"] == qualification["id"]
+    page.reload()
+    expect(
+        page.locator(
+            f'section.column[data-stage-id="{qualification["id"]}"] .deal-card',
+            has_text="Inbound: Ivan",
+        )
+    ).to_be_visible()
+    activities = anna.api.get("/api/v1/activities", params={"deal_id": deal["id"]})["items"]
+    assert {(a["kind"], a["body"] or a["title"]) for a in activities} >= {
+        ("note", "Wants a quote for 3 cars")
+    }
+    assert any(a["kind"] == "task" for a in activities)
