@@ -1,0 +1,93 @@
+"""``GET /api/v1/route?caller=...``: the dialplan asks which extension should ring first.
+
+Answers ``text/plain`` by default (the bare extension, for Asterisk's ``CURL()``), or JSON when
+the request prefers ``application/json`` or says ``format=json``. An unknown caller, or one whose
+seller has no extension, answers 404 with an empty text body: the dialplan falls through to the
+queue. Authenticated like the rest of the API (a bearer token for the PBX). See docs/DIALPLAN.md.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import Field
+
+from crmlite.domain.errors import InvalidInput
+from crmlite.domain.phones import PhoneKind, PhoneRules, normalize_phone
+from crmlite.services.call_routing import responsible_seller
+from crmlite.web.keys import SESSIONS
+from crmlite.web.routing import ApiRoutes
+from crmlite.web.schemas import ApiModel, QueryModel
+from crmlite.web.security import principal
+from cti.web.pops_keys import PHONE_RULES
+
+routes = ApiRoutes("routing", "Route a caller to their seller (for the PBX dialplan)")
+
+
+class RouteQuery(QueryModel):
+    caller: str = Field(min_length=1, max_length=64, description="the caller's number, any form")
+    format: Literal["text", "json"] | None = Field(
+        None, description="answer format; default: text/plain unless Accept prefers JSON"
+    )
+
+
+class RouteOut(ApiModel):
+    caller: str
+    normalized: str | None
+    found: bool
+    extension: str | None = None
+    user_id: int | None = None
+    login: str | None = None
+    display_name: str | None = None
+    contact_id: int | None = None
+    via: Literal["contact-owner", "open-deal"] | None = None
+
+
+def _wants_json(request: web.Request, query: RouteQuery) -> bool:
+    if query.format is not None:
+        return query.format == "json"
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/plain" not in accept
+
+
+def _normalized(raw: str, rules: PhoneRules) -> str | None:
+    try:
+        phone = normalize_phone(raw, rules)
+    except InvalidInput:
+        return None
+    return None if phone.kind is PhoneKind.EXTENSION else phone.normalized
+
+
+@routes.get(
+    "/api/v1/route",
+    query=RouteQuery,
+    response=RouteOut,
+    errors={404: "no seller for this caller (empty text body)"},
+)
+async def route_caller(request: web.Request, *, query: RouteQuery) -> web.StreamResponse:
+    """The extension of the seller responsible for a caller (text/plain or JSON)."""
+    principal(request)  # any authenticated user or token; the PBX gets its own token
+    normalized = _normalized(query.caller, request.app[PHONE_RULES])
+    seller = None
+    if normalized is not None:
+        async with request.app[SESSIONS]() as session:
+            seller = await responsible_seller(session, normalized)
+    status = 200 if seller is not None else 404
+    if not _wants_json(request, query):
+        text = seller.extension if seller is not None else ""
+        return web.Response(status=status, text=text, content_type="text/plain")
+    answer = RouteOut(caller=query.caller, normalized=normalized, found=seller is not None)
+    if seller is not None:
+        answer = RouteOut(
+            caller=query.caller,
+            normalized=normalized,
+            found=True,
+            extension=seller.extension,
+            user_id=seller.user_id,
+            login=seller.login,
+            display_name=seller.display_name,
+            contact_id=seller.contact_id,
+            via=seller.via,
+        )
+    return web.json_response(answer.model_dump(mode="json"), status=status)
