@@ -3,14 +3,14 @@
 import { api, itemsOf } from "./api.js";
 import { field, h, options } from "./dom.js";
 import { t } from "./i18n.js";
-import { isHead, pipelines, session, userName, users } from "./session.js";
+import { isHead, pipelines, session, users } from "./session.js";
 import { openDialog } from "./ui.js";
 
 /** A card of the board from whatever the board or deals endpoint returns. */
 export function normalizeDeal(raw) {
   const contact = raw.contact ?? (raw.contact_id ? { id: raw.contact_id, name: raw.contact_name } : null);
-  const ownerName = raw.owner_name ?? (raw.owner_id ? userName(raw.owner_id) : null);
-  const owner = raw.owner ?? (raw.owner_id ? { id: raw.owner_id, display_name: ownerName } : null);
+  // Without a name from the server, screens ask userName() when they draw (users load later).
+  const owner = raw.owner ?? (raw.owner_id ? { id: raw.owner_id, display_name: raw.owner_name ?? null } : null);
   return {
     ...raw,
     id: raw.id,

@@ -58,7 +58,7 @@ export async function render(main, params) {
       pipeline ? h("a", { href: `/board/${pipeline.id}` }, pipeline.name) : null),
     h("div", { class: "grid-2" },
       h("section", { class: "panel", "aria-labelledby": "deal-details" },
-        h("h2", { id: "deal-details" }, t("deal.title")),
+        h("h2", { id: "deal-details" }, t("deal.details")),
         detailsList(deal, contact),
         contact?.phones?.length ? h("div", { class: "actions", style: { justifyContent: "flex-start" } },
           contact.phones.map((p) => h("button", { type: "button", class: "success small",
@@ -70,7 +70,7 @@ export async function render(main, params) {
         h("h2", { id: "deal-timeline" }, t("deal.timeline")),
         timeline(history))),
     h("div", { class: "grid-2", style: { marginTop: "1rem" } },
-      h("section", { class: "panel", "aria-labelledby": "deal-calls" },
+      h("section", { class: "panel wide", "aria-labelledby": "deal-calls" },
         h("h2", { id: "deal-calls" }, t("deal.calls")),
         callList(activities.filter((a) => a.kind === "call"))),
       h("section", { class: "panel", "aria-labelledby": "deal-notes" },
@@ -185,7 +185,7 @@ function activityList(items, emptyKey) {
 }
 
 function noteForm(deal, refresh) {
-  const form = h("form", { "aria-label": t("deal.add_note") },
+  const form = h("form", {},
     field(t("deal.add_note"), h("textarea", { name: "body", id: "note-body", required: true, rows: 2 })),
     h("p", { class: "form-status", role: "alert" }),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "secondary small" }, t("common.add"))));
@@ -203,7 +203,7 @@ function noteForm(deal, refresh) {
 }
 
 function taskForm(deal, refresh) {
-  const form = h("form", { "aria-label": t("deal.add_task"), class: "form-grid" },
+  const form = h("form", { class: "form-grid" },
     field(t("deal.task_title"), h("input", { name: "title", required: true, maxlength: 200 })),
     field(t("deal.task_due"), h("input", { name: "due_at", type: "datetime-local", required: true })),
     h("p", { class: "form-status", role: "alert" }),
