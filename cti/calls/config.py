@@ -23,6 +23,13 @@ class CallModelConfig:
         """True when ``number`` looks like an internal extension (``101``), not a customer."""
         return bool(number) and self._extension_re.match(number or "") is not None
 
+    def is_external_number(self, number: str | None) -> bool:
+        """True for a dialled customer number (``+7916...``, ``8916...``), not an extension."""
+        if not number or self.is_extension(number):
+            return False
+        digits = number[1:] if number.startswith("+") else number
+        return digits.isdigit()
+
     def is_trunk_endpoint(self, endpoint: str) -> bool:
         """True when ``endpoint`` (``trunk`` of ``PJSIP/trunk-0000001``) is a provider trunk."""
         return endpoint in self.trunk_endpoints

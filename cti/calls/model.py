@@ -140,6 +140,10 @@ class PbxCalls:
         else:
             call.caller_ext = extension_of(channel.interface, channel.caller_num, config)
             call.caller = call.caller_ext
+        call.first_internal = not external and (
+            (channel.context is not None and channel.context in config.internal_contexts)
+            or config.is_extension(call.caller_ext)
+        )
         call.caller_name = channel.caller_name
         if call.called is None and channel.exten not in (None, "s"):
             call.called = channel.exten

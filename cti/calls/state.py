@@ -73,6 +73,7 @@ class Call:
     first_uid: str | None = None
     first_trunk: bool = False
     first_context: str | None = None
+    first_internal: bool = False  # the caller side is an agent phone or in an internal context
     caller: str | None = None
     caller_name: str | None = None
     caller_ext: str | None = None  # set when the call was placed from an agent phone
@@ -109,18 +110,17 @@ class Call:
         return self.answered_at is not None
 
     def direction(self, config: CallModelConfig) -> Direction:
-        """Inbound from a trunk or inbound context; outbound when it dials out; else internal."""
+        """Inbound from a trunk or inbound context; from an agent phone, outbound when it dials a
+        trunk or a customer number, else internal; unknown when the caller side is neither."""
         if self.first_trunk or (
             self.first_context is not None and self.first_context in config.inbound_contexts
         ):
             return "inbound"
-        if self.trunk_dialled:
+        if not self.first_internal:
+            return "unknown"
+        if self.trunk_dialled or config.is_external_number(self.called):
             return "outbound"
-        if self.called and self.called != "s" and not config.is_extension(self.called):
-            return "outbound"
-        if self.first_uid is not None or self.caller_ext is not None:
-            return "internal"
-        return "unknown"
+        return "internal"
 
     def state(self) -> CallState:
         """Dialing, ringing, answered or ended; never moves backwards."""
@@ -144,14 +144,20 @@ class Call:
             return "answered"
         if self.abandoned:
             return "abandoned"
+        outbound = self.direction(config) == "outbound"
+        results = {leg.result for leg in self.legs.values() if leg.result not in (None, "answered")}
+        if results:
+            if results & {"caller-gone", "answered-elsewhere"}:
+                return "no-answer" if outbound else "missed"
+            if "no-answer" in results:
+                return "no-answer"
+            return "busy" if "busy" in results else "failed"
         causes = {c[0] for c in (self.first_cause, self.last_cause) if c is not None}
         if "BUSY" in self.dial_statuses or 17 in causes:
             return "busy"
-        if self.dial_statuses & _FAILED_DIAL or (causes & _FAILURE_CAUSES and not self.agents_rung):
+        if self.dial_statuses & _FAILED_DIAL or causes & _FAILURE_CAUSES:
             return "failed"
-        if "NOANSWER" in self.dial_statuses or 19 in causes:
-            return "no-answer"
-        if self.direction(config) == "outbound":
+        if "NOANSWER" in self.dial_statuses or 19 in causes or outbound:
             return "no-answer"
         return "missed"
 
