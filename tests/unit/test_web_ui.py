@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -113,3 +116,32 @@ def test_every_vendor_file_is_installed_by_npm() -> None:
         pytest.skip("run `npm ci` (make install) first")
     for relative in VENDOR_FILES.values():
         assert (node_modules / relative).is_file(), relative
+
+
+def test_every_module_of_the_app_parses() -> None:
+    """A syntax error in one ES module blanks the whole app: catch it without a browser."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    modules = sorted((STATIC_ROOT / "js").rglob("*.js"))
+    assert modules
+    for module in modules:
+        result = subprocess.run(  # noqa: S603 - a fixed program on the project's own files
+            [node, "--experimental-default-type=module", "--check", str(module)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, f"{module.name}: {result.stderr}"
+
+
+def test_every_language_has_valid_messages_and_chinese_has_them_all() -> None:
+    catalogs = {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))
+        for path in (STATIC_ROOT / "i18n").glob("*.json")
+    }
+    assert {"en", "zh-CN", "fa"} <= set(catalogs)
+    english = set(catalogs["en"])
+    assert set(catalogs["zh-CN"]) == english
+    for name, catalog in catalogs.items():
+        assert set(catalog) <= english, f"{name} has keys English lacks"
