@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from cti.protocol.message import AmiMessage
 
 _MESSAGE_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_END_TEXT = re.compile(r"\r?\n\r?\n")
 _LINE_SPLIT = re.compile(r"\r?\n")
 DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024
 
@@ -40,33 +41,71 @@ class AmiFrameDecoder:
 
     def feed(self, data: bytes) -> list[AmiMessage]:
         """Consume ``data`` and return every message it completes, in wire order."""
-        self._buffer += data
+        buffer = self._buffer
+        buffer += data
         if self._expect_banner and not self._take_banner():
             return []
+        if self._discarding and not self._skip_oversized():
+            return []
+        # Everything up to the last message end is whole: decode it in one go. An end marker is
+        # ASCII, so no multi-byte character can straddle it.
+        end = max(buffer.rfind(b"\n\r\n") + 3, buffer.rfind(b"\n\n") + 2)
         messages: list[AmiMessage] = []
-        buffer = self._buffer
-        start = 0
-        while True:
-            match = _MESSAGE_END.search(buffer, start)
-            if match is None:
-                break
-            if self._discarding:
-                self._discarding = False
+        if end > 2:
+            region = bytes(buffer[:end])
+            del buffer[:end]
+            try:
+                text = region.decode("utf-8")
+            except UnicodeDecodeError:
+                self._decode_each(region, messages)
             else:
-                message = self._decode(bytes(buffer[start : match.start()]))
-                if message is not None:
-                    messages.append(message)
-            start = match.end()
-        if start:
-            del buffer[:start]
-        if self._discarding:
-            del buffer[:-3]  # still inside the oversized message: keep only a possible end marker
-        elif len(buffer) > self._max:
+                if "\n\n" in text or text.count("\n") != text.count("\r\n"):
+                    for chunk in _MESSAGE_END_TEXT.split(text):
+                        self._parse_checked(chunk, len(chunk), messages)
+                else:
+                    limit = self._max
+                    append = messages.append
+                    for chunk in text.split("\r\n\r\n"):
+                        if len(chunk) > limit:
+                            self._parse_checked(chunk, len(chunk), messages)
+                        elif chunk:
+                            message = self._parse(chunk, crlf=True)
+                            if message is not None:
+                                append(message)
+        if len(buffer) > self._max:
             self._note("oversized", f"message over {self._max} bytes dropped")
             # Keep the tail: it may hold the beginning of the end marker.
             del buffer[:-3]
             self._discarding = True
         return messages
+
+    def _skip_oversized(self) -> bool:
+        """Drop the rest of an oversized message; False while its end has not come yet."""
+        match = _MESSAGE_END.search(self._buffer)
+        if match is None:
+            del self._buffer[:-3]  # keep only what may start the end marker
+            return False
+        del self._buffer[: match.end()]
+        self._discarding = False
+        return True
+
+    def _decode_each(self, region: bytes, messages: list[AmiMessage]) -> None:
+        """Slow path for a read holding invalid UTF-8: decode message by message."""
+        for raw in _MESSAGE_END.split(region):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                self._note("undecodable", "invalid UTF-8 replaced")
+                text = raw.decode("utf-8", errors="replace")
+            self._parse_checked(text, len(raw), messages)
+
+    def _parse_checked(self, text: str, size: int, messages: list[AmiMessage]) -> None:
+        if size > self._max:
+            self._note("oversized", f"message over {self._max} bytes dropped")
+            return
+        message = self._parse(text)
+        if message is not None:
+            messages.append(message)
 
     def reset(self) -> None:
         """Forget everything buffered: call on a new connection."""
@@ -87,25 +126,21 @@ class AmiFrameDecoder:
         del self._buffer[: end + 1]
         return True
 
-    def _decode(self, raw: bytes) -> AmiMessage | None:
-        if not raw.strip():
+    def _parse(self, text: str, *, crlf: bool = False) -> AmiMessage | None:
+        """Headers of one message; ``crlf`` says every line ends in CR LF (the fast path)."""
+        if not text or text.isspace():
             return None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            self._note("undecodable", "invalid UTF-8 replaced")
-            text = raw.decode("utf-8", errors="replace")
+        lines = text.split("\r\n") if crlf else _LINE_SPLIT.split(text)
         headers: list[tuple[str, str]] = []
-        for line in _LINE_SPLIT.split(text):
-            if not line:
-                continue
+        append = headers.append
+        for line in lines:
             key, sep, value = line.partition(":")
-            if not sep or not key or " " in key.strip():
+            if sep and key and " " not in key:
+                append((key, value.strip()))
+            elif line:
                 # Command output and garbage keep their text under Output, as Asterisk does.
                 self._note("malformed-line", line[:120])
-                headers.append(("Output", line))
-                continue
-            headers.append((key.strip(), value.strip()))
+                append(("Output", line))
         if not headers:
             return None
         return AmiMessage(tuple(headers))

@@ -14,9 +14,8 @@ class AmiMessage:
     _index: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        index: dict[str, str] = {}
-        for key, value in self.headers:
-            index.setdefault(key.lower(), value)
+        # Reversed, so the first of a repeated key wins.
+        index = {key.lower(): value for key, value in reversed(self.headers)}
         object.__setattr__(self, "_index", index)
 
     @classmethod
