@@ -105,9 +105,9 @@ async def test_accept_moves_to_stage_with_history_and_owner(api_inbox: ApiHarnes
         deal = await session.get(Deal, outcome.deal_id)
         moves = (
             await session.scalars(
-                select(DealStageChange.to_stage_id).where(
-                    DealStageChange.deal_id == outcome.deal_id
-                )
+                select(DealStageChange.to_stage_id)
+                .where(DealStageChange.deal_id == outcome.deal_id)
+                .order_by(DealStageChange.id)
             )
         ).all()
     assert deal is not None
