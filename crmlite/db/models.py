@@ -261,6 +261,10 @@ class DealStageChange(Base):
     to_stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id"))
     changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     changed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The stay this change began: when the next change ended it and how long it lasted (NULL
+    # while the deal is still there). Kept by a database trigger (migration 0004), never by code.
+    left_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    stay_s: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Activity(Base):
@@ -355,6 +359,22 @@ class CampaignCost(Base):
     period_end: Mapped[dt.date] = mapped_column(Date)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     currency: Mapped[str] = mapped_column(String(3))
+
+
+# Report indexes (migration 0004): stays by stage and length, cohorts and closings of a
+# pipeline, calls by customer number (speed to lead, call-backs) and by time.
+Index("ix_stage_changes_stays", DealStageChange.to_stage_id, DealStageChange.stay_s,
+      DealStageChange.changed_at)  # fmt: skip
+Index("ix_stage_changes_entered_stays", DealStageChange.to_stage_id, DealStageChange.changed_at,
+      DealStageChange.stay_s)  # fmt: skip
+Index("ix_stage_changes_deal_stage", DealStageChange.deal_id, DealStageChange.to_stage_id)
+Index("ix_deals_pipeline_created", Deal.pipeline_id, Deal.created_at)
+Index("ix_deals_pipeline_closed", Deal.pipeline_id, Deal.closed_at)
+Index("ix_activities_calls_from", Activity.from_number, Activity.kind, Activity.direction,
+      Activity.started_at, Activity.answered_at)  # fmt: skip
+Index("ix_activities_calls_to", Activity.to_number, Activity.kind, Activity.direction,
+      Activity.started_at)  # fmt: skip
+Index("ix_activities_kind_started", Activity.kind, Activity.started_at)
 
 
 # --- Calls into CRM data (migration 0005) ---------------------------------------------------

@@ -76,14 +76,18 @@ def percentile_ranks(count: int, percent: int) -> tuple[int, int, Decimal]:
     return lower, lower + (1 if remainder else 0), Decimal(remainder) / 100
 
 
+def interpolate(low: float, high: float, weight: Decimal) -> float:
+    """The point ``weight`` (0..1) of the way from ``low`` to ``high``."""
+    return float(low + (high - low) * float(weight))
+
+
 def percentile(values: Sequence[float], percent: int) -> float | None:
     """The ``percent`` percentile of ``values`` by linear interpolation; None when empty."""
     if not values:
         return None
     ordered = sorted(values)
     lower, upper, weight = percentile_ranks(len(ordered), percent)
-    low, high = ordered[lower - 1], ordered[upper - 1]
-    return float(low + (high - low) * float(weight))
+    return interpolate(ordered[lower - 1], ordered[upper - 1], weight)
 
 
 def rate(part: int, whole: int) -> float | None:
@@ -109,6 +113,7 @@ class StageInfo:
     position: int
     kind: str  # open | won | lost
     probability: int  # configured, percent
+    is_unsorted: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -25,7 +25,7 @@ from crmlite.domain.reports import (
     rate,
     sla_deadline,
 )
-from crmlite.services.reports_sql import percentile_of, seconds_between
+from crmlite.services.reports_sql import materialized, percentile_of, seconds_between
 
 MAX_BREACHES = 500
 
@@ -111,51 +111,76 @@ class SpeedToLead:
 
 async def speed_to_lead_report(session: AsyncSession, scope: ReportScope) -> SpeedToLead:
     """Time from a new caller's first call to the first answered call or call-back."""
-    first_calls = (
+    first_calls = materialized(
         select(Activity.from_number.label("number"), func.min(Activity.started_at).label("first"))
         .where(*_calls("inbound"), Activity.from_number.is_not(None))
         .group_by(Activity.from_number)
         .having(func.min(Activity.started_at) >= scope.since)
-        .having(func.min(Activity.started_at) < scope.until)
-        .subquery()
+        .having(func.min(Activity.started_at) < scope.until),
+        "first_calls",
     )
+    later = aliased(Activity)
     answered = (
-        select(first_calls.c.number, Activity.answered_at.label("at"), Activity.agent_id)
-        .join(first_calls, Activity.from_number == first_calls.c.number)
-        .where(*_calls("inbound"), Activity.answered_at.is_not(None))
+        select(func.min(later.answered_at))
+        .where(
+            later.from_number == first_calls.c.number,
+            later.kind == "call",
+            later.direction == "inbound",
+            later.answered_at.is_not(None),
+        )
+        .scalar_subquery()
     )
     called_back = (
-        select(first_calls.c.number, Activity.started_at.label("at"), Activity.agent_id)
-        .join(
-            first_calls,
-            and_(
-                Activity.to_number == first_calls.c.number,
-                Activity.started_at >= first_calls.c.first,
-            ),
+        select(func.min(later.started_at))
+        .where(
+            later.to_number == first_calls.c.number,
+            later.kind == "call",
+            later.direction == "outbound",
+            later.started_at >= first_calls.c.first,
         )
-        .where(*_calls("outbound"))
+        .scalar_subquery()
     )
-    responses = union_all(answered, called_back).subquery()
-    ordered = select(
-        responses,
-        func.row_number()
-        .over(partition_by=responses.c.number, order_by=responses.c.at)
-        .label("nth"),
-    ).subquery()
-    first_response = select(ordered).where(ordered.c.nth == 1).subquery()
-    leads = (
+    responses = materialized(
         select(
             first_calls.c.number,
-            first_response.c.agent_id,
-            seconds_between(first_response.c.at, first_calls.c.first).label("seconds"),
-        )
-        .outerjoin(first_response, first_response.c.number == first_calls.c.number)
-        .subquery()
+            first_calls.c.first,
+            answered.label("answered"),
+            called_back.label("called_back"),
+        ),
+        "responses",
     )
-    picked = select(leads)
+    by_call_back = and_(
+        responses.c.called_back.is_not(None),
+        or_(responses.c.answered.is_(None), responses.c.called_back <= responses.c.answered),
+    )
+    response_at = case((by_call_back, responses.c.called_back), else_=responses.c.answered)
+    picked = select(seconds_between(response_at, responses.c.first).label("seconds"))
     if scope.seller_id is not None:
         # A seller's view: the leads they were first to respond to.
-        picked = picked.where(leads.c.agent_id == scope.seller_id)
+        caller_back = (
+            select(later.agent_id)
+            .where(
+                later.to_number == responses.c.number,
+                later.kind == "call",
+                later.direction == "outbound",
+                later.started_at == responses.c.called_back,
+            )
+            .limit(1)
+            .scalar_subquery()
+        )
+        answerer = (
+            select(later.agent_id)
+            .where(
+                later.from_number == responses.c.number,
+                later.kind == "call",
+                later.direction == "inbound",
+                later.answered_at == responses.c.answered,
+            )
+            .limit(1)
+            .scalar_subquery()
+        )
+        responder = case((by_call_back, caller_back), else_=answerer)
+        picked = picked.where(responder == scope.seller_id)
     chosen = picked.subquery()
     waiting = chosen.c.seconds.is_(None)
     ranked = select(
@@ -251,7 +276,7 @@ def _missed_calls(scope: ReportScope) -> Any:
         conditions.append(
             or_(Activity.agent_id == scope.seller_id, Contact.owner_id == scope.seller_id)
         )
-    raw = query.where(*conditions).subquery()
+    raw = materialized(query.where(*conditions), "missed_raw")
     followed_up = case(
         (raw.c.callback.is_(None), raw.c.answered_again),
         (raw.c.answered_again.is_(None), raw.c.callback),

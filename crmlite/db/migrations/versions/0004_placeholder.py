@@ -25,6 +25,87 @@ TOUCH_COLUMNS = {
     "deals": ("first_campaign_id", "latest_campaign_id"),
     "activities": ("campaign_id",),
 }
+REPORT_INDEXES = {
+    "ix_stage_changes_stays": ("deal_stage_changes", ["to_stage_id", "stay_s", "changed_at"]),
+    "ix_stage_changes_entered_stays": (
+        "deal_stage_changes",
+        ["to_stage_id", "changed_at", "stay_s"],
+    ),
+    "ix_stage_changes_deal_stage": ("deal_stage_changes", ["deal_id", "to_stage_id"]),
+    "ix_deals_pipeline_created": ("deals", ["pipeline_id", "created_at"]),
+    "ix_deals_pipeline_closed": ("deals", ["pipeline_id", "closed_at"]),
+    "ix_activities_calls_from": (
+        "activities",
+        ["from_number", "kind", "direction", "started_at", "answered_at"],
+    ),
+    "ix_activities_calls_to": ("activities", ["to_number", "kind", "direction", "started_at"]),
+    "ix_activities_kind_started": ("activities", ["kind", "started_at"]),
+}
+
+# Each stage change begins a stay; the next change of the deal ends it. The trigger writes that
+# onto the earlier row (and onto the new row when it was inserted out of order), so reports read
+# stay lengths from an index instead of pairing a million rows with window functions.
+SQLITE_SECONDS = "CAST(ROUND((julianday({later}) - julianday({earlier})) * 86400.0) AS INTEGER)"
+PG_SECONDS = "CAST(ROUND(EXTRACT(EPOCH FROM ({later} - {earlier}))) AS BIGINT)"
+SQLITE_BEFORE = (
+    "(p.changed_at < NEW.changed_at OR (p.changed_at = NEW.changed_at AND p.id < NEW.id))"
+)
+SQLITE_AFTER = (
+    "(n.changed_at > NEW.changed_at OR (n.changed_at = NEW.changed_at AND n.id > NEW.id))"
+)
+SQLITE_TRIGGER = f"""
+CREATE TRIGGER trg_stage_changes_stays AFTER INSERT ON deal_stage_changes
+BEGIN
+    UPDATE deal_stage_changes
+       SET left_at = NEW.changed_at,
+           stay_s = {SQLITE_SECONDS.format(later="NEW.changed_at", earlier="changed_at")}
+     WHERE id = (SELECT p.id FROM deal_stage_changes p
+                  WHERE p.deal_id = NEW.deal_id AND p.id <> NEW.id AND {SQLITE_BEFORE}
+                  ORDER BY p.changed_at DESC, p.id DESC LIMIT 1);
+    UPDATE deal_stage_changes
+       SET left_at = (SELECT n.changed_at FROM deal_stage_changes n
+                       WHERE n.deal_id = NEW.deal_id AND n.id <> NEW.id AND {SQLITE_AFTER}
+                       ORDER BY n.changed_at, n.id LIMIT 1)
+     WHERE id = NEW.id;
+    UPDATE deal_stage_changes
+       SET stay_s = {SQLITE_SECONDS.format(later="left_at", earlier="changed_at")}
+     WHERE id = NEW.id AND left_at IS NOT NULL;
+END
+"""  # noqa: S608 - constant text, no input
+PG_FUNCTION = f"""
+CREATE FUNCTION deal_stage_changes_stays() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE deal_stage_changes
+       SET left_at = NEW.changed_at,
+           stay_s = {PG_SECONDS.format(later="NEW.changed_at", earlier="changed_at")}
+     WHERE id = (SELECT p.id FROM deal_stage_changes p
+                  WHERE p.deal_id = NEW.deal_id AND p.id <> NEW.id
+                    AND (p.changed_at, p.id) < (NEW.changed_at, NEW.id)
+                  ORDER BY p.changed_at DESC, p.id DESC LIMIT 1);
+    UPDATE deal_stage_changes AS c
+       SET left_at = n.changed_at,
+           stay_s = {PG_SECONDS.format(later="n.changed_at", earlier="c.changed_at")}
+      FROM (SELECT changed_at FROM deal_stage_changes
+             WHERE deal_id = NEW.deal_id AND id <> NEW.id
+               AND (changed_at, id) > (NEW.changed_at, NEW.id)
+             ORDER BY changed_at, id LIMIT 1) AS n
+     WHERE c.id = NEW.id;
+    RETURN NULL;
+END
+$$
+"""  # noqa: S608 - constant text, no input
+PG_TRIGGER = (
+    "CREATE TRIGGER trg_stage_changes_stays AFTER INSERT ON deal_stage_changes "
+    "FOR EACH ROW EXECUTE FUNCTION deal_stage_changes_stays()"
+)
+BACKFILL_LEFT_AT = """
+UPDATE deal_stage_changes SET left_at = (
+    SELECT n.changed_at FROM deal_stage_changes n
+     WHERE n.deal_id = deal_stage_changes.deal_id AND n.id <> deal_stage_changes.id
+       AND (n.changed_at > deal_stage_changes.changed_at
+            OR (n.changed_at = deal_stage_changes.changed_at AND n.id > deal_stage_changes.id))
+     ORDER BY n.changed_at, n.id LIMIT 1)
+"""
 
 
 def upgrade() -> None:
@@ -86,9 +167,36 @@ def upgrade() -> None:
         for column in columns:
             op.add_column(table, sa.Column(column, ID, nullable=True))
             op.create_index(op.f(f"ix_{table}_{column}"), table, [column], unique=False)
+    op.add_column(
+        "deal_stage_changes",
+        sa.Column("left_at", crmlite.db.models.UtcDateTime(timezone=True), nullable=True),
+    )
+    op.add_column("deal_stage_changes", sa.Column("stay_s", sa.BigInteger(), nullable=True))
+    sqlite = op.get_bind().dialect.name == "sqlite"
+    seconds = SQLITE_SECONDS if sqlite else PG_SECONDS
+    op.execute(BACKFILL_LEFT_AT)
+    stay = seconds.format(later="left_at", earlier="changed_at")
+    op.execute(f"UPDATE deal_stage_changes SET stay_s = {stay} WHERE left_at IS NOT NULL")  # noqa: S608
+    if sqlite:
+        op.execute(SQLITE_TRIGGER)
+    else:
+        op.execute(PG_FUNCTION)
+        op.execute(PG_TRIGGER)
+    for name, (table, columns) in REPORT_INDEXES.items():
+        op.create_index(name, table, columns, unique=False)
 
 
 def downgrade() -> None:
+    for name, (table, _columns) in REPORT_INDEXES.items():
+        op.drop_index(name, table_name=table)
+    op.execute(
+        "DROP TRIGGER IF EXISTS trg_stage_changes_stays"
+        + ("" if op.get_bind().dialect.name == "sqlite" else " ON deal_stage_changes")
+    )
+    if op.get_bind().dialect.name != "sqlite":
+        op.execute("DROP FUNCTION IF EXISTS deal_stage_changes_stays()")
+    op.drop_column("deal_stage_changes", "stay_s")
+    op.drop_column("deal_stage_changes", "left_at")
     for table, columns in TOUCH_COLUMNS.items():
         for column in columns:
             op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
