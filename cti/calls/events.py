@@ -224,11 +224,11 @@ class AgentStoppedRinging(_CallEventBase):
 
 @dataclass(frozen=True, slots=True)
 class CallAnswered(_CallEventBase):
-    """The call was answered: ``extension`` is the agent now in conversation.
+    """The call was answered: by agent ``extension``, or by the far end (extension None).
 
-    For an outbound call the far end picked up (``by_far_end``) and ``extension`` is the agent
-    who placed it (None when unknown). After a blind transfer the new agent's answer is a second
-    CallAnswered.
+    When the far end of a call dialled out over a trunk picks up, ``by_far_end`` is true and the
+    agent who placed the call is the snapshot's ``agent``. After a blind transfer the new agent's
+    answer is a second CallAnswered.
     """
 
     extension: str | None

@@ -222,17 +222,10 @@ class PbxCalls:
         call.far_end_answered = True
         if call.answered_at is None:
             call.answered_at = at
-        first = call.channels.get(call.first_uid or "")
-        interface = first.interface if first is not None and call.caller_ext else None
+        # The far end is nobody's extension (extension None); the agent who placed the call is
+        # ``call.agent`` in the snapshot.
         out.append(
-            CallAnswered(
-                self.pbx,
-                at,
-                call.snapshot(self.config),
-                call.caller_ext,
-                interface,
-                by_far_end=True,
-            )
+            CallAnswered(self.pbx, at, call.snapshot(self.config), None, None, by_far_end=True)
         )
 
     def stop_leg(

@@ -124,7 +124,7 @@ def test_recorded_call_carries_its_recording() -> None:
 def test_outbound_call_is_answered_by_the_far_end_for_agent_101() -> None:
     result = replay(fixture("outbound"))
     answered = [e for e in result.events if isinstance(e, CallAnswered)]
-    assert [(e.extension, e.by_far_end) for e in answered] == [("101", True)]
+    assert [(e.extension, e.by_far_end) for e in answered] == [(None, True)]
     (call,) = result.ended.values()
     assert (call.direction, call.agent, call.called) == ("outbound", "101", "+79161234567")
     assert call.answered_by is None
