@@ -18,6 +18,9 @@ from crmlite.web.crm_schemas import PHONE_EXTENSION_PATTERN
 from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
 from crmlite.web.ui import ui_routes
 from cti.settings import Settings
+from cti.web import routing as routing_web
+from cti.web import rules as rules_web
+from cti.web.call_crm import setup_call_crm
 from cti.web.calls import routes as calls_routes
 from cti.web.health import health_routes
 from cti.web.pops_setup import setup_pops
@@ -47,11 +50,12 @@ def create_app(settings: Settings) -> web.Application:
     app[PHONE_EXTENSION_PATTERN] = settings.phone.extension_pattern
     app.cleanup_ctx.append(_database)
     setup_pops(app, settings)  # after the database: the pops read the CRM
+    setup_call_crm(app, settings)  # rules, CallToCrm + retry worker, webhooks
     setup_crm_web(
         app,
         session_ttl=dt.timedelta(hours=settings.server.session_ttl_hours),
         secure_cookies=settings.server.secure_cookies,
-        extra_route_tables=(calls_routes, wrapups_routes),
+        extra_route_tables=(calls_routes, wrapups_routes, routing_web.routes, rules_web.routes),
     )
     app.add_routes(health_routes(lambda: app[ENGINE]))
     app.add_routes(ui_routes())  # the browser app: /, its screens, /static and /vendor files

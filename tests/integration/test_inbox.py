@@ -14,7 +14,6 @@ from crmlite.domain.phones import PhoneRules
 from crmlite.domain.principal import SYSTEM
 from crmlite.services.deals import DealService
 from crmlite.web import inbox
-from crmlite.web.routing import add_api_routes
 from cti.app import create_app
 from cti.rules.book import RuleBook
 from cti.rules.call_to_crm import CallToCrm
@@ -39,9 +38,6 @@ HEARD = Heard()
 
 def _factory(settings: Settings) -> web.Application:
     app = create_app(settings)
-    paths = {getattr(r.resource, "canonical", "") for r in app.router.routes()}
-    if "/api/v1/inbox" not in paths:
-        add_api_routes(app, inbox.routes)
     HEARD.decisions.clear()
     app[inbox.INBOX_LISTENERS] = [HEARD]
     return app

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from aiohttp import web
 
 from crmlite.domain.principal import SYSTEM
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
 from crmlite.services.phones import PhoneInput
-from crmlite.web.routing import add_api_routes
-from cti.app import create_app
-from cti.settings import Settings
-from cti.web import routing
-from tests.support.api import ApiHarness, start_api
-
-
-def _app(settings: Settings) -> web.Application:
-    app = create_app(settings)
-    if not any(r.path == "/api/v1/route" for r in app.router.routes() if hasattr(r, "path")):
-        add_api_routes(app, routing.routes)
-    return app
+from tests.support.api import ApiHarness
 
 
 @pytest.fixture
-async def routed(database_url: str) -> AsyncIterator[ApiHarness]:
-    harness = await start_api(database_url, app_factory=_app)
-    yield harness
-    await harness.close()
+def routed(api: ApiHarness) -> ApiHarness:
+    return api
 
 
 async def _contact(api: ApiHarness, phone: str, owner_id: int | None) -> int:

@@ -1,0 +1,70 @@
+"""Wire calls-into-CRM into the app: the rule book, ``CallToCrm``, its retry worker, webhooks.
+
+``setup_call_crm(app, settings)`` is the composition root's one call (after the database's
+cleanup context). Once the app started, ``app[CALL_TO_CRM]`` is the call flow's CRM handler and
+``app[WEBHOOK_EVENTS]`` (when webhooks are configured) one of its outcome sinks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from aiohttp import web
+
+from crmlite.domain.phones import PhoneRules
+from crmlite.web.inbox import INBOX_LISTENERS, DecisionListener
+from crmlite.web.keys import SESSIONS
+from cti.rules.book import RuleBook
+from cti.rules.call_to_crm import CallToCrm
+from cti.rules.executor import RuleExecutor
+from cti.settings import Settings
+from cti.webhooks.events import WebhookEvents
+from cti.webhooks.sender import Endpoint, WebhookSender
+
+log = structlog.get_logger(__name__)
+
+RULE_BOOK = web.AppKey("rule_book", RuleBook)
+CALL_TO_CRM = web.AppKey("call_to_crm", CallToCrm)
+WEBHOOK_SENDER = web.AppKey("webhook_sender", WebhookSender)
+WEBHOOK_EVENTS = web.AppKey("webhook_events", WebhookEvents)
+
+
+def setup_call_crm(app: web.Application, settings: Settings) -> None:
+    """Add the cleanup context that owns the rules, the CRM handler and the webhook sender."""
+    phone_rules = PhoneRules(settings.phone.default_region, settings.phone.extension_pattern)
+    listeners: list[DecisionListener] = []
+    app[INBOX_LISTENERS] = listeners
+
+    async def call_crm_context(app: web.Application) -> AsyncIterator[None]:
+        sessions = app[SESSIONS]
+        book = RuleBook(phone_rules, file=settings.rules.file)
+        await book.load(sessions)
+        crm = CallToCrm(sessions, book, RuleExecutor(phone_rules))
+        app[RULE_BOOK] = book
+        app[CALL_TO_CRM] = crm
+        sender: WebhookSender | None = None
+        if settings.webhooks:
+            endpoints = [
+                Endpoint(hook.url, hook.secret.get_secret_value(), hook.events)
+                for hook in settings.webhooks
+            ]
+            sender = WebhookSender(sessions, endpoints)
+            await sender.start()
+            events = WebhookEvents(sender)
+            app[WEBHOOK_SENDER] = sender
+            app[WEBHOOK_EVENTS] = events
+            listeners.append(events)
+        worker = asyncio.create_task(crm.run_retry_worker(), name="call-crm-retries")
+        yield
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        if crm.pending:
+            log.error("call events still waiting for the database at shutdown", left=crm.pending)
+        if sender is not None:
+            await sender.close()
+
+    app.cleanup_ctx.append(call_crm_context)
