@@ -38,7 +38,21 @@ def relevant(index: int) -> list[TimedMessage]:
 
 
 def feed(tracker: CallTracker, messages: list[TimedMessage]) -> list[CallEvent]:
-    return [e for m in messages for e in tracker.feed(PbxEvent(PBX, m.message, m.at))]
+    events: list[CallEvent] = []
+    for m in messages:
+        events.extend(tracker.feed(PbxEvent(PBX, m.message, m.at)))
+        assert_no_call_without_channel(tracker)
+    return events
+
+
+def assert_no_call_without_channel(tracker: CallTracker) -> None:
+    """Every live call holds at least one live channel, and the channel index agrees."""
+    for model in tracker._pbxs.values():
+        for call_id, call in model.calls.items():
+            assert call.channels, f"call {call_id} has no channel left"
+            for uid in call.channels:
+                assert model.channel_call[uid] == call_id
+        assert set(model.channel_call.values()) <= set(model.calls)
 
 
 def check_stream(events: list[CallEvent]) -> None:

@@ -443,3 +443,22 @@ def test_click_to_call_through_a_local_channel_rings_no_card_for_the_caller() ->
     )
     assert final.originated
     assert final.agents_rung == ()
+
+
+def test_two_pbxs_with_the_same_ids_stay_apart() -> None:
+    messages = fixture("inbound_answered")
+    tracker = CallTracker(CONFIG)
+    events: list[CallEvent] = []
+    for m in messages:
+        events += tracker.feed(PbxEvent("east", m.message, m.at))
+        events += tracker.feed(PbxEvent("west", m.message, m.at + 0.5))
+        if m.message.event == "AgentConnect":
+            assert len(tracker.live_calls()) == 2
+            assert len(tracker.live_calls("east")) == 1
+            assert tracker.agent_states("west") == {"102": tracker.agent_state("102", "west")}
+    ended = [e for e in events if isinstance(e, CallEnded)]
+    assert sorted((e.pbx, e.call.pbx, e.outcome) for e in ended) == [
+        ("east", "east", "answered"),
+        ("west", "west", "answered"),
+    ]
+    assert tracker.feed(LinkUp("east", (), 99.0)) == []
