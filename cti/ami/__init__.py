@@ -1,6 +1,6 @@
 """The AMI adapter: the only package that speaks panoramisk."""
 
-from cti.ami.client import AmiClient, ClientState
+from cti.ami.client import AmiClient
 from cti.ami.errors import (
     AmiActionFailed,
     AmiActionTimeout,
@@ -11,6 +11,7 @@ from cti.ami.errors import (
 )
 from cti.ami.fleet import AmiFleet
 from cti.ami.originate import OriginateResult
+from cti.ami.state import ClientState
 
 __all__ = [
     "AmiActionFailed",

@@ -14,7 +14,7 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from types import TracebackType
 
 import structlog
@@ -29,31 +29,16 @@ from cti.ami.errors import (
     AmiLoginFailed,
     AmiNotConnected,
 )
-from cti.ami.originate import OriginateResult, originate_fields
-from cti.protocol import AmiMessage, DecodeProblem, LinkDown, LinkItem, LinkUp, PbxEvent
+from cti.ami.filters import exclusion_filter
+from cti.ami.intake import EventIntake
+from cti.ami.originate import OriginateDesk, OriginateResult, originate_fields
+from cti.ami.state import ClientState
+from cti.protocol import AmiMessage, DecodeProblem, LinkDown, LinkItem, LinkUp
 from cti.settings import PbxSettings
 
 log = structlog.get_logger(__name__)
 
 _LIST_END = ("CoreShowChannelsComplete", "QueueStatusComplete")
-_STOP = object()
-
-
-@dataclass(frozen=True, slots=True)
-class ClientState:
-    """What a health page shows about one PBX link."""
-
-    pbx: str
-    connected: bool = False
-    since: float | None = None
-    last_error: str | None = None
-    events: int = 0
-    dropped: int = 0
-    connects: int = 0
-    resyncs: int = 0
-    sequence_gaps: int = 0
-    decode_problems: int = 0
-    queued: int = 0
 
 
 class AmiClient:
@@ -78,19 +63,16 @@ class AmiClient:
         self._secret: Callable[[], str] = (
             (lambda: secret) if secret else settings.secret.get_secret_value
         )
-        self._queue: asyncio.Queue[object] = asyncio.Queue(maxsize=settings.event_queue_size)
+        self._intake = EventIntake(self.name, settings.event_queue_size, self._overflowed)
         self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng)
         self._state = ClientState(pbx=self.name)
-        self._events = 0
-        self._dropped = 0
-        self._dropping = False
+        self._recovering = False
         self._link_up = False
         self._protocol: FramedAmiProtocol | None = None
         self._manager: LinkManager | None = None
         self._lost: asyncio.Future[str] | None = None
         self._booted: asyncio.Event = asyncio.Event()
-        self._last_sequence: int | None = None
-        self._originates: dict[str, asyncio.Future[AmiMessage]] = {}
+        self._desk = OriginateDesk(self, self._originate_link)
         self._originator: AmiClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[None]] = set()
@@ -124,7 +106,7 @@ class AmiClient:
         await asyncio.gather(*self._side_tasks, return_exceptions=True)
         if self._protocol is not None:
             self._protocol.close()
-        self._put_final(_STOP)
+        self._intake.close()
 
     async def __aenter__(self) -> AmiClient:
         await self.start()
@@ -141,8 +123,13 @@ class AmiClient:
     @property
     def state(self) -> ClientState:
         """A snapshot of the link's health."""
+        intake = self._intake
         return replace(
-            self._state, events=self._events, dropped=self._dropped, queued=self._queue.qsize()
+            self._state,
+            events=intake.events,
+            dropped=intake.dropped,
+            sequence_gaps=intake.sequence_gaps,
+            queued=len(intake),
         )
 
     @property
@@ -151,28 +138,27 @@ class AmiClient:
         return self._protocol.reads if self._protocol is not None else 0
 
     # --- consuming ----------------------------------------------------------------------
-    async def items(self) -> AsyncIterator[LinkItem]:
+    def items(self) -> AsyncIterator[LinkItem]:
         """Link items in PBX order until the client stops."""
-        while True:
-            item = await self._queue.get()
-            if item is _STOP:
-                return
-            yield item  # type: ignore[misc]
+        return self._intake.items()
 
     async def get(self) -> LinkItem:
         """The next link item (raises AmiNotConnected once stopped)."""
-        item = await self._queue.get()
-        if item is _STOP:
-            self._put_final(_STOP)
-            raise AmiNotConnected(f"AMI client for {self.name} is stopped")
-        return item  # type: ignore[return-value]
+        return await self._intake.get()
 
     # --- actions ------------------------------------------------------------------------
     async def action(
-        self, fields: Mapping[str, str], deadline_s: float | None = None
+        self,
+        fields: Mapping[str, str],
+        deadline_s: float | None = None,
+        *,
+        as_list: bool | None = None,
     ) -> list[AmiMessage]:
-        """Send any action and return every message answering it (raises on Error)."""
-        messages = await self._call(dict(fields), deadline_s=deadline_s)
+        """Send any action and return every message answering it (raises on Error).
+
+        ``as_list`` overrides panoramisk's guess of whether more messages follow the response.
+        """
+        messages = await self._call(dict(fields), deadline_s=deadline_s, as_list=as_list)
         first = messages[0] if messages else None
         if first is not None and (first.response or "").lower() in ("error", "failure", "fail"):
             raise AmiActionFailed(fields.get("Action", "?"), first.get("Message") or "")
@@ -207,21 +193,7 @@ class AmiClient:
             variables,
             ring_timeout_s,
         )
-        action_id = fields["ActionID"]
-        waiter: asyncio.Future[AmiMessage] = asyncio.get_running_loop().create_future()
-        self._originates[action_id] = waiter
-        try:
-            sender = await self._originate_link()
-            # as_list=False: the first Response ends the action; the result comes as an event.
-            await sender.action(fields)
-            deadline = ring_timeout_s + self.settings.action_timeout_s
-            try:
-                event = await asyncio.wait_for(waiter, deadline)
-            except TimeoutError as err:
-                raise AmiActionTimeout(f"no OriginateResponse within {deadline:.0f}s") from err
-        finally:
-            self._originates.pop(action_id, None)
-        return OriginateResult.from_event(event)
+        return await self._desk.originate(fields, ring_timeout_s + self.settings.action_timeout_s)
 
     async def _originate_link(self) -> AmiClient:
         username = self.settings.originate_username
@@ -237,6 +209,13 @@ class AmiClient:
                 secret=secret.get_secret_value(),
             )
             await self._originator.start()
+        try:
+            await asyncio.wait_for(
+                self._originator.wait_connected(), self.settings.connect_timeout_s
+            )
+        except TimeoutError as err:
+            why = self._originator.state.last_error or "no answer"
+            raise AmiNotConnected(f"originate account not logged in: {why}") from err
         return self._originator
 
     async def wait_connected(self) -> None:
@@ -276,7 +255,7 @@ class AmiClient:
             self._connected_event.clear()
             if self._link_up:
                 self._link_up = False
-                self._put_final(LinkDown(self.name, reason, self.clock()))
+                self._intake.put_link(LinkDown(self.name, reason, self.clock()))
             delay = self._backoff.next()
             log.warning(
                 "ami.disconnected", pbx=self.name, reason=reason, retry_in_s=round(delay, 2)
@@ -289,7 +268,7 @@ class AmiClient:
         loop = asyncio.get_running_loop()
         self._lost = loop.create_future()
         self._booted = asyncio.Event()
-        self._last_sequence = None
+        self._intake.new_connection()
         manager = LinkManager(
             host=settings.host,
             port=settings.port,
@@ -369,7 +348,7 @@ class AmiClient:
         """Ask for the live state; LinkUp goes in the stream where the channel list ends."""
         if reason is not None:
             self._state = replace(self._state, resyncs=self._state.resyncs + 1)
-            self._put_final(LinkDown(self.name, reason, self.clock()))
+            self._intake.put_link(LinkDown(self.name, reason, self.clock()))
         self._snapshot_queues = []
         queue_call = None
         if self.settings.queue_status_on_resync:
@@ -388,12 +367,11 @@ class AmiClient:
     def _channel_snapshot(self, messages: list[AmiMessage]) -> None:
         channels = [m for m in messages if m.event and m.event not in _LIST_END]
         snapshot = tuple(self._snapshot_queues + channels)
-        self._dropping = False
         self._link_up = True
         if not self._state.connected:
             self._state = replace(self._state, connected=True, since=self.clock(), last_error=None)
             self._connected_event.set()
-        self._put_final(LinkUp(self.name, snapshot, self.clock()))
+        self._intake.put_link(LinkUp(self.name, snapshot, self.clock()))
 
     async def _keep_alive(self) -> str:
         lost = self._lost
@@ -417,17 +395,11 @@ class AmiClient:
         name = message.event
         if name in _CONTROL_EVENTS:
             self._control(name, message)
-        if self._last_sequence is not None or "SequenceNumber" in message:
-            self._check_sequence(message)
-        if self._dropping:
-            self._dropped += 1
-            return
-        try:
-            self._queue.put_nowait(PbxEvent(self.name, message, at))
-        except asyncio.QueueFull:
-            self._overflow()
-            return
-        self._events += 1
+        if "SequenceNumber" in message:
+            gap = self._intake.sequence_gap(message)
+            if gap is not None and self.settings.resync_on_sequence_gap and self._link_up:
+                self._spawn(self._resync(reason=gap))
+        self._intake.put_event(message, at)
 
     def on_problems(self, problems: list[DecodeProblem]) -> None:
         self._state = replace(
@@ -446,11 +418,7 @@ class AmiClient:
 
     def _control(self, name: str | None, message: AmiMessage) -> None:
         if name == "OriginateResponse":
-            waiter = self._originates.get(message.action_id or "")
-            if waiter is not None and not waiter.done():
-                waiter.set_result(message)
-            elif self._events_on:
-                self._route_originate(message)
+            self._desk.on_response(message)
         elif name == "FullyBooted":
             already = self._booted.is_set()
             self._booted.set()
@@ -465,38 +433,21 @@ class AmiClient:
             if self._protocol is not None:
                 self._protocol.close()
 
-    def _route_originate(self, message: AmiMessage) -> None:
-        """An OriginateResponse for an action sent on the originate link."""
-        if self._originator is not None:
-            waiter = self._originator._originates.get(message.action_id or "")
-            if waiter is not None and not waiter.done():
-                waiter.set_result(message)
-
-    def _check_sequence(self, message: AmiMessage) -> None:
-        raw = message.get("SequenceNumber")
-        if raw is None or not raw.isdigit():
-            return
-        number = int(raw)
-        expected = self._last_sequence + 1 if self._last_sequence is not None else number
-        self._last_sequence = number
-        if number != expected:
-            self._state = replace(self._state, sequence_gaps=self._state.sequence_gaps + 1)
-            if self.settings.resync_on_sequence_gap and self._link_up:
-                self._spawn(
-                    self._resync(reason=f"SequenceNumber gap: expected {expected}, got {number}")
-                )
-
-    def _overflow(self) -> None:
-        self._dropping = True
-        self._dropped += 1
-        log.error("ami.queue_overflow", pbx=self.name, size=self._queue.maxsize)
-        self._spawn(self._recover_from_overflow())
+    def _overflowed(self) -> None:
+        log.error("ami.queue_overflow", pbx=self.name, limit=self._intake.limit)
+        if not self._recovering:
+            self._recovering = True
+            self._spawn(self._recover_from_overflow())
 
     async def _recover_from_overflow(self) -> None:
         # Let the consumer catch up to half the queue, then start over from a snapshot.
-        while self._queue.qsize() > self._queue.maxsize // 2:  # noqa: ASYNC110 - no event for it
-            await asyncio.sleep(0.05)
-        await self._resync(reason=f"event queue overflow: {self._dropped} events dropped")
+        try:
+            while len(self._intake) > self._intake.limit // 2:  # noqa: ASYNC110 - no event for it
+                await asyncio.sleep(0.05)
+            dropped = self._intake.dropped
+            await self._resync(reason=f"event queue overflow: {dropped} events dropped so far")
+        finally:
+            self._recovering = False
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.get_running_loop().create_task(self._guard(coro))
@@ -508,29 +459,6 @@ class AmiClient:
             await coro  # type: ignore[misc]
         except AmiError as err:
             log.warning("ami.resync_failed", pbx=self.name, error=str(err))
-
-    def _put_final(self, item: object) -> None:
-        """Queue a link item even when full: the oldest item makes room (a resync follows)."""
-        while True:
-            try:
-                self._queue.put_nowait(item)
-            except asyncio.QueueFull:
-                self._queue.get_nowait()
-                self._dropped += 1
-                self._dropping = True
-            else:
-                return
-
-
-def exclusion_filter(event: str) -> str:
-    """An Asterisk ``Filter`` (POSIX ERE, whole event text) that drops ``event``.
-
-    VarSet is kept when it carries a recording's file name (MIXMONITOR_FILENAME,
-    MONITOR_FILENAME): the call log needs it, and no other event says where the file is.
-    """
-    if event == "VarSet":
-        return "!^Event: VarSet[[:space:]].*Variable: ([^M]|M[^OI])"
-    return f"!^Event: {event}[[:space:]]"
 
 
 _CONTROL_EVENTS = frozenset({"OriginateResponse", "FullyBooted", "Reload", "Shutdown"})

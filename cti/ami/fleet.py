@@ -6,7 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 
-from cti.ami.client import AmiClient, ClientState
+from cti.ami.client import AmiClient
+from cti.ami.state import ClientState
 from cti.protocol import LinkItem
 from cti.settings import PbxSettings
 

@@ -49,12 +49,15 @@ class PbxSimulator:
         queues: Mapping[str, tuple[str, tuple[str, ...]]] = DEFAULT_QUEUES,
         agents: Iterable[str] = flows.AGENTS,
         seed: int | None = None,
+        accounts: Mapping[str, str] | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
         self.port = port
         self.username = username
         self.secret = secret
+        # More accounts (e.g. a separate originate account): username -> secret.
+        self.accounts = dict(accounts or {})
         self.banner = banner
         self.clock = clock
         self.sent_at_header = sent_at_header
@@ -130,6 +133,11 @@ class PbxSimulator:
         }
         values.update(overrides)
         return PbxSettings(**values)
+
+    def check_login(self, username: str | None, secret: str | None) -> bool:
+        if username == self.username:
+            return secret == self.secret
+        return username is not None and self.accounts.get(username) == secret
 
     # --- logins -------------------------------------------------------------------------
     def notify_login(self) -> None:

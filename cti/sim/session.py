@@ -143,7 +143,7 @@ class AmiSession(asyncio.Protocol):
         }
 
     def _login(self, message: AmiMessage, reply: _Reply) -> None:
-        if message.get("Username") != self.sim.username or message.get("Secret") != self.sim.secret:
+        if not self.sim.check_login(message.get("Username"), message.get("Secret")):
             self.sim.failed_logins += 1
             reply.error("Authentication failed")
             return

@@ -102,6 +102,26 @@ async def test_originate_reports_the_result(sim: PbxSimulator) -> None:
         assert failed.reason == "failed"
 
 
+async def test_originate_through_a_separate_write_account() -> None:
+    async with PbxSimulator(accounts={"cti-originate": "pw-2"}) as sim:
+        settings = sim.client_settings(
+            originate_username="cti-originate", originate_secret="pw-2", **FAST
+        )
+        async with AmiClient(settings) as client:
+            await asyncio.wait_for(client.wait_connected(), 5)
+            result = await client.originate("PJSIP/102", "+79161234567")
+            assert result.success
+            users = {s.username: s for s in sim.sessions}
+            assert set(users) == {"cti", "cti-originate"}
+            sent_by = {
+                name
+                for name, s in users.items()
+                if any(a.get("Action") == "Originate" for a in s.actions_seen)
+            }
+            assert sent_by == {"cti-originate"}
+            assert not users["cti-originate"].events_on
+
+
 async def test_actions_answer_and_errors_raise(sim: PbxSimulator) -> None:
     async with AmiClient(sim.client_settings(**FAST)) as client:
         await asyncio.wait_for(client.wait_connected(), 5)

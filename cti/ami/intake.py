@@ -1,0 +1,89 @@
+"""The bounded queue between the socket reader and the consumer, and what it counts.
+
+The reader puts events here from ``data_received`` (a plain call: no task per event, so wire
+order is kept) and never waits. Past ``limit`` queued events, new events are dropped until the
+next LinkUp: the client resyncs, and the snapshot brings the consumer back to the PBX's truth.
+Link items (LinkUp, LinkDown) are never dropped, so the queue may exceed its limit by a few.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+from cti.ami.errors import AmiNotConnected
+from cti.protocol import AmiMessage, LinkItem, LinkUp, PbxEvent
+
+_STOP = object()
+
+
+class EventIntake:
+    """In-order, bounded, never-blocking hand-over of one PBX's link items."""
+
+    def __init__(self, pbx: str, limit: int, on_overflow: Callable[[], None]) -> None:
+        self.pbx = pbx
+        self.limit = limit
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._on_overflow = on_overflow
+        self.events = 0
+        self.dropped = 0
+        self.dropping = False
+        self.sequence_gaps = 0
+        self._last_sequence: int | None = None
+
+    def __len__(self) -> int:
+        return self._queue.qsize()
+
+    def put_event(self, message: AmiMessage, at: float) -> None:
+        """Queue one event; past the limit, drop it and ask for a resync (once)."""
+        if self.dropping:
+            self.dropped += 1
+            return
+        if self._queue.qsize() >= self.limit:
+            self.dropping = True
+            self.dropped += 1
+            self._on_overflow()
+            return
+        self._queue.put_nowait(PbxEvent(self.pbx, message, at))
+        self.events += 1
+
+    def put_link(self, item: LinkItem) -> None:
+        """Queue a LinkUp or LinkDown; a LinkUp ends a dropping spell (its snapshot is truth)."""
+        if isinstance(item, LinkUp):
+            self.dropping = False
+        self._queue.put_nowait(item)
+
+    def close(self) -> None:
+        """End ``items()`` once what is queued has been read."""
+        self._queue.put_nowait(_STOP)
+
+    def sequence_gap(self, message: AmiMessage) -> str | None:
+        """Describe a jump in Asterisk's SequenceNumber (manager.conf debug=on), if any."""
+        raw = message.get("SequenceNumber")
+        if raw is None or not raw.isdigit():
+            return None
+        number = int(raw)
+        last, self._last_sequence = self._last_sequence, number
+        if last is None or number == last + 1:
+            return None
+        self.sequence_gaps += 1
+        return f"SequenceNumber gap: expected {last + 1}, got {number}"
+
+    def new_connection(self) -> None:
+        """Numbering starts over with each AMI session."""
+        self._last_sequence = None
+
+    async def items(self) -> AsyncIterator[LinkItem]:
+        while True:
+            item = await self._queue.get()
+            if item is _STOP:
+                self._queue.put_nowait(_STOP)  # later readers end too
+                return
+            yield item  # type: ignore[misc]
+
+    async def get(self) -> LinkItem:
+        item = await self._queue.get()
+        if item is _STOP:
+            self._queue.put_nowait(_STOP)
+            raise AmiNotConnected(f"AMI client for {self.pbx} is stopped")
+        return item  # type: ignore[return-value]
