@@ -201,31 +201,32 @@ async function rulesSection(body) {
     replace(body, h("p", { class: "panel" }, err.status === 404 ? t("admin.unavailable") : errorText(err)));
     return;
   }
-  const text = typeof current === "string" ? current : JSON.stringify(current.rules ?? current, null, 2);
+  const text = JSON.stringify(current.document ?? {}, null, 2);
   const editor = h("textarea", { name: "rules", id: "rules-editor", spellcheck: "false", "aria-label": t("admin.rules") }, text);
   editor.value = text;
   const messages = h("div", { role: "status", "aria-live": "polite", id: "rules-messages" });
   const send = async (validateOnly) => {
     messages.replaceChildren();
-    let rules;
+    let document;
     try {
-      rules = JSON.parse(editor.value);
+      document = JSON.parse(editor.value);
     } catch (err) {
-      messages.append(h("p", { class: "form-status" }, err.message));
+      messages.append(h("p", { class: "form-status", role: "alert" }, t("admin.rules_not_json", { error: err.message })));
       return;
     }
     try {
-      const payload = Array.isArray(rules) ? { rules } : rules;
-      if (validateOnly) await api.post("/api/v1/rules/validate", payload);
-      else await api.put("/api/v1/rules", payload);
-      messages.append(h("p", { class: "notice" }, validateOnly ? t("admin.rules_valid") : t("admin.saved")));
+      const answer = validateOnly ? await api.post("/api/v1/rules/check", document) : await api.put("/api/v1/rules", document);
+      messages.append(h("p", { class: "notice" }, validateOnly ? t("admin.rules_valid") : t("admin.saved"), " ",
+        t("admin.rules_count", { count: answer.rules })));
+      if (!validateOnly) source.textContent = t("admin.rules_source", { source: answer.source, version: answer.version ?? "—" });
     } catch (err) {
-      messages.append(h("p", { class: "form-status" }, errorText(err)),
+      messages.append(h("p", { class: "form-status", role: "alert" }, errorText(err)),
         h("ul", { class: "form-status" }, Object.entries(err.fields || {}).map(([name, message]) => h("li", {}, h("code", {}, name), ": ", message))));
     }
   };
+  const source = h("p", { class: "muted" }, t("admin.rules_source", { source: current.source, version: current.version ?? "—" }));
   replace(body, h("div", { class: "panel rule-editor" },
-    h("p", { class: "hint" }, t("admin.rules_hint")), editor, messages,
+    h("p", { class: "hint" }, t("admin.rules_hint")), source, editor, messages,
     h("div", { class: "actions" },
       h("button", { type: "button", class: "secondary", on: { click: () => send(true) } }, t("admin.rules_validate")),
       h("button", { type: "button", class: "primary", on: { click: () => send(false) } }, t("admin.rules_save")))));

@@ -1,0 +1,46 @@
+"""Admin screens: the rules editor's validation messages, and the stages editor."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import LiveServer, log_in
+
+
+def test_the_rules_editor_names_the_field_that_is_wrong_then_saves(
+    page: Page, server: LiveServer
+) -> None:
+    log_in(page, server, server.people["admin"], path="/admin/rules")
+    editor = page.get_by_label("Call-to-deal rules")
+    expect(editor).to_have_value(re.compile(r"\{"))
+    editor.fill(json.dumps({"rules": [{"id": "a", "then": {"deal": {"pipeline": "Nope"}}}]}))
+    page.get_by_role("button", name="Check").click()
+    messages = page.locator("#rules-messages")
+    expect(messages).to_contain_text("rules[0].then.deal.pipeline")
+    expect(messages).to_contain_text("refused")
+
+    good = {
+        "rules": [
+            {
+                "id": "sales",
+                "when": {"direction": "inbound"},
+                "then": {"deal": {"pipeline": "Sales"}},
+            }
+        ]
+    }
+    editor.fill(json.dumps(good))
+    page.get_by_role("button", name="Save rules").click()
+    expect(messages).to_contain_text("1 rule in force.")
+    assert server.people["admin"].api.get("/api/v1/rules")["document"]["rules"][0]["id"] == "sales"
+
+
+def test_an_admin_adds_a_stage_and_the_board_shows_it(page: Page, server: LiveServer) -> None:
+    log_in(page, server, server.people["admin"], path="/admin/pipelines")
+    page.get_by_placeholder("Stage name").fill("Test drive")
+    page.get_by_role("button", name="Add stage").click()
+    expect(page.locator("form.stage-row[aria-label='Test drive']")).to_be_visible()
+    page.get_by_role("link", name="Board").click()
+    expect(page.get_by_role("heading", name="Test drive")).to_be_visible()
