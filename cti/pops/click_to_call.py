@@ -90,8 +90,13 @@ class ClickToCall:
         request = ClickToCallRequest(request_id, user_id, extension, channel, number, dial)
         task = asyncio.create_task(self._run(request), name=f"click-to-call-{request.request_id}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
         return request
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("click_to_call_task_failed", exc_info=task.exception())
 
     async def close(self) -> None:
         """Cancel originates still waiting for the PBX."""
