@@ -163,6 +163,7 @@ async def test_connection_dropped_mid_call_loses_and_doubles_nothing() -> None:
     (ended,) = assert_each_call_once(events).values()
     assert (ended.outcome, ended.call.answered_by, ended.call.queue) == ("answered", "102", "sales")
     assert [e.kind for e in events].count("call-answered") == 1
+    assert ended.call.hangup_cause == 16  # still up at the resync, so it ended by its own Hangup
     assert tracker.live_calls() == []
 
 
