@@ -86,6 +86,11 @@ class PbxCalls:
             channel = call.channels[uid]
             if linkedid != channel.linkedid:
                 call = self._relink(call, channel, linkedid, at, out)
+            if call.called is None and uid == call.first_uid:
+                # The DID or dialled number may show only once the dial plan has moved on from "s".
+                exten = clean(msg.get(prefix + "Exten"))
+                if exten is not None and exten != "s":
+                    call.called = exten
             return call, channel
         call = self.resolve(linkedid)
         new_call = call is None

@@ -462,3 +462,18 @@ def test_two_pbxs_with_the_same_ids_stay_apart() -> None:
         ("west", "west", "answered"),
     ]
     assert tracker.feed(LinkUp("east", (), 99.0)) == []
+
+
+def test_the_did_is_learnt_when_the_dial_plan_leaves_s() -> None:
+    tracker = CallTracker(CONFIG)
+    trunk = chan("", "PJSIP/trunk-00000001", "S", "S", CallerIDNum="+79160000004")
+    events = run(
+        tracker,
+        ev("Newchannel", Context="from-trunk", Exten="s", **trunk),
+        ev(
+            "Newstate", ChannelStateDesc="Ring", Context="from-trunk", Exten="+74951234567", **trunk
+        ),
+        ev("Hangup", Cause="16", Context="from-trunk", Exten="h", **trunk),
+    )
+    assert events[0].call.called is None
+    assert (events[-1].call.called, events[-1].call.did) == ("+74951234567", "+74951234567")
