@@ -70,6 +70,8 @@ class PbxSimulator:
         self.sessions: set[AmiSession] = set()
         self.on_sent: SentHook | None = None
         self.silent = False
+        # Time compression for the calls an Originate starts (tests use 10-50).
+        self.speed = 1.0
         self.write_chunk_size: int | None = None
         self.filter_permitted = True
         self.logins = 0
@@ -374,7 +376,7 @@ class PbxSimulator:
                 Step(s.at, tuple(e for e in s.events if e.get("Event") != "OriginateResponse"))
                 for s in steps
             ]
-            answer_at = 1.5 if ok else 0.5
+            answer_at = (1.5 if ok else 0.5) / self.speed
 
             async def answer_later() -> None:
                 await asyncio.sleep(answer_at)
@@ -384,7 +386,7 @@ class PbxSimulator:
                     sync_reply.error("Originate failed")
 
             self.spawn(answer_later())
-        self.play(steps)
+        self.play(steps, self.speed)
 
     def queue_status_events(self, action_id: str, only: str | None) -> list[dict[str, str]]:
         """The QueueStatus list events: configured queues, members, callers waiting now."""

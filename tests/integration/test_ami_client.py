@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cti.ami import AmiActionFailed, AmiClient
+from cti.ami import AmiActionFailed, AmiClient, AmiFleet
 from cti.protocol import LinkDown, LinkItem, LinkUp, PbxEvent
 from cti.sim import PbxSimulator, flows
 
@@ -86,6 +86,7 @@ async def test_wrong_secret_is_refused_and_never_shown(sim: PbxSimulator) -> Non
 
 
 async def test_originate_reports_the_result(sim: PbxSimulator) -> None:
+    sim.speed = 20
     async with AmiClient(sim.client_settings(**FAST)) as client:
         await asyncio.wait_for(client.wait_connected(), 5)
         result = await client.originate(
@@ -107,6 +108,7 @@ async def test_originate_through_a_separate_write_account() -> None:
         settings = sim.client_settings(
             originate_username="cti-originate", originate_secret="pw-2", **FAST
         )
+        sim.speed = 20
         async with AmiClient(settings) as client:
             await asyncio.wait_for(client.wait_connected(), 5)
             result = await client.originate("PJSIP/102", "+79161234567")
@@ -161,3 +163,54 @@ async def test_restart_with_calls_in_progress_resyncs_to_the_live_channels(
         assert "+79162223344" not in callers
         assert short_call.done()
         long_call.cancel()
+
+
+async def test_reload_and_a_late_fully_booted_bring_a_new_snapshot(sim: PbxSimulator) -> None:
+    async with AmiClient(sim.client_settings(**FAST)) as client:
+        items = client.items()
+        await next_item(items, LinkUp)
+        sim.send_events([{"Event": "Reload", "Privilege": "system,all", "Module": "All"}])
+        assert isinstance(await next_item(items, LinkUp), LinkUp)
+        booted = {"Event": "FullyBooted", "Privilege": "system,all", "Status": "Fully Booted"}
+        sim.send_events([booted])
+        assert isinstance(await next_item(items, LinkUp), LinkUp)
+        assert client.state.connects == 1
+
+
+async def test_fleet_merges_several_pbxs_keeping_each_order() -> None:
+    async with PbxSimulator() as first, PbxSimulator() as second:
+        settings = [
+            first.client_settings(name="moscow", **FAST),
+            second.client_settings(name="tehran", **FAST),
+        ]
+        async with AmiFleet(settings) as fleet:
+            seen: dict[str, list[str]] = {"moscow": [], "tehran": []}
+            ups = set()
+            async with asyncio.timeout(5):
+                async for item in fleet.items():
+                    if isinstance(item, LinkUp):
+                        ups.add(item.pbx)
+                        if ups == {"moscow", "tehran"}:
+                            break
+            for sim, name in ((first, "Ирина Петрова"), (second, "علی رضایی")):
+                sim.send_events(
+                    [
+                        {
+                            "Event": "Newchannel",
+                            "Privilege": "call,all",
+                            "CallerIDName": name,
+                            "N": str(n),
+                        }
+                        for n in range(50)
+                    ]
+                )
+            async with asyncio.timeout(5):
+                async for item in fleet.items():
+                    if isinstance(item, PbxEvent) and item.message.event == "Newchannel":
+                        seen[item.pbx].append(item.message["N"])
+                        if all(len(v) == 50 for v in seen.values()):
+                            break
+            assert seen["moscow"] == [str(n) for n in range(50)]
+            assert seen["tehran"] == [str(n) for n in range(50)]
+            assert [s.connected for s in fleet.states] == [True, True]
+            assert fleet["tehran"].state.pbx == "tehran"

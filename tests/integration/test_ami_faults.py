@@ -169,6 +169,7 @@ async def test_secret_never_reaches_logs_or_errors(
     caplog.set_level(logging.DEBUG)
     secret = "s3cr3t-Пароль"
     sim.secret = secret
+    sim.speed = 20
     with structlog.testing.capture_logs() as logs:
         bad = AmiClient(sim.client_settings(secret="wrong-" + secret, **FAST))
         await bad.start()
