@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Integer, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -302,26 +302,31 @@ async def missed_calls_report(
     resolved = missed.c.followed_up.is_not(None)
     late = seconds_between(missed.c.followed_up, missed.c.started_at) > sla_s
     overdue = and_(missed.c.followed_up.is_(None), missed.c.started_at <= now - sla)
-    counts = (
+    as_count = {"type_": Integer()}
+    # One pass: the totals ride along on every row (window aggregates over all missed calls)
+    # while the rows themselves are the open breaches first, oldest first.
+    rows = (
         await session.execute(
             select(
-                func.count(),
-                func.sum(case((resolved, 1), else_=0)),
-                func.sum(case((and_(resolved, ~late), 1), else_=0)),
-                func.sum(case((or_(and_(resolved, late), overdue), 1), else_=0)),
+                missed.c.id,
+                missed.c.from_number,
+                missed.c.started_at,
+                missed.c.contact_id,
+                overdue.label("open_breach"),
+                func.count().over(),
+                func.sum(case((resolved, 1), else_=0), **as_count).over(),
+                func.sum(case((and_(resolved, ~late), 1), else_=0), **as_count).over(),
+                func.sum(case((or_(and_(resolved, late), overdue), 1), else_=0), **as_count).over(),
             )
+            .order_by(overdue.desc(), missed.c.started_at, missed.c.id)
+            .limit(MAX_BREACHES)
         )
-    ).one()
-    total, called_back, within, breached = (int(v or 0) for v in counts)
-    open_rows = await session.execute(
-        select(missed.c.id, missed.c.from_number, missed.c.started_at, missed.c.contact_id)
-        .where(overdue)
-        .order_by(missed.c.started_at, missed.c.id)
-        .limit(MAX_BREACHES)
-    )
+    ).all()
+    total, called_back, within, breached = (int(v or 0) for v in rows[0][5:]) if rows else (0,) * 4
     breaches = [
         MissedCall(id_, number, at, sla_deadline(at, sla), contact, None)
-        for id_, number, at, contact in open_rows
+        for id_, number, at, contact, open_breach, *_totals in rows
+        if open_breach
     ]
     return MissedCallsReport(
         sla_s=sla_s,

@@ -6,7 +6,18 @@ import datetime as dt
 
 from aiohttp import web
 
-from crmlite.web import activities, auth, board, contacts, deals, inbox, pipelines, users
+from crmlite.web import (
+    activities,
+    auth,
+    board,
+    campaigns,
+    contacts,
+    deals,
+    inbox,
+    pipelines,
+    reports,
+    users,
+)
 from crmlite.web.errors import error_middleware
 from crmlite.web.keys import API_ROUTES, AUTH_CONFIG
 from crmlite.web.middleware import access_log_middleware, request_id_middleware
@@ -25,6 +36,8 @@ CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     activities.activity_routes,
     activities.task_routes,
     inbox.routes,
+    reports.routes,
+    campaigns.routes,
 )
 
 

@@ -7,6 +7,7 @@ rows; change one here and the docs (and the tests) must change with it.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -76,11 +77,18 @@ CALLS = [
 TALK_S = 60  # every answered call lasts a minute
 
 
-async def build_world(sessions: async_sessionmaker[AsyncSession]) -> World:
-    """Insert the January example and return the ids the tests need."""
+async def build_world(
+    sessions: async_sessionmaker[AsyncSession], users: Mapping[str, int] | None = None
+) -> World:
+    """Insert the January example and return the ids the tests need.
+
+    ``users`` maps "head", "anna" and "boris" to existing user ids; by default they are made.
+    """
     async with sessions.begin() as session:
-        users = {}
+        users = dict(users or {})
         for login, role in (("head", "head"), ("anna", "seller"), ("boris", "seller")):
+            if login in users:
+                continue
             users[login] = await _insert(
                 session,
                 User,
