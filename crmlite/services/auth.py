@@ -12,10 +12,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import ApiToken, User, WebSession
-from crmlite.domain.errors import NotFound, PermissionDenied, Unauthenticated
+from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from crmlite.domain.principal import Principal
 from crmlite.services.passwords import hash_password, needs_rehash, verify_password
-from crmlite.services.users import principal_of
+from crmlite.services.users import check_password, end_sessions, principal_of
 
 API_TOKEN_PREFIX = "cti_"  # noqa: S105 - a prefix that marks our tokens, not a secret
 # last_used_at is a hint for admins, not an audit log: write it at most this often per token.
@@ -93,6 +93,14 @@ async def login(
         raise Unauthenticated("wrong login or password")
     if stored is not None and needs_rehash(stored):
         user.password_hash = await asyncio.to_thread(hash_password, password)
+    return await open_session(db, user, ttl=ttl, now=now)
+
+
+async def open_session(
+    db: AsyncSession, user: User, *, ttl: dt.timedelta, now: dt.datetime | None = None
+) -> SessionTicket:
+    """Start a browser session for ``user`` (whose credentials the caller has checked)."""
+    now = now or _utcnow()
     token, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     expires_at = now + ttl
     db.add(
@@ -128,6 +136,22 @@ async def resolve_session(
     if expires_at <= now or not user.active:
         return None
     return ActiveSession(principal_of(user), csrf_token, expires_at)
+
+
+async def change_own_password(db: AsyncSession, actor: Principal, current: str, new: str) -> User:
+    """Set the caller's password after checking the current one; every browser session ends."""
+    user = await db.get(User, actor.user_id) if actor.user_id is not None else None
+    if user is None or not user.active:
+        raise Unauthenticated("no such user")
+    if not await asyncio.to_thread(verify_password, user.password_hash, current):
+        raise InvalidInput(
+            "the current password is wrong", fields={"current_password": "does not match"}
+        )
+    check_password(new)
+    user.password_hash = await asyncio.to_thread(hash_password, new)
+    await end_sessions(db, user.id)
+    await db.flush()
+    return user
 
 
 async def logout(db: AsyncSession, token: str) -> None:

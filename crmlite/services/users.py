@@ -122,7 +122,8 @@ def _check_login(login: str) -> str:
     return login
 
 
-def _check_password(password: str) -> None:
+def check_password(password: str) -> None:
+    """Refuse passwords shorter than the minimum."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
             "password too short",
@@ -194,7 +195,7 @@ async def create_user(
     login = _check_login(login)
     cleaned = _clean_identities(identities)
     if password is not None:
-        _check_password(password)
+        check_password(password)
     if await db.scalar(select(User.id).where(User.login == login)) is not None:
         raise DuplicateLogin(f"login {login!r} is taken", details={"login": login})
     await _ensure_identities_free(db, cleaned, None)
@@ -280,7 +281,7 @@ async def update_user(
     if role is not None:
         user.role = Role(role).value
     if password is not None:
-        _check_password(password)
+        check_password(password)
         user.password_hash = await asyncio.to_thread(hash_password, password)
     if active is not None:
         user.active = active

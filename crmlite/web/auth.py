@@ -53,6 +53,11 @@ class MeOut(ApiModel):
     expires_at: dt.datetime | None = None
 
 
+class PasswordChange(ApiModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=8, max_length=1024)
+
+
 class TokenCreate(ApiModel):
     name: str = Field("api", min_length=1, max_length=100, description="what the token is for")
 
@@ -122,6 +127,38 @@ async def logout(request: web.Request) -> web.Response:
             await auth_service.logout(db, cookie)
     response = web.Response(status=204)
     clear_session_cookies(response)
+    return response
+
+
+@routes.post(
+    "/api/v1/auth/password",
+    body=PasswordChange,
+    response=MeOut,
+    errors={422: "Wrong current password or too short a new one"},
+)
+async def change_password(request: web.Request, *, body: PasswordChange) -> web.Response:
+    """Change one's own password: every browser session ends, this one gets a fresh cookie."""
+    actor = principal(request)
+    found = credentials(request)
+    config = request.app[AUTH_CONFIG]
+    ticket = None
+    async with request.app[SESSIONS].begin() as db:
+        user = await auth_service.change_own_password(
+            db, actor, body.current_password, body.new_password
+        )
+        if found is not None and found.scheme == "session":
+            ticket = await auth_service.open_session(db, user, ttl=config.session_ttl)
+        view = await users_service.get_user(db, actor, user_id_of(actor))
+    response = model_response(
+        MeOut(
+            user=_me_user(view),
+            auth=found.scheme if found else "token",
+            csrf_token=ticket.csrf_token if ticket else None,
+            expires_at=ticket.expires_at if ticket else None,
+        )
+    )
+    if ticket is not None:
+        set_session_cookies(response, ticket, config)
     return response
 
 

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from aiohttp import web
+from alembic.script import ScriptDirectory
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from crmlite.db.migrate import alembic_config
+
+
+@cache
+def schema_head() -> str:
+    """The newest migration revision shipped with this code."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return head or ""
 
 
 def health_routes(engine: Callable[[], AsyncEngine]) -> list[web.RouteDef]:
@@ -19,11 +30,24 @@ def health_routes(engine: Callable[[], AsyncEngine]) -> list[web.RouteDef]:
         try:
             async with engine().connect() as connection:
                 await connection.execute(text("SELECT 1"))
+                migrated = await connection.run_sync(
+                    lambda sync: inspect(sync).has_table("alembic_version")
+                )
+                revision = (
+                    await connection.scalar(text("SELECT version_num FROM alembic_version"))
+                    if migrated
+                    else None
+                )
         except (SQLAlchemyError, OSError) as err:
             return web.json_response(
                 {"status": "unavailable", "database": type(err).__name__}, status=503
             )
-        return web.json_response({"status": "ready", "database": "ok"})
+        if revision != schema_head():
+            needs = f"at {revision or 'no revision'}, needs {schema_head()}: run `cti migrate`"
+            return web.json_response(
+                {"status": "unavailable", "database": "ok", "schema": needs}, status=503
+            )
+        return web.json_response({"status": "ready", "database": "ok", "schema": revision})
 
     async def metrics(_request: web.Request) -> web.Response:
         response = web.Response(body=generate_latest(REGISTRY))

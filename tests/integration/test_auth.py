@@ -206,3 +206,31 @@ async def test_secure_cookies_setting(database_url: str) -> None:
         assert all("secure" in cookie for cookie in cookies)
     finally:
         await harness.close()
+
+
+async def test_change_own_password_keeps_this_browser_logged_in(api: ApiHarness) -> None:
+    user = await api.create_user("seller", password=DEFAULT_PASSWORD)
+    other_browser = await api.browser(user)
+    browser = await api.browser(user)
+    wrong = await browser.post(
+        "/api/v1/auth/password",
+        json={"current_password": "not-it", "new_password": "brand-new-password"},
+    )
+    assert wrong.status == 422
+    assert wrong.json()["errors"][0]["field"] == "current_password"
+    changed = await browser.post(
+        "/api/v1/auth/password",
+        json={"current_password": DEFAULT_PASSWORD, "new_password": "brand-new-password"},
+    )
+    assert changed.status == 200, changed.text
+    browser.csrf_token = changed.json()["csrf_token"]
+    assert (await browser.get("/api/v1/auth/me")).status == 200
+    assert (await other_browser.get("/api/v1/auth/me")).status == 401
+    old = await api.anonymous().post(
+        "/api/v1/auth/login", json={"login": user.login, "password": DEFAULT_PASSWORD}
+    )
+    assert old.status == 401
+    new = await api.anonymous().post(
+        "/api/v1/auth/login", json={"login": user.login, "password": "brand-new-password"}
+    )
+    assert new.status == 200

@@ -254,3 +254,22 @@ async def test_access_log_carries_request_id_and_metrics_count(api: ApiHarness) 
         r'cti_http_requests_total\{method="GET",route="/api/v1/users",status="200"\} [1-9]',
         metrics,
     )
+
+
+async def test_every_api_route_on_the_router_is_documented(api: ApiHarness) -> None:
+    document = (await api.anonymous().get("/api/openapi.json")).json()
+    documented = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    undocumented = []
+    for route in api.app.router.routes():
+        resource = route.resource
+        if resource is None or route.method in {"HEAD", "OPTIONS"}:
+            continue
+        path = re.sub(r"\{(\w+)(?::[^}]*)?\}", r"{\1}", resource.canonical)
+        is_api = path.startswith("/api/") and path != "/api/openapi.json"
+        if is_api and (route.method, path) not in documented:
+            undocumented.append(f"{route.method} {path}")
+    assert undocumented == [], "declare these with crmlite.web.routing.ApiRoutes"
