@@ -11,12 +11,14 @@ class AmiMessage:
     """An AMI message: ordered headers, a key may repeat (e.g. ``ChanVariable``)."""
 
     headers: tuple[tuple[str, str], ...]
-    _index: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
+    # Exact-case index (Asterisk spells every key the same way, so lookups hit it) and a
+    # case-folded one, built only when a lookup misses. Reversed: the first of a repeated key wins.
+    _exact: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
+    _folded: dict[str, str] | None = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        # Reversed, so the first of a repeated key wins.
-        index = {key.lower(): value for key, value in reversed(self.headers)}
-        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_exact", dict(reversed(self.headers)))
+        object.__setattr__(self, "_folded", None)
 
     @classmethod
     def of(cls, fields: Mapping[str, str | list[str]] | Iterable[tuple[str, str]]) -> AmiMessage:
@@ -31,15 +33,28 @@ class AmiMessage:
             return cls(tuple(pairs))
         return cls(tuple(fields))
 
+    def _fold(self) -> dict[str, str]:
+        folded = self._folded
+        if folded is None:
+            folded = {key.lower(): value for key, value in reversed(self.headers)}
+            object.__setattr__(self, "_folded", folded)
+        return folded
+
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of ``key`` (case-insensitive), or ``default`` when absent."""
-        return self._index.get(key.lower(), default)
+        value = self._exact.get(key)
+        if value is not None:
+            return value
+        return self._fold().get(key.lower(), default)
 
     def __getitem__(self, key: str) -> str:
-        return self._index[key.lower()]
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and key.lower() in self._index
+        return isinstance(key, str) and (key in self._exact or key.lower() in self._fold())
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.headers)
@@ -52,16 +67,16 @@ class AmiMessage:
     @property
     def event(self) -> str | None:
         """The event name, or None for responses and actions."""
-        return self._index.get("event")
+        return self.get("Event")
 
     @property
     def response(self) -> str | None:
         """``Success``/``Error``/``Follows``/``Goodbye`` for responses, else None."""
-        return self._index.get("response")
+        return self.get("Response")
 
     @property
     def action_id(self) -> str | None:
-        return self._index.get("actionid")
+        return self.get("ActionID")
 
     def as_dict(self) -> dict[str, str | list[str]]:
         """Headers as a dict; a repeated key becomes a list (as in the .timed.jsonl files)."""

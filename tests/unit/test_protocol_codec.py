@@ -145,3 +145,16 @@ def test_every_capture_decodes_the_same_at_any_read_size(path: Path) -> None:
         decoder, pieces = _feed_in_reads(data, size)
         assert pieces == whole
         assert decoder.problems == []
+
+
+def test_message_lookups_fold_case_and_first_value_wins() -> None:
+    message = AmiMessage.of({"Event": "Hangup", "Cause": "16", "Variable": ["A=1", "B=2"]})
+    assert message.event == "Hangup"
+    assert message["cause"] == "16"
+    assert message.get("VARIABLE") == "A=1"
+    assert "cAuSe" in message
+    assert "Missing" not in message
+    assert message.response is None
+    assert message.action_id is None
+    with pytest.raises(KeyError):
+        message["Missing"]
