@@ -21,6 +21,7 @@ from cti.rules.book import RuleBook
 from cti.rules.call_to_crm import CallToCrm
 from cti.rules.executor import RuleExecutor
 from cti.settings import Settings
+from cti.webhooks.deal_feed import DealChangeFeed
 from cti.webhooks.events import WebhookEvents
 from cti.webhooks.sender import Endpoint, WebhookSender
 
@@ -46,6 +47,7 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         app[RULE_BOOK] = book
         app[CALL_TO_CRM] = crm
         sender: WebhookSender | None = None
+        feed_task: asyncio.Task[None] | None = None
         if settings.webhooks:
             endpoints = [
                 Endpoint(hook.url, hook.secret.get_secret_value(), hook.events)
@@ -57,11 +59,15 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
             app[WEBHOOK_SENDER] = sender
             app[WEBHOOK_EVENTS] = events
             listeners.append(events)
+            feed = DealChangeFeed(sessions, sender)
+            feed_task = asyncio.create_task(feed.run(), name="deal-change-webhooks")
         worker = asyncio.create_task(crm.run_retry_worker(), name="call-crm-retries")
         yield
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+        for task in (worker, feed_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if crm.pending:
             log.error("call events still waiting for the database at shutdown", left=crm.pending)
         if sender is not None:

@@ -212,3 +212,32 @@ async def test_call_events_and_crm_changes_become_webhooks(
     assert call["data"]["extension"] == "102"
     assert call["data"]["call"]["linkedid"] == answered.linkedid
     assert call["data"]["crm"]["deal_id"] == 2
+
+
+async def test_stage_changes_become_webhooks_once_even_after_a_restart(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from sqlalchemy import select
+
+    from crmlite.db.models import Stage
+    from crmlite.domain.principal import SYSTEM
+    from crmlite.services.deal_moves import DealMoveService
+    from crmlite.services.deals import DealService
+    from cti.webhooks.deal_feed import DealChangeFeed
+
+    async with sessions.begin() as session:
+        deal = await DealService(session, SYSTEM).create("Fridges")
+        won = await session.scalar(select(Stage.id).where(Stage.name == "Won"))
+        assert won is not None
+        await DealMoveService(session, SYSTEM).move(deal.id, won)
+    sender = WebhookSender(sessions, [Endpoint("http://127.0.0.1:9/a", SECRET, ("deal.*",))])
+    assert await DealChangeFeed(sessions, sender).poll() == 2
+    assert await DealChangeFeed(sessions, sender).poll() == 2  # a restart reads them again...
+    async with sessions() as session:
+        rows = await deliveries(session)
+    assert len(rows) == 2  # ...but each is delivered once
+    last = json.loads(rows[0].body)
+    assert last["type"] == "deal.stage_changed"
+    assert last["data"]["to_stage"] == "Won"
+    assert last["data"]["status"] == "won"
+    assert last["data"]["from_stage"] == "Unsorted"

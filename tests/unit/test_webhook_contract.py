@@ -12,7 +12,7 @@ from cti.webhooks.sender import envelope
 
 DOC = Path(__file__).parents[2] / "docs" / "EVENTS.md"
 CRM_TYPES = {"contact.created", "deal.created", "deal.assigned", "task.created"}
-INBOX_TYPES = {"deal.accepted", "deal.declined", "deal.merged"}
+INBOX_TYPES = {"deal.accepted", "deal.declined", "deal.merged", "deal.stage_changed"}
 
 
 def test_every_webhook_type_has_a_section_with_an_example() -> None:
