@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -241,3 +242,43 @@ async def test_stage_changes_become_webhooks_once_even_after_a_restart(
     assert last["data"]["to_stage"] == "Won"
     assert last["data"]["status"] == "won"
     assert last["data"]["from_stage"] == "Unsorted"
+
+
+async def test_the_service_sends_inbox_decisions_to_configured_webhooks(
+    database_url: str, receiver: Receiver
+) -> None:
+    from cti.settings import Settings
+    from cti.web.call_crm import CALL_TO_CRM, WEBHOOK_SENDER
+    from tests.integration.call_support import ring_all_missed
+    from tests.integration.pops_support import seed_agents, start_app
+
+    settings = Settings.model_validate(
+        {
+            "database": {"url": database_url},
+            "webhooks": [{"url": receiver.url, "secret": SECRET, "events": ["deal.declined"]}],
+        }
+    )
+    running = await start_app(database_url, settings=settings)
+    try:
+        app = running.app
+        agents = await seed_agents(app[CALL_TO_CRM].sessions, ["101", "102", "103"])
+        outcome = None
+        for event in ring_all_missed(inbound_call("9.9")):
+            outcome = await app[CALL_TO_CRM].handle(event)
+        assert outcome is not None
+        async with aiohttp.ClientSession() as client:
+            answer = await client.post(
+                f"{running.url}/api/v1/inbox/{outcome.deal_id}/decline",
+                json={"reason": "spam"},
+                headers={"Authorization": f"Bearer {agents['101'].token}"},
+            )
+            assert answer.status == 200, await answer.text()
+        async with asyncio.timeout(10):
+            await receiver.arrived.wait()
+        await app[WEBHOOK_SENDER].idle()
+    finally:
+        await running.close()
+    [(headers, body)] = receiver.received
+    assert headers["X-CTI-Event"] == "deal.declined"
+    assert json.loads(body)["data"]["deal_id"] == outcome.deal_id
+    assert json.loads(body)["data"]["reason"] == "spam"
