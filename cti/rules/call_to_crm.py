@@ -22,6 +22,7 @@ from crmlite.domain.errors import Conflict
 from cti.calls.events import CallEvent
 from cti.rules.book import RuleBook
 from cti.rules.executor import CrmOutcome, RuleExecutor
+from cti.rules.metrics import CRM_EVENTS, CRM_RETRY_QUEUE
 from cti.rules.model import RulesInvalid
 
 log = structlog.get_logger(__name__)
@@ -84,7 +85,10 @@ class CallToCrm:
             return await self._apply_with_retries(event)
         except Exception as err:
             if not is_transient(err):
-                raise
+                # A bug or a refused write: say so loudly, and let the pops and webhooks go on.
+                CRM_EVENTS.labels("failed").inc()
+                log.exception("call event could not be applied to the CRM", linkedid=event.linkedid)
+                return CrmOutcome(event.linkedid, event.kind)
             log.warning(
                 "crm write failed, event queued for retry",
                 linkedid=event.linkedid,
@@ -121,12 +125,15 @@ class CallToCrm:
         async with self.sessions() as session, session.begin():
             outcome = await self.executor.apply(session, ruleset, event)
         self.applied += 1
+        CRM_EVENTS.labels("applied").inc()
         return outcome
 
     def _enqueue(self, event: CallEvent) -> None:
+        CRM_EVENTS.labels("queued").inc()
         if len(self.retry_queue) >= self.queue_size:
             dropped = self.retry_queue.popleft()
             self.dropped += 1
+            CRM_EVENTS.labels("dropped").inc()
             log.error(
                 "crm retry queue full: oldest event dropped",
                 linkedid=dropped.linkedid,
@@ -134,6 +141,7 @@ class CallToCrm:
                 dropped_total=self.dropped,
             )
         self.retry_queue.append(event)
+        CRM_RETRY_QUEUE.set(len(self.retry_queue))
 
     async def drain(self) -> int:
         """Try the queued events in order; stop at the first that still fails. Return applied."""
@@ -144,12 +152,15 @@ class CallToCrm:
                 await self._apply_with_retries(event)
             except Exception as err:
                 if is_transient(err):
+                    CRM_RETRY_QUEUE.set(len(self.retry_queue))
                     return done
                 self.retry_queue.popleft()
+                CRM_EVENTS.labels("failed").inc()
                 log.exception("queued call event failed for good", linkedid=event.linkedid)
                 continue
             self.retry_queue.popleft()
             done += 1
+        CRM_RETRY_QUEUE.set(len(self.retry_queue))
         return done
 
     async def run_retry_worker(self, interval_s: float = 2.0) -> None:

@@ -30,6 +30,7 @@ from crmlite.services.webhook_deliveries import (
     record_attempt,
     record_delivery,
 )
+from cti.rules.metrics import WEBHOOK_ATTEMPTS
 from cti.webhooks.signing import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -210,6 +211,9 @@ class WebhookSender:
         next_at: dt.datetime | None = None
         if not delivered and retryable and attempts < self.max_attempts:
             next_at = self.clock() + dt.timedelta(seconds=self.backoff(attempts))
+        WEBHOOK_ATTEMPTS.labels(
+            "delivered" if delivered else ("retry" if next_at is not None else "failed")
+        ).inc()
         if not delivered:
             self.failed_attempts += 1
             error = error or f"HTTP {status}"

@@ -118,3 +118,19 @@ async def test_drain_stops_while_the_database_is_still_down(
     assert crm.pending == 1
     async with sessions() as session:
         assert await session.scalar(select(func.count(Deal.id))) == 0
+
+
+class BrokenSessions:
+    """A session factory whose every use fails with a programming error (not transient)."""
+
+    def __call__(self) -> AsyncSession:
+        raise ValueError("a bug, not the database being away")
+
+
+async def test_a_non_transient_failure_is_reported_not_queued() -> None:
+    crm = _crm(BrokenSessions(), RecordedSleep())
+    event = ring_all_answered(inbound_call())[1]
+    outcome = await crm.handle(event)
+    assert not outcome.pending
+    assert outcome.deal_id is None
+    assert crm.pending == 0
