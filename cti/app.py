@@ -18,6 +18,7 @@ from crmlite.web.crm_schemas import PHONE_EXTENSION_PATTERN
 from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
 from crmlite.web.ui import ui_routes
 from cti.settings import Settings
+from cti.telephony import setup_telephony
 from cti.web import routing as routing_web
 from cti.web import rules as rules_web
 from cti.web.call_crm import setup_call_crm
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     setup_pops(app, settings)  # after the database: the pops read the CRM
     setup_call_crm(app, settings)  # rules, CallToCrm + retry worker, webhooks
+    setup_telephony(app, settings)  # PBX links -> call tracker -> pops and CRM
     setup_crm_web(
         app,
         session_ttl=dt.timedelta(hours=settings.server.session_ttl_hours),

@@ -45,6 +45,14 @@ class OrderedLanes:
         """Wait until every queued job has run."""
         await self._idle.wait()
 
+    async def drain(self, *, timeout_s: float) -> None:
+        """Let queued jobs finish for up to ``timeout_s``, then cancel what is left (shutdown)."""
+        try:
+            await asyncio.wait_for(self.join(), timeout_s)
+        except TimeoutError:
+            log.warning("lanes still busy at shutdown", lane=self._name, pending=self.pending)
+        await self.close()
+
     async def close(self) -> None:
         """Cancel what is running and forget what waits (on shutdown)."""
         workers = list(self._workers.values())
