@@ -129,7 +129,13 @@ class PopsSettings(_Section):
 
 
 class RulesSettings(_Section):
+    """Call-to-deal rules (config/rules.example.toml); a set saved through the API wins."""
+
     file: str | None = None
+    # Where the PBX's recordings are served: a bare file name (``<uniqueid>.wav``) is appended.
+    recording_base_url: str | None = None
+    # Call events kept while the database is unreachable (the oldest goes first when full).
+    retry_queue_size: int = Field(10_000, ge=1)
 
 
 class WebhookSettings(_Section):

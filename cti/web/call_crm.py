@@ -43,7 +43,8 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         sessions = app[SESSIONS]
         book = RuleBook(phone_rules, file=settings.rules.file)
         await book.load(sessions)
-        crm = CallToCrm(sessions, book, RuleExecutor(phone_rules))
+        executor = RuleExecutor(phone_rules, recording_base_url=settings.rules.recording_base_url)
+        crm = CallToCrm(sessions, book, executor, queue_size=settings.rules.retry_queue_size)
         app[RULE_BOOK] = book
         app[CALL_TO_CRM] = crm
         sender: WebhookSender | None = None

@@ -204,3 +204,27 @@ async def test_answering_agent_owns_the_new_deal(
     agents = await add_agents(sessions)
     outcomes = await _run(_crm(sessions), ring_all_answered(inbound_call(), answered_by))
     assert outcomes[-1].owner_id == agents[answered_by].user_id
+
+
+@pytest.mark.parametrize(
+    ("recording", "expected"),
+    [
+        ("1772442000.1.wav", "https://pbx.example/rec/1772442000.1.wav"),
+        ("https://store.example/a.wav", "https://store.example/a.wav"),
+    ],
+)
+async def test_call_log_carries_the_recording_url(
+    sessions: async_sessionmaker[AsyncSession], recording: str, expected: str
+) -> None:
+    from dataclasses import replace
+
+    await add_agents(sessions)
+    executor = RuleExecutor(PHONES, recording_base_url="https://pbx.example/rec/")
+    crm = CallToCrm(sessions, RuleBook(PHONES), executor)
+    events = ring_all_answered(inbound_call())
+    ended = events[-1]
+    events[-1] = replace(ended, call=replace(ended.call, recording=recording))
+    await _run(crm, events)
+    async with sessions() as session:
+        url = await session.scalar(select(Activity.recording_url).where(Activity.kind == "call"))
+    assert url == expected
