@@ -15,12 +15,14 @@ from cti.protocol import AmiMessage, LinkDown, LinkItem, LinkUp, PbxEvent
 def event_time(msg: AmiMessage, read_at: float) -> float:
     """The event's own ``Timestamp`` header when present (fast replays keep durations), else
     when the adapter read it."""
-    stamp = msg.get("Timestamp")
-    if stamp:
-        try:
-            return float(stamp)
-        except ValueError:
-            return read_at
+    # Asterisk (timestampevents) and the simulator write it right after Event and Privilege;
+    # looking only there keeps a missing header from costing a case-folded lookup per event.
+    for key, value in msg.headers[1:4]:
+        if key == "Timestamp":
+            try:
+                return float(value)
+            except ValueError:
+                return read_at
     return read_at
 
 
