@@ -296,7 +296,8 @@ async def _call_log(
         if not work.log_call or (contact_id is None and deal_id is None):
             return None
         activities = ActivityService(session, SYSTEM, clock=lambda: work.at)
-        customer, ours = call.customer_number, call.our_number
+        # Reports match calls by number: the customer's (and the DID) are stored in E.164.
+        customer, ours = _e164(call.customer_number, rules), _e164(call.our_number, rules)
         inbound = call.direction == "inbound"
         activity = await activities.log_call(
             Parent(contact_id, deal_id),
@@ -359,6 +360,11 @@ def _update_call_activity(
         activity.duration_s = max(
             0, int((activity.ended_at - activity.answered_at).total_seconds())
         )
+
+
+def _e164(raw: str | None, rules: PhoneRules) -> str | None:
+    phone = customer_phone(raw, rules)
+    return phone.normalized if phone is not None else raw
 
 
 def _direction(value: str) -> CallDirection:

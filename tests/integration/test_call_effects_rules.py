@@ -162,7 +162,8 @@ async def test_outbound_call_is_logged_on_a_known_contact(
         deals = (await session.scalars(select(Deal))).all()
     assert logged is not None
     assert logged.direction == "outbound"
-    assert logged.to_number == "89161234567"
+    assert logged.to_number == "+79161234567"  # E.164: reports match calls by number
+    assert logged.from_number == "101"
     assert logged.agent_id == agents["101"].user_id
     assert deals == []
 
