@@ -216,6 +216,8 @@ class Deal(Base):
         CheckConstraint("source IN ('call', 'manual', 'import')", name="source"),
         CheckConstraint("amount >= 0", name="amount"),
         Index("ix_deals_board", "pipeline_id", "stage_id", "created_at"),
+        # Covers the board's per-column count and sums (migration 0002): no table reads.
+        Index("ix_deals_board_totals", "pipeline_id", "stage_id", "currency", "amount", "owner_id"),
         Index("ix_deals_owner_stage", "owner_id", "stage_id"),
     )
 
@@ -265,6 +267,8 @@ class DealStageChange(Base):
     # while the deal is still there). Kept by a database trigger (migration 0004), never by code.
     left_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     stay_s: Mapped[int | None] = mapped_column(BigInteger)
+    # True on the deal's first entry into this stage (the funnel counts those), same trigger.
+    first_visit: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class Activity(Base):
@@ -367,14 +371,17 @@ Index("ix_stage_changes_stays", DealStageChange.to_stage_id, DealStageChange.sta
       DealStageChange.changed_at)  # fmt: skip
 Index("ix_stage_changes_entered_stays", DealStageChange.to_stage_id, DealStageChange.changed_at,
       DealStageChange.stay_s)  # fmt: skip
-Index("ix_stage_changes_deal_stage", DealStageChange.deal_id, DealStageChange.to_stage_id)
+Index("ix_stage_changes_first_visits", DealStageChange.deal_id, DealStageChange.first_visit,
+      DealStageChange.to_stage_id)  # fmt: skip
 Index("ix_deals_pipeline_created", Deal.pipeline_id, Deal.created_at)
 Index("ix_deals_pipeline_closed", Deal.pipeline_id, Deal.closed_at)
 Index("ix_activities_calls_from", Activity.from_number, Activity.kind, Activity.direction,
       Activity.started_at, Activity.answered_at)  # fmt: skip
 Index("ix_activities_calls_to", Activity.to_number, Activity.kind, Activity.direction,
       Activity.started_at)  # fmt: skip
-Index("ix_activities_kind_started", Activity.kind, Activity.started_at)
+Index("ix_activities_call_reports", Activity.kind, Activity.started_at, Activity.direction,
+      Activity.answered_at, Activity.agent_id, Activity.duration_s, Activity.from_number,
+      Activity.contact_id)  # fmt: skip
 
 
 # --- Calls into CRM data (migration 0005) ---------------------------------------------------

@@ -11,8 +11,9 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Contact, Deal, Pipeline, Stage, User
@@ -64,13 +65,13 @@ class BoardService:
         pipeline = await PipelineService(self.session, self.principal).get(pipeline_id)
         stages = order_stages(pipeline.stages)
         totals = await self._totals(pipeline_id, criteria, pipeline.stages)
-        columns: list[Column] = []
         now = self.clock()
+        cards = await self._cards([(stage, None) for stage in stages], criteria, now)
+        columns: list[Column] = []
         for stage in stages:
             column = _column(stage)
             column.count, column.amounts = totals.get(stage.id, (0, {}))
-            cards = await self._cards(stage, criteria, None, now)
-            column.cards, column.next_cursor = page_cards(cards, criteria.limit)
+            column.cards, column.next_cursor = page_cards(cards.get(stage.id, []), criteria.limit)
             columns.append(column)
         return Board(pipeline=pipeline, columns=columns)
 
@@ -85,8 +86,8 @@ class BoardService:
         totals = await self._totals(pipeline_id, criteria, [stage])
         column = _column(stage)
         column.count, column.amounts = totals.get(stage.id, (0, {}))
-        cards = await self._cards(stage, criteria, cursor, self.clock())
-        column.cards, column.next_cursor = page_cards(cards, criteria.limit)
+        cards = await self._cards([(stage, cursor)], criteria, self.clock())
+        column.cards, column.next_cursor = page_cards(cards.get(stage.id, []), criteria.limit)
         return column
 
     def _conditions(self, criteria: BoardFilter) -> list[ColumnElement[bool]]:
@@ -142,8 +143,53 @@ class BoardService:
         return result
 
     async def _cards(
-        self, stage: Stage, criteria: BoardFilter, cursor: str | None, now: dt.datetime
-    ) -> list[Card]:
+        self,
+        columns: list[tuple[Stage, str | None]],
+        criteria: BoardFilter,
+        now: dt.datetime,
+    ) -> dict[int, list[Card]]:
+        """The next ``limit + 1`` cards of each column, all columns in one statement."""
+        pages = [self._column_page(stage, cursor, criteria) for stage, cursor in columns]
+        if not pages:
+            return {}
+        query = pages[0] if len(pages) == 1 else union_all(*pages)
+        cards: dict[int, list[Card]] = defaultdict(list)
+        result = await self.session.execute(query)
+        for (
+            stage_id,
+            deal_id,
+            title,
+            amount,
+            currency,
+            contact_id,
+            contact_name,
+            owner_id,
+            owner_name,
+            source,
+            created_at,
+            entered_at,
+            version,
+        ) in result.tuples():
+            cards[stage_id].append(
+                Card(
+                    id=deal_id,
+                    title=title,
+                    amount=amount,
+                    currency=currency,
+                    contact_id=contact_id,
+                    contact_name=contact_name,
+                    owner_id=owner_id,
+                    owner_name=owner_name,
+                    source=source,
+                    created_at=created_at,
+                    stage_entered_at=entered_at,
+                    days_in_stage=days_in_stage(entered_at, now),
+                    version=version,
+                )
+            )
+        return cards
+
+    def _column_page(self, stage: Stage, cursor: str | None, criteria: BoardFilter) -> Select[Any]:
         conditions = [
             Deal.pipeline_id == stage.pipeline_id,
             Deal.stage_id == stage.id,
@@ -160,16 +206,17 @@ class BoardService:
                     and_(Deal.created_at == after.created_at, Deal.id < after.id),
                 )
             )
-        rows = await self.session.execute(
+        page = (
             select(
+                Deal.stage_id,
                 Deal.id,
                 Deal.title,
                 Deal.amount,
                 Deal.currency,
                 Deal.contact_id,
-                Contact.name,
+                Contact.name.label("contact_name"),
                 Deal.owner_id,
-                User.display_name,
+                User.display_name.label("owner_name"),
                 Deal.source,
                 Deal.created_at,
                 Deal.stage_entered_at,
@@ -180,25 +227,10 @@ class BoardService:
             .where(*conditions)
             .order_by(Deal.created_at.desc(), Deal.id.desc())
             .limit(criteria.limit + 1)
+            .subquery()
         )
-        return [
-            Card(
-                id=row[0],
-                title=row[1],
-                amount=row[2],
-                currency=row[3],
-                contact_id=row[4],
-                contact_name=row[5],
-                owner_id=row[6],
-                owner_name=row[7],
-                source=row[8],
-                created_at=row[9],
-                stage_entered_at=row[10],
-                days_in_stage=days_in_stage(row[10], now),
-                version=row[11],
-            )
-            for row in rows
-        ]
+        # Each column's page is a subquery so its ORDER BY and LIMIT hold inside the UNION ALL.
+        return select(page)
 
 
 def _column(stage: Stage) -> Column:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crmlite.db.models import Contact, ContactPhone
 from crmlite.domain.access import may_assign_to_others, sees_owned
@@ -26,7 +26,6 @@ from crmlite.services.common import (
 from crmlite.services.phones import (
     PhoneInput,
     ensure_phones_free,
-    find_phone_owner,
     insert_phones,
     normalize_all,
 )
@@ -95,12 +94,13 @@ class ContactService:
 
     async def get(self, contact_id: int, *, check_access: bool = True) -> Contact:
         """Return one contact with its phones; someone else's reads as NotFound."""
-        contact = await self.session.scalar(
+        result = await self.session.execute(
             select(Contact)
             .where(Contact.id == contact_id)
-            .options(selectinload(Contact.phones))
+            .options(joinedload(Contact.phones))
             .execution_options(populate_existing=True)
         )
+        contact = result.unique().scalar_one_or_none()
         if contact is None or (check_access and not sees_owned(self.principal, contact.owner_id)):
             raise NotFound(f"no contact {contact_id}", details={"contact_id": contact_id})
         return contact
@@ -154,10 +154,17 @@ class ContactService:
     async def find_by_phone(self, raw: str) -> Contact | None:
         """The contact holding ``raw`` in any typed form, if the principal may see it."""
         number = normalize_phone(raw, self.rules)
-        match = await find_phone_owner(self.session, number.normalized)
-        if match is None or not sees_owned(self.principal, match.owner_id):
+        holder = ContactPhone.__table__.alias("holder")
+        result = await self.session.execute(
+            select(Contact)
+            .join(holder, holder.c.contact_id == Contact.id)
+            .where(holder.c.normalized == number.normalized)
+            .options(joinedload(Contact.phones))
+        )
+        contact = result.unique().scalar_one_or_none()
+        if contact is None or not sees_owned(self.principal, contact.owner_id):
             return None
-        return await self.get(match.contact_id, check_access=False)
+        return contact
 
     async def search(
         self,

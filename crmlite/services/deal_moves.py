@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from crmlite.db.models import Deal, Stage
 from crmlite.domain.access import may_assign_to_others, sees_deal
@@ -46,10 +47,7 @@ class DealMoveService:
         lost_reason: str | None = None,
     ) -> Deal:
         """Move a deal to another stage of its pipeline; the change joins its history."""
-        deal = await self.deals.get_for_change(deal_id)
-        target = await self.session.get(Stage, stage_id)
-        if target is None:
-            raise InvalidInput("no such stage", fields={"stage_id": "no such stage"})
+        deal, target = await self._deal_and_stage(deal_id, stage_id)
         now = self.clock()
         move = plan_move(
             placement(deal, stage_ref(deal.stage)),
@@ -68,6 +66,25 @@ class DealMoveService:
                 [history_row(deal.id, from_stage, target.id, now, self.principal.user_id)],
             )
         return deal
+
+    async def _deal_and_stage(self, deal_id: int, stage_id: int) -> tuple[Deal, Stage]:
+        """The deal (checked as get_for_change does) and the target stage, in one statement."""
+        target_stage = aliased(Stage, name="target_stage")
+        row = (
+            await self.session.execute(
+                deal_query()
+                .add_columns(target_stage)
+                .join(target_stage, target_stage.id == stage_id)
+                .where(Deal.id == deal_id)
+                .execution_options(populate_existing=True)
+            )
+        ).first()
+        if row is None:
+            await self.deals.get_for_change(deal_id)  # NotFound when the deal is the problem
+            raise InvalidInput("no such stage", fields={"stage_id": "no such stage"})
+        deal, target = row
+        self.deals.check_may_change(deal)
+        return deal, target
 
     async def move_to_pipeline(
         self,

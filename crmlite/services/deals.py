@@ -124,11 +124,17 @@ class DealService:
     async def get_for_change(self, deal_id: int) -> Deal:
         """One deal the principal may change; an unclaimed Unsorted deal must be claimed first."""
         deal = await self.get(deal_id)
+        self.check_may_change(deal)
+        return deal
+
+    def check_may_change(self, deal: Deal) -> None:
+        """NotFound when the principal does not see the deal, forbidden until they claim it."""
+        if not sees_deal(self.principal, deal.owner_id, in_unsorted=deal.stage.is_unsorted):
+            raise NotFound(f"no deal {deal.id}", details={"deal_id": deal.id})
         if not self.principal.may_touch(deal.owner_id):
             raise PermissionDenied(
-                "claim this deal before changing it", details={"deal_id": deal_id}
+                "claim this deal before changing it", details={"deal_id": deal.id}
             )
-        return deal
 
     async def create(
         self,

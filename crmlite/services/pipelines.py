@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.interfaces import LoaderOption
 
 from crmlite.db.models import Deal, DealStageChange, Pipeline, Stage
@@ -72,12 +72,13 @@ class PipelineService:
         return list(rows)
 
     async def get(self, pipeline_id: int) -> Pipeline:
-        pipeline = await self.session.scalar(
+        result = await self.session.execute(
             select(Pipeline)
             .where(Pipeline.id == pipeline_id)
-            .options(active_stages_loader())
+            .options(joinedload(Pipeline.stages.and_(Stage.archived_at.is_(None))))
             .execution_options(populate_existing=True)
         )
+        pipeline = result.unique().scalar_one_or_none()
         if pipeline is None:
             raise NotFound(f"no pipeline {pipeline_id}", details={"pipeline_id": pipeline_id})
         return pipeline

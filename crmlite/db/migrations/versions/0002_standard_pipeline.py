@@ -2,7 +2,8 @@
 
 The "Sales" pipeline exists from the first start, default, with "Unsorted" first (where deals
 made from calls land), then the usual open stages, and one won and one lost stage.
-Also adds ``stages.archived_at``: a removed stage with history is archived, not deleted.
+Also adds ``stages.archived_at`` (a removed stage with history is archived, not deleted) and
+``ix_deals_board_totals`` (the board's per-column count and sums read from the index alone).
 
 Revision ID: 0002
 Revises: 0001
@@ -56,6 +57,11 @@ stages = sa.table(
 def upgrade() -> None:
     with op.batch_alter_table("stages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("archived_at", UtcDateTime(timezone=True), nullable=True))
+    op.create_index(
+        "ix_deals_board_totals",
+        "deals",
+        ["pipeline_id", "stage_id", "currency", "amount", "owner_id"],
+    )
     bind = op.get_bind()
     bind.execute(
         pipelines.insert().values(
@@ -90,5 +96,6 @@ def downgrade() -> None:
     if pipeline_id is not None:
         bind.execute(stages.delete().where(stages.c.pipeline_id == pipeline_id))
         bind.execute(pipelines.delete().where(pipelines.c.id == pipeline_id))
+    op.drop_index("ix_deals_board_totals", table_name="deals")
     with op.batch_alter_table("stages", schema=None) as batch_op:
         batch_op.drop_column("archived_at")
