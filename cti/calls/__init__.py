@@ -2,6 +2,7 @@
 
 from cti.calls.config import CallModelConfig
 from cti.calls.events import (
+    AgentActivity,
     AgentLeg,
     AgentRinging,
     AgentState,
@@ -11,15 +12,18 @@ from cti.calls.events import (
     CallEvent,
     CallSnapshot,
     CallStarted,
+    CallState,
     CallTransferred,
     Direction,
     Outcome,
     StopReason,
+    TransferKind,
     TransferRecord,
 )
 from cti.calls.tracker import CallTracker, event_time
 
 __all__ = [
+    "AgentActivity",
     "AgentLeg",
     "AgentRinging",
     "AgentState",
@@ -30,11 +34,13 @@ __all__ = [
     "CallModelConfig",
     "CallSnapshot",
     "CallStarted",
+    "CallState",
     "CallTracker",
     "CallTransferred",
     "Direction",
     "Outcome",
     "StopReason",
+    "TransferKind",
     "TransferRecord",
     "event_time",
 ]

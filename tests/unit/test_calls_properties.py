@@ -179,3 +179,24 @@ def _channel_snapshot(tracker: CallTracker) -> list[AmiMessage]:
                     )
                 )
     return out
+
+
+@_SETTINGS
+@given(index=capture_index, data=st.data())
+def test_a_partial_resync_mid_stream_stays_consistent(index: int, data: st.DataObject) -> None:
+    """A reconnect whose snapshot lacks some channels (they hung up while away) closes what is
+    gone, keeps the rest, and the stream that follows never duplicates anything."""
+    messages = relevant(index)
+    cut = data.draw(st.integers(min_value=0, max_value=len(messages)), label="cut")
+    tracker = CallTracker(CONFIG)
+    events = feed(tracker, messages[:cut])
+    at = messages[cut - 1].at if cut else 0.0
+    tracker.feed(LinkDown(PBX, "gone", at))
+    full = _channel_snapshot(tracker)
+    keep = data.draw(st.lists(st.booleans(), min_size=len(full), max_size=len(full)), label="keep")
+    snapshot = tuple(m for m, kept in zip(full, keep, strict=True) if kept)
+    events += tracker.feed(LinkUp(PBX, snapshot, at))
+    assert_no_call_without_channel(tracker)
+    assert all(not c.stale for c in tracker.live_calls())
+    events += feed(tracker, messages[cut:])
+    close_out(tracker, events)
