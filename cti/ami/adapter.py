@@ -74,8 +74,10 @@ class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
         if self.version is None and decoder.banner:
             self.version = decoder.banner.partition("/")[2].strip()
         pending = self.pending
+        answers_expected = bool(pending or self.abandoned)
         for message in messages:
-            action_id = message.action_id
+            # While no action waits (most of the stream), skip the ActionID lookup altogether.
+            action_id = message.get_exact("ActionID") if answers_expected else None
             if action_id is not None:
                 waiting = pending.get(action_id)
                 if waiting is not None:

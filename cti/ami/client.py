@@ -392,10 +392,10 @@ class AmiClient:
 
     # --- called by the protocol, in wire order -------------------------------------------
     def on_event(self, message: AmiMessage, at: float) -> None:
-        name = message.event
+        name = message.get_exact("Event")
         if name in _CONTROL_EVENTS:
             self._control(name, message)
-        if "SequenceNumber" in message:
+        if message.get_exact("SequenceNumber") is not None:
             gap = self._intake.sequence_gap(message)
             if gap is not None and self.settings.resync_on_sequence_gap and self._link_up:
                 self._spawn(self._resync(reason=gap))

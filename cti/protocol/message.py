@@ -11,14 +11,12 @@ class AmiMessage:
     """An AMI message: ordered headers, a key may repeat (e.g. ``ChanVariable``)."""
 
     headers: tuple[tuple[str, str], ...]
-    # Exact-case index (Asterisk spells every key the same way, so lookups hit it) and a
-    # case-folded one, built only when a lookup misses. Reversed: the first of a repeated key wins.
+    # Exact-case index: Asterisk spells every key the same way, so lookups hit it; a miss falls
+    # back to a case-insensitive scan. Reversed, so the first of a repeated key wins.
     _exact: dict[str, str] = field(init=False, repr=False, compare=False, hash=False)
-    _folded: dict[str, str] | None = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_exact", dict(reversed(self.headers)))
-        object.__setattr__(self, "_folded", None)
 
     @classmethod
     def of(cls, fields: Mapping[str, str | list[str]] | Iterable[tuple[str, str]]) -> AmiMessage:
@@ -33,19 +31,21 @@ class AmiMessage:
             return cls(tuple(pairs))
         return cls(tuple(fields))
 
-    def _fold(self) -> dict[str, str]:
-        folded = self._folded
-        if folded is None:
-            folded = {key.lower(): value for key, value in reversed(self.headers)}
-            object.__setattr__(self, "_folded", folded)
-        return folded
-
     def get(self, key: str, default: str | None = None) -> str | None:
         """The first value of ``key`` (case-insensitive), or ``default`` when absent."""
         value = self._exact.get(key)
         if value is not None:
             return value
-        return self._fold().get(key.lower(), default)
+        # A miss is common (optional headers): scan rather than build a folded index.
+        wanted = key.lower()
+        for name, candidate in self.headers:
+            if name.lower() == wanted:
+                return candidate
+        return default
+
+    def get_exact(self, key: str) -> str | None:
+        """The first value of ``key`` spelled as Asterisk spells it (a fast path, no folding)."""
+        return self._exact.get(key)
 
     def __getitem__(self, key: str) -> str:
         value = self.get(key)
@@ -54,7 +54,7 @@ class AmiMessage:
         return value
 
     def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and (key in self._exact or key.lower() in self._fold())
+        return isinstance(key, str) and self.get(key) is not None
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.headers)
