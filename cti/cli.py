@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser tab")
+    demo.add_argument(
+        "--calls-per-minute",
+        type=float,
+        default=6.0,
+        help="how often the simulated PBX rings (default: 6 a minute)",
+    )
     demo.set_defaults(module="cti.commands.demo")
 
     user = commands.add_parser("user", help="manage users: add, list, passwd")
