@@ -57,7 +57,7 @@ def _dial_begin(model: PbxCalls, msg: AmiMessage, at: float, out: list[CallEvent
         return
     call, dest = found
     if dest.uniqueid == call.first_uid:
-        if source is None:
+        if clean(msg.get("Uniqueid")) is None:
             call.originated = True  # Originate rings the first phone with no calling channel
         return
     dest.dialled = True
