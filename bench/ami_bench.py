@@ -274,7 +274,7 @@ def main() -> int:
 
     rates = [40.0, 120.0] if args.quick else [50.0, 150.0, 300.0, 450.0]
     seconds = 1.5 if args.quick else 6.0
-    flood_calls = 700 if args.quick else 3000
+    flood_calls = 600 if args.quick else 3000
     corpus_calls = max(flood_calls, int(max(rates) * seconds))
     started = time.time()
     print(f"corpus of {corpus_calls} calls (cached in {tempfile.gettempdir()}) ...", flush=True)
@@ -354,6 +354,12 @@ def main() -> int:
             "product_events_s": product["rate"] >= TARGET_EVENTS_S,
             "ratio": ratio >= TARGET_RATIO,
             "p99_ms": p99_top < TARGET_P99_MS,
+        },
+        # The same targets per second of the consumer's own CPU: what one free core sustains,
+        # independent of how busy the shared machine was during the run.
+        "met_cpu_basis": {
+            "product_events_s": product["cpu_rate"] >= TARGET_EVENTS_S,
+            "ratio": cpu_ratio >= TARGET_RATIO,
         },
     }
     print(json.dumps(summary))
