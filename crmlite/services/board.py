@@ -169,7 +169,7 @@ class BoardService:
             created_at,
             entered_at,
             version,
-        ) in result.tuples():
+        ) in result:
             cards[stage_id].append(
                 Card(
                     id=deal_id,
