@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -50,6 +51,7 @@ class PbxSimulator:
         agents: Iterable[str] = flows.AGENTS,
         seed: int | None = None,
         accounts: Mapping[str, str] | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -58,6 +60,7 @@ class PbxSimulator:
         self.secret = secret
         # More accounts (e.g. a separate originate account): username -> secret.
         self.accounts = dict(accounts or {})
+        self.tls = tls  # AMI over TLS (tlsenable in manager.conf)
         self.banner = banner
         self.clock = clock
         self.sent_at_header = sent_at_header
@@ -87,7 +90,9 @@ class PbxSimulator:
     async def start(self) -> None:
         """Listen; with port 0 the bound port is in ``self.port`` afterwards."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: AmiSession(self), self.host, self.port)
+        self._server = await loop.create_server(
+            lambda: AmiSession(self), self.host, self.port, ssl=self.tls
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:

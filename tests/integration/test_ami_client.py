@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import ssl
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -214,3 +218,59 @@ async def test_fleet_merges_several_pbxs_keeping_each_order() -> None:
             assert seen["tehran"] == [str(n) for n in range(50)]
             assert [s.connected for s in fleet.states] == [True, True]
             assert fleet["tehran"].state.pbx == "tehran"
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "ami.crt", tmp_path / "ami.key"
+    subprocess.run(  # noqa: S603 - fixed arguments
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+async def test_ami_over_tls_verifies_the_pbx_certificate(tls_files: tuple[Path, Path]) -> None:
+    cert, key = tls_files
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    async with PbxSimulator(tls=context) as sim:
+        settings = sim.client_settings(tls=True, tls_ca_file=str(cert), **FAST)
+        async with AmiClient(settings) as client:
+            up = await next_item(client.items(), LinkUp)
+            assert isinstance(up, LinkUp)
+            assert await client.ping() >= 0
+        untrusted = AmiClient(sim.client_settings(tls=True, **FAST))
+        await untrusted.start()
+        try:
+            async with asyncio.timeout(5):
+                while untrusted.state.last_error is None:  # noqa: ASYNC110 - polls state
+                    await asyncio.sleep(0.01)
+            assert "CERTIFICATE_VERIFY_FAILED" in untrusted.state.last_error
+            assert not untrusted.state.connected
+        finally:
+            await untrusted.stop()
