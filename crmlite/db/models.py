@@ -139,8 +139,8 @@ class Contact(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     # Campaign touches (migration 0004). No foreign key: SQLite cannot add one to an existing
     # table without rebuilding it; crmlite.services.campaigns keeps them consistent.
-    first_campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
-    latest_campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
+    first_campaign_id: Mapped[int | None] = mapped_column(PK)
+    latest_campaign_id: Mapped[int | None] = mapped_column(PK)
 
     phones: Mapped[list[ContactPhone]] = relationship(
         back_populates="contact",
@@ -241,8 +241,8 @@ class Deal(Base):
     # Bumped on every change: optimistic concurrency for moves from two tabs.
     version: Mapped[int] = mapped_column(Integer, default=1)
     # Campaign touches (migration 0004), kept by crmlite.services.campaigns.
-    first_campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
-    latest_campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
+    first_campaign_id: Mapped[int | None] = mapped_column(PK)
+    latest_campaign_id: Mapped[int | None] = mapped_column(PK)
 
     contact: Mapped[Contact | None] = relationship(lazy="raise")
     stage: Mapped[Stage] = relationship(lazy="raise")
@@ -308,7 +308,7 @@ class Activity(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     extra: Mapped[dict[str, object] | None] = mapped_column(JSON)
     # The campaign a call came through (migration 0004), see crmlite.services.campaigns.
-    campaign_id: Mapped[int | None] = mapped_column(PK, index=True)
+    campaign_id: Mapped[int | None] = mapped_column(PK)
 
 
 # --- Campaigns and call tracking (migration 0004) ---------------------------------------------
@@ -366,7 +366,7 @@ class CampaignCost(Base):
 
 
 # Report indexes (migration 0004): stays by stage and length, cohorts and closings of a
-# pipeline, calls by customer number (speed to lead, call-backs) and by time.
+# pipeline, campaign touches, calls by customer number (speed to lead, call-backs) and by time.
 Index("ix_stage_changes_stays", DealStageChange.to_stage_id, DealStageChange.stay_s,
       DealStageChange.changed_at)  # fmt: skip
 Index("ix_stage_changes_entered_stays", DealStageChange.to_stage_id, DealStageChange.changed_at,
@@ -379,6 +379,14 @@ Index("ix_activities_calls_from", Activity.from_number, Activity.kind, Activity.
       Activity.started_at, Activity.answered_at)  # fmt: skip
 Index("ix_activities_calls_to", Activity.to_number, Activity.kind, Activity.direction,
       Activity.started_at)  # fmt: skip
+Index("ix_contacts_first_campaign", Contact.first_campaign_id, Contact.created_at)
+Index("ix_contacts_latest_campaign", Contact.latest_campaign_id, Contact.created_at)
+Index("ix_deals_first_campaign", Deal.first_campaign_id, Deal.created_at, Deal.stage_id,
+      Deal.currency, Deal.amount)  # fmt: skip
+Index("ix_deals_latest_campaign", Deal.latest_campaign_id, Deal.created_at, Deal.stage_id,
+      Deal.currency, Deal.amount)  # fmt: skip
+Index("ix_activities_campaign_calls", Activity.campaign_id, Activity.kind, Activity.started_at,
+      Activity.direction, Activity.answered_at, Activity.from_number)  # fmt: skip
 Index("ix_activities_call_reports", Activity.kind, Activity.started_at, Activity.direction,
       Activity.answered_at, Activity.agent_id, Activity.duration_s, Activity.from_number,
       Activity.contact_id)  # fmt: skip

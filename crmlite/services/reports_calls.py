@@ -65,20 +65,27 @@ async def calls_report(session: AsyncSession, scope: ReportScope) -> CallsReport
     conditions = [*_calls(), Activity.started_at >= scope.since, Activity.started_at < scope.until]
     if scope.seller_id is not None:
         conditions.append(Activity.agent_id == scope.seller_id)
-    rows = await session.execute(
+    per_agent = (
         select(
             Activity.agent_id,
-            User.display_name,
-            func.count(),
-            func.sum(case((answered, 1), else_=0)),
-            func.sum(case((inbound, 1), else_=0)),
-            func.sum(case((and_(inbound, answered), 1), else_=0)),
-            func.sum(case((Activity.direction == "outbound", 1), else_=0)),
-            func.coalesce(func.sum(Activity.duration_s), 0),
+            func.count().label("calls"),
+            func.sum(case((answered, 1), else_=0)).label("answered"),
+            func.sum(case((inbound, 1), else_=0)).label("inbound"),
+            func.sum(case((and_(inbound, answered), 1), else_=0)).label("inbound_answered"),
+            func.sum(case((Activity.direction == "outbound", 1), else_=0)).label("outbound"),
+            func.coalesce(func.sum(Activity.duration_s), 0).label("talk"),
         )
-        .outerjoin(User, User.id == Activity.agent_id)
         .where(*conditions)
-        .group_by(Activity.agent_id, User.display_name)
+        .group_by(Activity.agent_id)
+        .subquery()
+    )
+    # Names are joined to the few per-agent rows, not to every call.
+    rows = await session.execute(
+        select(
+            per_agent.c.agent_id,
+            User.display_name,
+            *(column for column in per_agent.c if column.key != "agent_id"),
+        ).outerjoin(User, User.id == per_agent.c.agent_id)
     )
     sellers = [
         SellerCalls(

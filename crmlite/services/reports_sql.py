@@ -141,45 +141,54 @@ def entered_column(stage: StageInfo) -> str:
 
 
 def deal_stage_flags(stages: Sequence[StageInfo], conditions: Sequence[ColumnElement[bool]]) -> Any:
-    """One row per deal matching ``conditions``, in one pass over its stage changes.
+    """One row per deal matching ``conditions``, in one pass over its first stage entries.
 
     Columns: ``final`` (kind of its current stage; ``other`` outside the pipeline), ``furthest``
     (:func:`crmlite.domain.reports.furthest_rank` of the furthest non-lost stage it was in, its
     current stage included) and, per open stage, ``entered_<id>`` (1 if it was ever there).
+    Only the rows flagged ``first_visit`` by the trigger are read: one per deal and stage.
     """
     top = max((s.position for s in stages), default=0)
     ranks = {s.id: furthest_rank(s.kind, s.position, top) for s in stages if s.kind != "lost"}
     kinds = {s.id: s.kind for s in stages}
+    tracked = [s for s in stages if s.kind == "open"]
     change = DealStageChange
-    change_rank = func.max(case(ranks, value=change.to_stage_id)) if ranks else null()
-    current_rank = func.max(case(ranks, value=Deal.stage_id)) if ranks else null()
     per_deal = (
         select(
             Deal.id.label("deal_id"),
-            func.max(case(kinds, value=Deal.stage_id, else_="other")).label("final"),
-            change_rank.label("change_rank"),
-            current_rank.label("current_rank"),
+            # One value per deal (grouped by its primary key): no CASE per change row.
+            func.max(Deal.stage_id).label("stage_id"),
+            func.max(case(ranks, value=change.to_stage_id) if ranks else null()).label("rank"),
             *(
-                func.max(
-                    case((or_(change.to_stage_id == s.id, Deal.stage_id == s.id), 1), else_=0)
-                ).label(entered_column(s))
-                for s in stages
-                if s.kind == "open"
+                func.max(case((change.to_stage_id == s.id, 1), else_=0)).label(entered_column(s))
+                for s in tracked
             ),
         )
         .select_from(Deal)
-        .outerjoin(change, change.deal_id == Deal.id)
+        .outerjoin(change, and_(change.deal_id == Deal.id, change.first_visit.is_(True)))
         .where(*conditions)
         .group_by(Deal.id)
         .subquery()
     )
+    current_rank = case(ranks, value=per_deal.c.stage_id) if ranks else null()
     furthest = case(
-        (per_deal.c.change_rank.is_(None), per_deal.c.current_rank),
-        (per_deal.c.current_rank.is_(None), per_deal.c.change_rank),
-        (per_deal.c.change_rank > per_deal.c.current_rank, per_deal.c.change_rank),
-        else_=per_deal.c.current_rank,
+        (per_deal.c.rank.is_(None), current_rank),
+        (current_rank.is_(None), per_deal.c.rank),
+        (per_deal.c.rank > current_rank, per_deal.c.rank),
+        else_=current_rank,
     )
-    return select(per_deal, furthest.label("furthest")).subquery("flags")
+    return select(
+        per_deal.c.deal_id,
+        case(kinds, value=per_deal.c.stage_id, else_="other").label("final"),
+        furthest.label("furthest"),
+        *(
+            case(
+                (or_(per_deal.c[entered_column(s)] == 1, per_deal.c.stage_id == s.id), 1),
+                else_=0,
+            ).label(entered_column(s))
+            for s in tracked
+        ),
+    ).subquery("flags")
 
 
 async def ranked_percentile(

@@ -26,12 +26,29 @@ TOUCH_COLUMNS = {
     "activities": ("campaign_id",),
 }
 REPORT_INDEXES = {
+    "ix_contacts_first_campaign": ("contacts", ["first_campaign_id", "created_at"]),
+    "ix_contacts_latest_campaign": ("contacts", ["latest_campaign_id", "created_at"]),
+    "ix_deals_first_campaign": (
+        "deals",
+        ["first_campaign_id", "created_at", "stage_id", "currency", "amount"],
+    ),
+    "ix_deals_latest_campaign": (
+        "deals",
+        ["latest_campaign_id", "created_at", "stage_id", "currency", "amount"],
+    ),
+    "ix_activities_campaign_calls": (
+        "activities",
+        ["campaign_id", "kind", "started_at", "direction", "answered_at", "from_number"],
+    ),
     "ix_stage_changes_stays": ("deal_stage_changes", ["to_stage_id", "stay_s", "changed_at"]),
     "ix_stage_changes_entered_stays": (
         "deal_stage_changes",
         ["to_stage_id", "changed_at", "stay_s"],
     ),
-    "ix_stage_changes_deal_stage": ("deal_stage_changes", ["deal_id", "to_stage_id"]),
+    "ix_stage_changes_first_visits": (
+        "deal_stage_changes",
+        ["deal_id", "first_visit", "to_stage_id"],
+    ),
     "ix_deals_pipeline_created": ("deals", ["pipeline_id", "created_at"]),
     "ix_deals_pipeline_closed": ("deals", ["pipeline_id", "closed_at"]),
     "ix_activities_calls_from": (
@@ -39,7 +56,19 @@ REPORT_INDEXES = {
         ["from_number", "kind", "direction", "started_at", "answered_at"],
     ),
     "ix_activities_calls_to": ("activities", ["to_number", "kind", "direction", "started_at"]),
-    "ix_activities_kind_started": ("activities", ["kind", "started_at"]),
+    "ix_activities_call_reports": (
+        "activities",
+        [
+            "kind",
+            "started_at",
+            "direction",
+            "answered_at",
+            "agent_id",
+            "duration_s",
+            "from_number",
+            "contact_id",
+        ],
+    ),
 }
 
 # Each stage change begins a stay; the next change of the deal ends it. The trigger writes that
@@ -70,6 +99,17 @@ BEGIN
     UPDATE deal_stage_changes
        SET stay_s = {SQLITE_SECONDS.format(later="left_at", earlier="changed_at")}
      WHERE id = NEW.id AND left_at IS NOT NULL;
+    UPDATE deal_stage_changes
+       SET first_visit = NOT EXISTS (
+           SELECT 1 FROM deal_stage_changes p
+            WHERE p.deal_id = NEW.deal_id AND p.to_stage_id = NEW.to_stage_id
+              AND p.id <> NEW.id AND {SQLITE_BEFORE})
+     WHERE id = NEW.id;
+    UPDATE deal_stage_changes
+       SET first_visit = 0
+     WHERE deal_id = NEW.deal_id AND to_stage_id = NEW.to_stage_id AND id <> NEW.id
+       AND first_visit = 1
+       AND (changed_at > NEW.changed_at OR (changed_at = NEW.changed_at AND id > NEW.id));
 END
 """  # noqa: S608 - constant text, no input
 PG_FUNCTION = f"""
@@ -90,6 +130,16 @@ BEGIN
                AND (changed_at, id) > (NEW.changed_at, NEW.id)
              ORDER BY changed_at, id LIMIT 1) AS n
      WHERE c.id = NEW.id;
+    UPDATE deal_stage_changes
+       SET first_visit = NOT EXISTS (
+           SELECT 1 FROM deal_stage_changes p
+            WHERE p.deal_id = NEW.deal_id AND p.to_stage_id = NEW.to_stage_id
+              AND p.id <> NEW.id AND (p.changed_at, p.id) < (NEW.changed_at, NEW.id))
+     WHERE id = NEW.id;
+    UPDATE deal_stage_changes
+       SET first_visit = false
+     WHERE deal_id = NEW.deal_id AND to_stage_id = NEW.to_stage_id AND id <> NEW.id
+       AND first_visit AND (changed_at, id) > (NEW.changed_at, NEW.id);
     RETURN NULL;
 END
 $$
@@ -98,6 +148,14 @@ PG_TRIGGER = (
     "CREATE TRIGGER trg_stage_changes_stays AFTER INSERT ON deal_stage_changes "
     "FOR EACH ROW EXECUTE FUNCTION deal_stage_changes_stays()"
 )
+BACKFILL_FIRST_VISIT = """
+UPDATE deal_stage_changes SET first_visit = NOT EXISTS (
+    SELECT 1 FROM deal_stage_changes p
+     WHERE p.deal_id = deal_stage_changes.deal_id AND p.to_stage_id = deal_stage_changes.to_stage_id
+       AND p.id <> deal_stage_changes.id
+       AND (p.changed_at < deal_stage_changes.changed_at
+            OR (p.changed_at = deal_stage_changes.changed_at AND p.id < deal_stage_changes.id)))
+"""
 BACKFILL_LEFT_AT = """
 UPDATE deal_stage_changes SET left_at = (
     SELECT n.changed_at FROM deal_stage_changes n
@@ -166,15 +224,16 @@ def upgrade() -> None:
     for table, columns in TOUCH_COLUMNS.items():
         for column in columns:
             op.add_column(table, sa.Column(column, ID, nullable=True))
-            op.create_index(op.f(f"ix_{table}_{column}"), table, [column], unique=False)
     op.add_column(
         "deal_stage_changes",
         sa.Column("left_at", crmlite.db.models.UtcDateTime(timezone=True), nullable=True),
     )
     op.add_column("deal_stage_changes", sa.Column("stay_s", sa.BigInteger(), nullable=True))
+    op.add_column("deal_stage_changes", sa.Column("first_visit", sa.Boolean(), nullable=True))
     sqlite = op.get_bind().dialect.name == "sqlite"
     seconds = SQLITE_SECONDS if sqlite else PG_SECONDS
     op.execute(BACKFILL_LEFT_AT)
+    op.execute(BACKFILL_FIRST_VISIT)
     stay = seconds.format(later="left_at", earlier="changed_at")
     op.execute(f"UPDATE deal_stage_changes SET stay_s = {stay} WHERE left_at IS NOT NULL")  # noqa: S608
     if sqlite:
@@ -195,11 +254,11 @@ def downgrade() -> None:
     )
     if op.get_bind().dialect.name != "sqlite":
         op.execute("DROP FUNCTION IF EXISTS deal_stage_changes_stays()")
+    op.drop_column("deal_stage_changes", "first_visit")
     op.drop_column("deal_stage_changes", "stay_s")
     op.drop_column("deal_stage_changes", "left_at")
     for table, columns in TOUCH_COLUMNS.items():
         for column in columns:
-            op.drop_index(op.f(f"ix_{table}_{column}"), table_name=table)
             op.drop_column(table, column)
     op.drop_index(op.f("ix_campaign_costs_campaign_id"), table_name="campaign_costs")
     op.drop_table("campaign_costs")
