@@ -289,6 +289,23 @@ def _attended_transfer(model: PbxCalls, msg: AmiMessage, at: float, out: list[Ca
     model.transfer(survivor, "attended", key, from_ext, to_ext, at, out)
 
 
+def _pickup(model: PbxCalls, msg: AmiMessage, at: float, out: list[CallEvent]) -> None:
+    """A phone picked up a call ringing elsewhere; the ringing channel becomes that phone."""
+    found = model.ensure_channel(msg, "Target", at, out, create=False)
+    name = clean(msg.get("Channel"))
+    if found is None or name is None:
+        return
+    call, target = found
+    interface = interface_of(name)
+    if is_trunk(interface, model.config):
+        return
+    ext = extension_of(interface, clean(msg.get("CallerIDNum")), model.config)
+    picker = model.call_of_channel(clean(msg.get("Uniqueid")))
+    if picker is not None and picker is not call:
+        model.merge(call, picker, at, out)  # the picking phone's own little call folds in
+    model.take_over(call, target, ext, interface, at, out)
+
+
 HANDLERS: dict[str, Handler] = {
     "Newchannel": _newchannel,
     "Newstate": _newstate,
@@ -312,4 +329,5 @@ HANDLERS: dict[str, Handler] = {
     "QueueMember": _queue_member,
     "BlindTransfer": _blind_transfer,
     "AttendedTransfer": _attended_transfer,
+    "Pickup": _pickup,
 }

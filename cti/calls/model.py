@@ -200,6 +200,31 @@ class PbxCalls:
             call.ringing_at = at
         out.append(AgentRinging(self.pbx, at, call.snapshot(self.config), ext, leg.interface))
 
+    def take_over(
+        self,
+        call: Call,
+        channel: Channel,
+        ext: str,
+        interface: str,
+        at: float,
+        out: list[CallEvent],
+    ) -> None:
+        """Another phone took this ringing channel over (call pickup): it answers, the phone that
+        rang stops ringing."""
+        previous = call.legs.get(channel.leg) if channel.leg is not None else None
+        if previous is not None and previous.extension != ext:
+            previous.channels.discard(channel.uniqueid)
+        leg = call.legs.get(ext)
+        if leg is None:
+            leg = call.legs[ext] = Leg(extension=ext, interface=interface, rang_at=at)
+        elif leg.state != "answered":
+            leg.state, leg.stopped_at, leg.result = "ringing", None, None
+        channel.leg, channel.dialled, channel.interface = ext, True, interface
+        leg.channels.add(channel.uniqueid)
+        self.answer_leg(call, channel, at, out)
+        if previous is not None and previous.extension != ext and not previous.channels:
+            self.stop_leg(call, previous, "answered-elsewhere", at, out)
+
     def answer_leg(self, call: Call, channel: Channel, at: float, out: list[CallEvent]) -> None:
         """The agent behind ``channel`` picked up (Newstate Up, DialEnd ANSWER, AgentConnect)."""
         if channel.leg is None:

@@ -477,3 +477,37 @@ def test_the_did_is_learnt_when_the_dial_plan_leaves_s() -> None:
     )
     assert events[0].call.called is None
     assert (events[-1].call.called, events[-1].call.did) == ("+74951234567", "+74951234567")
+
+
+def test_call_pickup_moves_the_answer_to_the_picking_phone() -> None:
+    tracker = CallTracker(CONFIG)
+    trunk = chan("", "PJSIP/trunk-00000001", "T", "T", CallerIDNum="+79160000005")
+    trunk |= {"Context": "from-trunk", "Exten": "+74951234568"}
+    ringing = chan("Dest", "PJSIP/104-00000002", "D", "T", CallerIDNum="104")
+    picker = chan("", "PJSIP/102-00000003", "P", "P", CallerIDNum="102")
+    events = run(
+        tracker,
+        ev("Newchannel", **trunk),
+        ev("Newchannel", **chan("", "PJSIP/104-00000002", "D", "T", CallerIDNum="104")),
+        ev("DialBegin", **trunk, **ringing),
+        ev("Newchannel", Context="from-internal", Exten="*8", **picker),
+        ev("Pickup", **picker, **chan("Target", "PJSIP/104-00000002", "D", "T")),
+        ev("DialEnd", DialStatus="ANSWER", **trunk, **ringing),
+        ev("BridgeEnter", **chan("", "PJSIP/102-00000003", "D", "T", CallerIDNum="102")),
+        ev("Hangup", Cause="16", **chan("", "PJSIP/102-00000003<ZOMBIE>", "P", "P")),
+        ev("Hangup", Cause="16", Cause_txt="Normal Clearing", **trunk),
+        ev("Hangup", Cause="16", **chan("", "PJSIP/102-00000003", "D", "T")),
+    )
+    assert [(e.kind, e.linkedid, getattr(e, "extension", None)) for e in events] == [
+        ("call-started", "T", None),
+        ("agent-ringing", "T", "104"),
+        ("call-started", "P", None),
+        ("call-ended", "P", None),
+        ("call-answered", "T", "102"),
+        ("agent-stopped-ringing", "T", "104"),
+        ("call-ended", "T", None),
+    ]
+    final = events[-1].call
+    assert (final.answered_by, final.agents_rung, final.outcome) == ("102", ("104",), "answered")
+    assert final.legs[0].result == "answered-elsewhere"
+    assert tracker.live_calls() == []
