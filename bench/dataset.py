@@ -153,7 +153,7 @@ async def _seed_people_and_pipelines(conn: AsyncConnection, now: dt.datetime) ->
     for user in users:
         user.update(password_hash=None, locale="en", active=True, created_at=now)
     await conn.execute(insert(User), users)
-    ids = dict((await conn.execute(select(User.login, User.id))).tuples().all())
+    ids = {login: ident for login, ident in await conn.execute(select(User.login, User.id))}
     position = len((await conn.execute(select(Pipeline.id))).all())
     for offset, (name, stages) in enumerate(EXTRA_PIPELINES.items(), start=1):
         pipeline_id = (
