@@ -267,19 +267,21 @@ class CallBuilder:
             )
         self.emit("BridgeDestroy", "call,all", _bridge_fields(bridge_id, 0))
 
-    def rtp_qos(self, chan: Channel) -> None:
-        """The RTP quality variables Asterisk sets on every media channel at hangup."""
+    def rtp_qos(self, chan: Channel, bridged_peer: Channel | None = None) -> None:
+        """The RTP quality variables Asterisk sets on a media channel at hangup (and the
+        ``...BRIDGED`` copies on the peer it was bridged to)."""
         stats = "ssrc=483047609;themssrc=0;lp=0;rxjitter=0.000000;rxcount=0;txjitter=0.000000"
-        self.varsets(
-            chan,
-            [
-                ("RTPAUDIOQOS", stats),
-                ("RTPAUDIOQOSJITTER", "minrxjitter=000.000000;maxrxjitter=000.000000"),
-                ("RTPAUDIOQOSLOSS", "  minrxlost=000.000000;  maxrxlost=000.000000"),
-                ("RTPAUDIOQOSRTT", "     minrtt=000.000000;     maxrtt=000.000000"),
-                ("RTPAUDIOQOSMES", "   minrxmes=000.000000;   maxrxmes=000.000000"),
-            ],
-        )
+        pairs = [
+            ("RTPAUDIOQOS", stats),
+            ("RTPAUDIOQOSJITTER", "minrxjitter=000.000000;maxrxjitter=000.000000"),
+            ("RTPAUDIOQOSLOSS", "  minrxlost=000.000000;  maxrxlost=000.000000"),
+            ("RTPAUDIOQOSRTT", "     minrtt=000.000000;     maxrtt=000.000000"),
+            ("RTPAUDIOQOSMES", "   minrxmes=000.000000;   maxrxmes=000.000000"),
+        ]
+        for variable, value in pairs:
+            self.varset(chan, variable, value)
+            if bridged_peer is not None:
+                self.varset(bridged_peer, f"{variable}BRIDGED", value)
 
     def hangup(self, chan: Channel, cause: str = "16", text: str = "Normal Clearing") -> None:
         self.emit("Hangup", "call,all", {**chan.block(), "Cause": cause, "Cause-txt": text})

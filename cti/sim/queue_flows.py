@@ -71,6 +71,7 @@ def queue_call(
             ringing.append((ext, agent))
         for _ext, agent in ringing:
             b.dial_state(trunk, agent)
+        b.device_state(f"Queue:{queue}_avail", "INUSE")
         if answer_by is not None and answer_by in group:
             b.wait(max(0.0, ring_s - waited))
             answered = next(pair for pair in ringing if pair[0] == answer_by)
@@ -122,6 +123,10 @@ def queue_call(
     for _other_ext, other in ringing:
         b.dial_end(trunk, other, "ANSWER" if other is agent else "CANCEL")
     b.connected_line(trunk, ext, agent_name(ext))
+    # Asterisk reports the cancelled legs' DialEnd a second time once the caller is connected.
+    for _other_ext, other in ringing:
+        if other is not agent:
+            b.dial_end(trunk, other, "CANCEL")
     for var_chan in (trunk, agent):
         b.varsets(var_chan, member_vars(ext))
     for var_chan in (trunk, agent):
@@ -154,7 +159,7 @@ def queue_call(
     if transfer_to is not None:
         return _blind_transfer(b, trunk, agent, bridge_id, ext, transfer_to, queue, talk_s)
     b.wait(talk_s)
-    b.rtp_qos(trunk)
+    b.rtp_qos(trunk, bridged_peer=agent)
     b.hangup_request(trunk)
     talk = str(round(talk_s))
     b.agent_event(
@@ -169,7 +174,15 @@ def queue_call(
     )
     b.unbridge(bridge_id, trunk, agent)
     b.varsets(trunk, queue_vars(queue, strategy, 0, round(ring_s), round(talk_s), 1) * 2)
-    b.varsets(trunk, [("ANSWEREDTIME", talk), ("DIALEDTIME", str(round(ring_s + talk_s)))])
+    b.varsets(
+        trunk,
+        [
+            ("ANSWEREDTIME", talk),
+            ("ANSWEREDTIME_MS", str(round(talk_s * 1000))),
+            ("DIALEDTIME", str(round(ring_s + talk_s))),
+            ("DIALEDTIME_MS", str(round((ring_s + talk_s) * 1000))),
+        ],
+    )
     for _other_ext, other in ringing:
         b.cdr(
             trunk,
