@@ -19,11 +19,12 @@ from crmlite.web import (
     users,
 )
 from crmlite.web.errors import error_middleware
-from crmlite.web.keys import API_ROUTES, AUTH_CONFIG
+from crmlite.web.keys import API_ROUTES, AUTH_CONFIG, LOGIN_THROTTLE
 from crmlite.web.middleware import access_log_middleware, request_id_middleware
 from crmlite.web.openapi import openapi_routes
 from crmlite.web.routing import ApiRoutes, add_api_routes
 from crmlite.web.security import AuthConfig, auth_middleware
+from crmlite.web.throttle import LoginThrottle
 
 # The CRM's route tables. Add yours here (one line) and it is served and in /api/openapi.json.
 CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
@@ -50,6 +51,7 @@ def setup_crm_web(
 ) -> None:
     """Add the middlewares and the CRM API to ``app`` (which must hold ENGINE and SESSIONS)."""
     app[AUTH_CONFIG] = AuthConfig(session_ttl=session_ttl, secure_cookies=secure_cookies)
+    app[LOGIN_THROTTLE] = LoginThrottle()
     if API_ROUTES not in app:
         app[API_ROUTES] = []
     # Outermost first: the id is bound before anything logs, errors become problems before the

@@ -11,10 +11,12 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
+from crmlite.domain.errors import Unauthenticated
 from crmlite.domain.principal import Role
 from crmlite.services import auth as auth_service
 from crmlite.services import users as users_service
-from crmlite.web.keys import AUTH_CONFIG, SESSIONS
+from crmlite.web.errors import HttpProblem
+from crmlite.web.keys import AUTH_CONFIG, LOGIN_THROTTLE, SESSIONS
 from crmlite.web.routing import ApiRoutes, model_response
 from crmlite.web.schemas import ApiModel, IdPath
 from crmlite.web.security import (
@@ -97,13 +99,33 @@ def token_out(view: auth_service.TokenView) -> TokenOut:
 
 
 @routes.post(
-    "/api/v1/auth/login", body=LoginIn, response=MeOut, auth=False, errors={401: "Wrong login"}
+    "/api/v1/auth/login",
+    body=LoginIn,
+    response=MeOut,
+    auth=False,
+    errors={401: "Wrong login or password", 429: "Too many failed logins: wait Retry-After"},
 )
 async def login(request: web.Request, *, body: LoginIn) -> web.Response:
     """Open a browser session: sets the HttpOnly session cookie and answers the CSRF token."""
     config = request.app[AUTH_CONFIG]
+    throttle = request.app[LOGIN_THROTTLE]
+    attempt = f"{body.login.strip().lower()}|{request.remote}"
+    wait = throttle.retry_after(attempt)
+    if wait is not None:
+        raise HttpProblem(
+            429,
+            "too-many-attempts",
+            "Too many failed logins",
+            f"try again in {int(wait)} seconds",
+            headers={"Retry-After": str(int(wait))},
+        )
     async with request.app[SESSIONS].begin() as db:
-        ticket = await auth_service.login(db, body.login, body.password, ttl=config.session_ttl)
+        try:
+            ticket = await auth_service.login(db, body.login, body.password, ttl=config.session_ttl)
+        except Unauthenticated:
+            throttle.failed(attempt)
+            raise
+        throttle.succeeded(attempt)
         user = await users_service.get_user(db, ticket.principal, user_id_of(ticket.principal))
     response = model_response(
         MeOut(

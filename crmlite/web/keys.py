@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 if TYPE_CHECKING:
     from crmlite.web.routing import ApiRoute
     from crmlite.web.security import AuthConfig, Credentials
+    from crmlite.web.throttle import LoginThrottle
 
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
@@ -18,6 +19,7 @@ DEFAULT_REGION = web.AppKey("default_region", str)
 # Set by crmlite.web.app.setup_crm_web.
 AUTH_CONFIG: web.AppKey[AuthConfig] = web.AppKey("auth_config")
 API_ROUTES: web.AppKey[list[ApiRoute]] = web.AppKey("api_routes")
+LOGIN_THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("login_throttle")
 
 # Per request, set by the middlewares in crmlite.web.middleware and crmlite.web.security.
 REQUEST_ID = web.RequestKey("request_id", str)

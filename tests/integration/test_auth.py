@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from crmlite.db.models import ApiToken, User, WebSession
 from crmlite.services import auth as auth_service
+from crmlite.web.keys import LOGIN_THROTTLE
 from tests.support.api import DEFAULT_PASSWORD, ApiHarness
 
 
@@ -234,3 +235,25 @@ async def test_change_own_password_keeps_this_browser_logged_in(api: ApiHarness)
         "/api/v1/auth/login", json={"login": user.login, "password": "brand-new-password"}
     )
     assert new.status == 200
+
+
+async def test_repeated_wrong_passwords_are_throttled(api: ApiHarness) -> None:
+    now = [1000.0]
+    throttle = api.app[LOGIN_THROTTLE]
+    throttle.clock = lambda: now[0]
+    user = await api.create_user("seller", password=DEFAULT_PASSWORD)
+    client = api.anonymous()
+    wrong = {"login": user.login, "password": "guess"}
+    right = {"login": user.login, "password": DEFAULT_PASSWORD}
+    for _ in range(throttle.max_failures):
+        assert (await client.post("/api/v1/auth/login", json=wrong)).status == 401
+    blocked = await client.post("/api/v1/auth/login", json=right)
+    assert blocked.status == 429
+    assert blocked.json()["slug"] == "too-many-attempts"
+    assert int(blocked.headers["Retry-After"]) == int(throttle.window_s)
+    other = await api.create_user("seller", password=DEFAULT_PASSWORD)
+    unaffected = {"login": other.login, "password": DEFAULT_PASSWORD}
+    assert (await client.post("/api/v1/auth/login", json=unaffected)).status == 200
+    now[0] += throttle.window_s + 1
+    assert (await client.post("/api/v1/auth/login", json=right)).status == 200
+    assert throttle.retry_after(f"{user.login}|127.0.0.1") is None
