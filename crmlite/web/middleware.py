@@ -63,6 +63,8 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
             raise
         if not response.prepared:
             response.headers[REQUEST_ID_HEADER] = rid
+            # No content sniffing: a JSON answer is never run as a script or rendered as HTML.
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
 
 

@@ -134,8 +134,17 @@ def add_api_routes(app: web.Application, *tables: ApiRoutes) -> None:
     """Register the tables' routes on ``app`` and list them in its OpenAPI document."""
     if API_ROUTES not in app:
         app[API_ROUTES] = []
+    taken = {route.operation_id: route for route in app[API_ROUTES]}
     for table in tables:
         for route in table:
+            if route.operation_id in taken:
+                other = taken[route.operation_id]
+                raise ValueError(
+                    f"two API handlers are named {route.operation_id!r} "
+                    f"({other.method} {other.path} and {route.method} {route.path}): "
+                    "handler names are OpenAPI operationIds and must be unique"
+                )
+            taken[route.operation_id] = route
             app.router.add_route(
                 route.method, route.path, _endpoint(route), name=route.operation_id
             )

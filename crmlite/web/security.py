@@ -36,7 +36,14 @@ class AuthConfig:
     session_ttl: dt.timedelta = dt.timedelta(hours=12)
     secure_cookies: bool = False
     # Requests under these prefixes never touch the database for credentials (static files, probes).
-    skip_prefixes: tuple[str, ...] = ("/static/", "/assets/", "/healthz", "/readyz", "/metrics")
+    skip_prefixes: tuple[str, ...] = (
+        "/static/",
+        "/vendor/",
+        "/favicon",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -273,3 +273,22 @@ async def test_every_api_route_on_the_router_is_documented(api: ApiHarness) -> N
         if is_api and (route.method, path) not in documented:
             undocumented.append(f"{route.method} {path}")
     assert undocumented == [], "declare these with crmlite.web.routing.ApiRoutes"
+
+
+async def test_responses_forbid_content_sniffing(api: ApiHarness) -> None:
+    response = await api.anonymous().get("/api/v1/users")
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_duplicate_handler_names_are_refused() -> None:
+    first, second = ApiRoutes("one"), ApiRoutes("two")
+
+    async def same_name(_request: web.Request) -> None:
+        """Answer nothing."""
+
+    first.get("/api/v1/one")(same_name)
+    second.get("/api/v1/two")(same_name)
+    app = web.Application()
+    add_api_routes(app, first)
+    with pytest.raises(ValueError, match="two API handlers are named 'same_name'"):
+        add_api_routes(app, second)
