@@ -17,7 +17,8 @@ import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crmlite.services.users import users_by_telephony
+from crmlite.domain.principal import SYSTEM
+from crmlite.services.users import device_extension, list_users, users_by_telephony
 
 log = structlog.get_logger(__name__)
 
@@ -82,6 +83,21 @@ class CachedUserDirectory:
             self._refreshing.add(task)
             task.add_done_callback(self._refreshing.discard)
         return found
+
+    async def preload(self) -> int:
+        """Read every active user's telephony names at start; return how many were cached."""
+        async with self._sessions() as session:
+            users = await list_users(session, SYSTEM)
+        now = self._clock()
+        for user in users:
+            entry = PopUser(id=user.id, login=user.login, name=user.display_name)
+            for identity in user.identities:
+                self._cache[identity.value] = (entry, now)
+                # ``PJSIP/101`` rings as extension 101 too (users_by_telephony's fallback).
+                extension = device_extension(identity.value)
+                if extension is not None and extension not in self._cache:
+                    self._cache[extension] = (entry, now)
+        return len(self._cache)
 
     def forget(self) -> None:
         """Drop the cache (after an admin changed the mapping)."""

@@ -69,6 +69,10 @@ class MessageEncoder:
         envelope.update(body)
         return _dumps(envelope)
 
+    def encode_with_card(self, kind: str, body: dict[str, Any], card_json: str) -> str:
+        """Encode a message whose ``card`` is already JSON (encoded once for the live store)."""
+        return self.encode(kind, body)[:-1] + ',"card":' + card_json + "}"
+
     def encode_state(self, user_id: int, cards_json: Iterable[str]) -> str:
         """Encode the ``state`` message from already-encoded card JSON texts (no re-parse)."""
         head = self.encode(STATE, {"user_id": user_id})

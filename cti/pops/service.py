@@ -8,6 +8,7 @@ the call's CRM lane and completes the card with the contact and deal the CRM mad
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,7 @@ from cti.pops.messages import encode_card
 
 log = structlog.get_logger(__name__)
 
+STAGES_TTL_S = 60.0
 _LIVE_STATUSES = (msg.STATUS_RINGING, msg.STATUS_IN_CALL)
 
 
@@ -75,6 +77,7 @@ class PopService:
         self._settings = settings or PopSettings()
         self._calls: dict[str, LiveCall] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stages: dict[int | None, tuple[list[dict[str, Any]], float]] = {}
         self._clicks: dict[str, tuple[int, str]] = {}  # linkedid -> (user, click-to-call request)
         self.published = 0
 
@@ -280,17 +283,27 @@ class PopService:
             self._cancel_lookup(live)
         deal = live.deal()
         pipeline = deal.get("pipeline", {}).get("id") if deal else None
-        try:
-            async with asyncio.timeout(self._settings.lookup_timeout_s):
-                stages = await self._lookup.stage_options(pipeline)
-        except (SQLAlchemyError, OSError, TimeoutError) as err:
-            log.warning("pops_stage_options_failed", linkedid=live.linkedid, error=repr(err))
-            stages = []
+        stages = await self._stage_options(live, pipeline)
         async with live.lock:
             for holder in wrapping:
                 live.revision += 1
                 card = build_wrapup(live, holder, stages)
                 await self._send(holder.user.id, msg.WRAPUP, live.linkedid, card, keep=True)
+
+    async def _stage_options(self, live: LiveCall, pipeline: int | None) -> list[dict[str, Any]]:
+        """The stage picker of a pipeline, cached for a minute (stages rarely change)."""
+        now = time.monotonic()
+        cached = self._stages.get(pipeline)
+        if cached is not None and now - cached[1] < STAGES_TTL_S:
+            return cached[0]
+        try:
+            async with asyncio.timeout(self._settings.lookup_timeout_s):
+                stages = await self._lookup.stage_options(pipeline)
+        except (SQLAlchemyError, OSError, TimeoutError) as err:
+            log.warning("pops_stage_options_failed", linkedid=live.linkedid, error=repr(err))
+            return cached[0] if cached is not None else []
+        self._stages[pipeline] = (stages, now)
+        return stages
 
     # -- the caller lookup ---------------------------------------------------------------------
 
@@ -344,8 +357,9 @@ class PopService:
     async def _send(
         self, user_id: int, kind: str, linkedid: str, card: dict[str, Any], *, keep: bool
     ) -> None:
-        text = self.hub.encoder.encode(kind, {"linkedid": linkedid, "card": card})
-        live = LiveChange(linkedid, encode_card(card)) if keep else None
+        card_json = encode_card(card)
+        text = self.hub.encoder.encode_with_card(kind, {"linkedid": linkedid}, card_json)
+        live = LiveChange(linkedid, card_json) if keep else None
         self.published += 1
         await self.hub.publish(user_id, text, live)
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import structlog
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from crmlite.domain.phones import PhoneRules
-from crmlite.web.keys import SESSIONS
+from crmlite.web.keys import ENGINE, SESSIONS
 from cti.pops.click_to_call import ClickToCall
 from cti.pops.directory import CachedUserDirectory
 from cti.pops.fanout import FanoutBackend, InProcessFanout
@@ -22,6 +24,8 @@ from cti.pops.service import PopService, PopSettings
 from cti.settings import Settings
 from cti.web.pops_keys import CLICK_TO_CALL, ORIGINATOR, PHONE_RULES, POP_SERVICE
 from cti.web.ws import POP_HUB, WS_CONFIG, WsConfig, ws_routes
+
+log = structlog.get_logger(__name__)
 
 __all__ = ["CLICK_TO_CALL", "ORIGINATOR", "POP_HUB", "POP_SERVICE", "make_backend", "setup_pops"]
 
@@ -55,10 +59,16 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
                 send_deadline_s=settings.pops.send_deadline_s,
             ),
         )
+        directory = CachedUserDirectory(app[SESSIONS])
+        try:
+            await directory.preload()
+        except (SQLAlchemyError, OSError) as err:
+            # The pops still work: each extension is then looked up at its first ring.
+            log.warning("pops_directory_preload_failed", error=str(err))
         service = PopService(
             hub,
-            CachedUserDirectory(app[SESSIONS]),
-            SqlCallerLookup(app[SESSIONS]),
+            directory,
+            SqlCallerLookup(app[ENGINE]),
             settings=PopSettings(
                 default_region=settings.phone.default_region,
                 lookup_timeout_s=settings.pops.lookup_timeout_s,

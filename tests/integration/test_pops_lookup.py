@@ -68,7 +68,7 @@ async def test_the_card_costs_the_same_statements_for_1_and_50_activities(
 ) -> None:
     await _seed(sessions, "+79160000001", activities=1)
     await _seed(sessions, "+79160000050", activities=50)
-    lookup = SqlCallerLookup(sessions)
+    lookup = SqlCallerLookup(engine)
     counter = StatementCounter(engine)
     few = await lookup.by_number("+79160000001")
     statements_for_one = counter.count
