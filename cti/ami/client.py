@@ -32,13 +32,12 @@ from cti.ami.errors import (
 from cti.ami.filters import exclusion_filter
 from cti.ami.intake import EventIntake
 from cti.ami.originate import OriginateDesk, OriginateResult, originate_fields
+from cti.ami.snapshot import SnapshotCollector
 from cti.ami.state import ClientState
 from cti.protocol import AmiMessage, DecodeProblem, LinkDown, LinkItem, LinkUp
 from cti.settings import PbxSettings
 
 log = structlog.get_logger(__name__)
-
-_LIST_END = ("CoreShowChannelsComplete", "QueueStatusComplete")
 
 
 class AmiClient:
@@ -76,7 +75,6 @@ class AmiClient:
         self._originator: AmiClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._side_tasks: set[asyncio.Task[None]] = set()
-        self._snapshot_queues: list[AmiMessage] = []
         self._connected_event = asyncio.Event()
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -290,7 +288,6 @@ class AmiClient:
             self._state = replace(self._state, connects=self._state.connects + 1)
             if self._events_on:
                 await self._after_login()
-            self._backoff.reset()
             self._state = replace(self._state, connected=True, since=self.clock(), last_error=None)
             self._connected_event.set()
             log.info("ami.connected", pbx=self.name, host=settings.host, user=self._username)
@@ -349,24 +346,19 @@ class AmiClient:
         if reason is not None:
             self._state = replace(self._state, resyncs=self._state.resyncs + 1)
             self._intake.put_link(LinkDown(self.name, reason, self.clock()))
-        self._snapshot_queues = []
-        queue_call = None
+        collector = SnapshotCollector(self._link_is_up)
+        calls = []
         if self.settings.queue_status_on_resync:
-            queue_call = self._call({"Action": "QueueStatus"}, on_complete=self._queue_snapshot)
-        channels_call = self._call(
-            {"Action": "CoreShowChannels"}, on_complete=self._channel_snapshot
+            calls.append(
+                self._call({"Action": "QueueStatus"}, on_complete=collector.queues_answered)
+            )
+        calls.append(
+            self._call({"Action": "CoreShowChannels"}, on_complete=collector.channels_answered)
         )
-        if queue_call is not None:
-            await asyncio.gather(queue_call, channels_call)
-        else:
-            await channels_call
+        await asyncio.gather(*calls)
+        collector.raise_if_refused()
 
-    def _queue_snapshot(self, messages: list[AmiMessage]) -> None:
-        self._snapshot_queues = [m for m in messages if m.event and m.event not in _LIST_END]
-
-    def _channel_snapshot(self, messages: list[AmiMessage]) -> None:
-        channels = [m for m in messages if m.event and m.event not in _LIST_END]
-        snapshot = tuple(self._snapshot_queues + channels)
+    def _link_is_up(self, snapshot: tuple[AmiMessage, ...]) -> None:
         self._link_up = True
         if not self._state.connected:
             self._state = replace(self._state, connected=True, since=self.clock(), last_error=None)

@@ -77,6 +77,8 @@ class PbxSimulator:
         self.speed = 1.0
         self.write_chunk_size: int | None = None
         self.filter_permitted = True
+        # Actions answered "Permission denied" (lower-case names), as for a restricted account.
+        self.refuse_actions: set[str] = set()
         self.logins = 0
         self.failed_logins = 0
         self.events_sent = 0

@@ -126,6 +126,9 @@ class AmiSession(asyncio.Protocol):
             reply.error("Permission denied")
             return
         handler = self._handlers().get(action)
+        if action in self.sim.refuse_actions:
+            reply.error("Permission denied")
+            return
         if handler is None:
             reply.error("Invalid/unknown command")
             return

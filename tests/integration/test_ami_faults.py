@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -189,3 +190,18 @@ async def test_secret_never_reaches_logs_or_errors(
     for text in texts:
         assert secret not in text
     assert "s3cr3t" not in repr(good.settings)
+
+
+async def test_a_refused_channel_list_never_makes_an_empty_snapshot(sim: PbxSimulator) -> None:
+    # An account without write=reporting gets "Permission denied" for CoreShowChannels.
+    sim.refuse_actions = {"coreshowchannels"}
+    async with AmiClient(sim.client_settings(**FAST)) as client:
+        async with asyncio.timeout(5):
+            while "reporting" not in (client.state.last_error or ""):  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+        assert not client.state.connected
+        sim.refuse_actions = set()
+        lifted = time.time()
+        up = await next_of(client.items(), LinkUp)
+        assert isinstance(up, LinkUp)
+        assert up.at >= lifted
