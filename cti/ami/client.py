@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
@@ -29,8 +28,8 @@ from cti.ami.errors import (
     AmiLoginFailed,
     AmiNotConnected,
 )
-from cti.ami.filters import exclusion_filter
 from cti.ami.intake import EventIntake
+from cti.ami.login import check_login, install_filters, login_fields, ssl_context
 from cti.ami.originate import OriginateDesk, OriginateResult, originate_fields
 from cti.ami.snapshot import SnapshotCollector
 from cti.ami.state import ClientState
@@ -270,7 +269,7 @@ class AmiClient:
         manager = LinkManager(
             host=settings.host,
             port=settings.port,
-            ssl=self._ssl_context(),
+            ssl=ssl_context(settings),
             loop=loop,
             protocol_factory=functools.partial(FramedAmiProtocol, self, settings.max_message_bytes),
         )
@@ -304,23 +303,9 @@ class AmiClient:
                 self._protocol.close()
                 self._protocol = None
 
-    def _ssl_context(self) -> ssl.SSLContext | bool:
-        if not self.settings.tls:
-            return False
-        return ssl.create_default_context(cafile=self.settings.tls_ca_file)
-
     async def _login(self) -> None:
-        fields = {
-            "Action": "Login",
-            "Username": self._username,
-            "Secret": self._secret(),
-            "Events": "on" if self._events_on else "off",
-        }
-        answer = await self._call(fields)
-        first = answer[0] if answer else None
-        if first is None or (first.response or "").lower() != "success":
-            reason = (first.get("Message") if first else None) or "no answer"
-            raise AmiLoginFailed(f"{self.name}: login as {self._username!r} refused: {reason}")
+        fields = login_fields(self._username, self._secret(), self._events_on)
+        check_login(await self._call(fields), self.name, self._username)
 
     async def _after_login(self) -> None:
         try:
@@ -328,18 +313,8 @@ class AmiClient:
         except TimeoutError:
             log.warning("ami.no_fully_booted", pbx=self.name)
         if self.settings.server_side_filter:
-            await self._install_filters()
+            await install_filters(self.action, self.settings.filtered_events, self.name)
         await self._resync(reason=None)
-
-    async def _install_filters(self) -> None:
-        for name in self.settings.filtered_events:
-            fields = {"Action": "Filter", "Operation": "Add", "Filter": exclusion_filter(name)}
-            try:
-                await self.action(fields)
-            except AmiActionFailed as err:
-                # A read-only account may not use Filter (it needs the system class).
-                log.info("ami.filter_refused", pbx=self.name, reason=err.reason)
-                return
 
     async def _resync(self, reason: str | None) -> None:
         """Ask for the live state; LinkUp goes in the stream where the channel list ends."""
