@@ -241,8 +241,8 @@ def upgrade() -> None:
     else:
         op.execute(PG_FUNCTION)
         op.execute(PG_TRIGGER)
-    for name, (table, columns) in REPORT_INDEXES.items():
-        op.create_index(name, table, columns, unique=False)
+    for name, (table, indexed) in REPORT_INDEXES.items():
+        op.create_index(name, table, indexed, unique=False)
 
 
 def downgrade() -> None:
