@@ -22,22 +22,25 @@ def schema_head() -> str:
     return head or ""
 
 
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The migration revision of the database; None when it was never migrated."""
+    async with engine.connect() as connection:
+        migrated = await connection.run_sync(
+            lambda sync: inspect(sync).has_table("alembic_version")
+        )
+        if not migrated:
+            return None
+        revision = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+    return None if revision is None else str(revision)
+
+
 def health_routes(engine: Callable[[], AsyncEngine]) -> list[web.RouteDef]:
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def readyz(_request: web.Request) -> web.Response:
         try:
-            async with engine().connect() as connection:
-                await connection.execute(text("SELECT 1"))
-                migrated = await connection.run_sync(
-                    lambda sync: inspect(sync).has_table("alembic_version")
-                )
-                revision = (
-                    await connection.scalar(text("SELECT version_num FROM alembic_version"))
-                    if migrated
-                    else None
-                )
+            revision = await schema_revision(engine())
         except (SQLAlchemyError, OSError) as err:
             return web.json_response(
                 {"status": "unavailable", "database": type(err).__name__}, status=503

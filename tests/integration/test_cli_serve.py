@@ -90,3 +90,14 @@ async def test_serve_answers_health_and_api(database_url: str) -> None:
     finally:
         process.terminate()
         await process.communicate()
+
+
+async def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    process = await _cti("serve", env=_environment(CTI_DATABASE_URL=url))
+    _out, err = await process.communicate()
+    assert process.returncode == 2
+    message = err.decode()
+    assert "is at revision (none)" in message
+    assert "run `cti migrate` first" in message
+    assert "Traceback" not in message
