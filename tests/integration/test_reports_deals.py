@@ -5,10 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crmlite.db.models import DealStageChange
 from crmlite.domain.errors import NotFound
-from crmlite.domain.reports import ReportScope
+from crmlite.domain.reports import ReportScope, percentile
 from crmlite.services.reports import (
     forecast_report,
     funnel_report,
@@ -156,3 +158,27 @@ async def test_unknown_pipeline_is_not_found(
     async with sessions() as session:
         with pytest.raises(NotFound):
             await funnel_report(session, missing)
+
+
+async def test_percentiles_match_the_reference_definition(
+    sessions: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    """PostgreSQL's percentile_cont (or, on SQLite, the domain formula) agrees with the report."""
+    async with sessions() as session:
+        report = await time_in_stage_report(session, scope(world))
+        for row in report:
+            stays = select(DealStageChange.stay_s).where(
+                DealStageChange.to_stage_id == row.stage.id,
+                DealStageChange.stay_s.is_not(None),
+                DealStageChange.changed_at >= JAN,
+                DealStageChange.changed_at < FEB,
+            )
+            if session.bind.dialect.name == "postgresql":
+                expected = []
+                for fraction in (0.5, 0.9):
+                    cont = func.percentile_cont(fraction).within_group(DealStageChange.stay_s)
+                    expected.append(await session.scalar(stays.with_only_columns(cont)))
+            else:
+                values = [float(v) for v in (await session.scalars(stays)).all()]
+                expected = [percentile(values, 50), percentile(values, 90)]
+            assert [row.median_s, row.p90_s] == pytest.approx(expected), row.stage.name
