@@ -60,6 +60,7 @@ class Column:
     kind: str
     probability: int
     is_unsorted: bool
+    position: int = 0
     count: int = 0
     amounts: dict[str, Decimal] = field(default_factory=dict)
     cards: list[Card] = field(default_factory=list)

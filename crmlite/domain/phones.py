@@ -80,7 +80,7 @@ def normalize_phone(raw: str, rules: PhoneRules, *, field: str = "phone") -> Nor
     return NormalizedPhone(raw=text, normalized=digits, kind=PhoneKind.OTHER)
 
 
-def phone_lookup_keys(raw: str, rules: PhoneRules) -> str | None:
+def phone_lookup_key(raw: str, rules: PhoneRules) -> str | None:
     """Return the normalized key for ``raw``, or None when it cannot be a phone (for searches)."""
     try:
         return normalize_phone(raw, rules).normalized

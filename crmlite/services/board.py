@@ -241,4 +241,5 @@ def _column(stage: Stage) -> Column:
         kind=ref.kind.value,
         probability=stage.probability,
         is_unsorted=ref.is_unsorted,
+        position=stage.position,
     )

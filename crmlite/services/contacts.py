@@ -13,7 +13,7 @@ from crmlite.db.models import Contact, ContactPhone
 from crmlite.domain.access import may_assign_to_others, sees_owned
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied
-from crmlite.domain.phones import PhoneRules, normalize_phone, phone_lookup_keys
+from crmlite.domain.phones import PhoneRules, normalize_phone, phone_lookup_key
 from crmlite.domain.principal import Principal
 from crmlite.services.common import (
     Page,
@@ -210,7 +210,7 @@ class ContactService:
             for column in (Contact.name, Contact.company, Contact.email)
         ]
         # A phone typed into the search box is an exact, indexed match, never LIKE on phones.
-        key = phone_lookup_keys(text, self.rules) if any(c.isdigit() for c in text) else None
+        key = phone_lookup_key(text, self.rules) if any(c.isdigit() for c in text) else None
         if key is not None:
             conditions.append(
                 Contact.id.in_(

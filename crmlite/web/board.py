@@ -45,6 +45,7 @@ class ColumnOut(ApiModel):
     kind: str
     probability: int
     is_unsorted: bool
+    position: int
     count: int = Field(description="cards in the column under the filters, all pages")
     amounts: dict[str, AmountOut] = Field(description="sum of amounts per currency")
     cards: list[CardOut] = Field(description="newest first (created_at, then id, descending)")
