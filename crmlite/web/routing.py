@@ -197,9 +197,11 @@ async def read_json(request: web.Request) -> Any:
             "Unsupported media type",
             f"send the body as application/json, not {request.content_type or 'nothing'}",
         )
-    text = await request.text()
+    raw = await request.read()
     try:
-        return json.loads(text)
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise HttpProblem(400, "malformed-json", "Malformed JSON", "the body is not UTF-8") from err
     except json.JSONDecodeError as err:
         raise HttpProblem(
             400,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -166,6 +167,16 @@ async def test_malformed_json_and_wrong_media_type(probe_api: ApiHarness) -> Non
         "/api/v1/probe/echo", data='{"name": ', headers={"Content-Type": "application/json"}
     )
     _assert_problem(malformed, 400, "malformed-json")
+    not_utf8 = await client.post(
+        "/api/v1/probe/echo", data=b'{"name": "\xff"}', headers={"Content-Type": "application/json"}
+    )
+    _assert_problem(not_utf8, 400, "malformed-json")
+    too_big = await client.post(
+        "/api/v1/probe/echo",
+        data=io.BytesIO(b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'),
+        headers={"Content-Type": "application/json"},
+    )
+    _assert_problem(too_big, 413, "payload-too-large")
     form = await client.post(
         "/api/v1/probe/echo",
         data="name=ok",

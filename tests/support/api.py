@@ -13,6 +13,7 @@ Use the ``api`` fixture (registered in tests/conftest.py)::
 
 from __future__ import annotations
 
+import io
 import itertools
 import json
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -81,7 +82,7 @@ class ApiClient:
         *,
         json: Any = None,
         params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
-        data: str | bytes | None = None,
+        data: str | bytes | io.BytesIO | None = None,
         headers: Mapping[str, str] | None = None,
         csrf: bool = True,
     ) -> ApiResponse:
