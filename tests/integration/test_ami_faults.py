@@ -11,6 +11,7 @@ import pytest
 import structlog
 
 from cti.ami import AmiClient
+from cti.ami.backoff import Backoff
 from cti.protocol import LinkDown, LinkItem, LinkUp, PbxEvent
 from cti.sim import PbxSimulator
 
@@ -241,3 +242,16 @@ async def test_bare_panoramisk_loses_split_characters_which_is_why_we_frame_on_b
     for got, sent in zip(names, NAMES, strict=True):
         assert got != sent
         assert len(got) < len(sent)
+
+
+def test_backoff_doubles_to_its_cap_with_jitter_and_resets() -> None:
+    low = Backoff(0.5, 30.0, rng=lambda: 0.0)
+    high = Backoff(0.5, 30.0, rng=lambda: 0.999999)
+    lows = [low.next() for _ in range(10)]
+    highs = [high.next() for _ in range(10)]
+    assert lows[:4] == [0.25, 0.5, 1.0, 2.0]
+    assert lows[-1] == 15.0  # half of the 30 s cap
+    assert highs[-1] == pytest.approx(30.0)
+    assert all(lo <= hi for lo, hi in zip(lows, highs, strict=True))
+    low.reset()
+    assert low.next() == 0.25
