@@ -92,8 +92,7 @@ async def record_call(session: AsyncSession, work: CallWork, rules: PhoneRules) 
     await effects.load()
     phone = customer_phone(work.call.customer_number, rules)
     contact_id, contact_created = await _contact(session, effects, work, phone, rules)
-    blocked = phone is not None and await is_blocked(session, phone.normalized)
-    deal_id, deal_created = await _deal(session, effects, work, contact_id, blocked)
+    deal_id, deal_created, blocked = await _deal(session, effects, work, contact_id, phone)
     owner_id, owner_changed = await _owner(session, effects, work, contact_id, deal_id)
     task_ids, new_tasks = await _tasks(session, effects, work, contact_id, deal_id)
     activity_id = await _call_log(session, effects, work, (contact_id, deal_id), rules)
@@ -138,21 +137,26 @@ async def _contact(
 
 
 async def _deal(
-    session: AsyncSession, effects: _Effects, work: CallWork, contact_id: int | None, blocked: bool
-) -> tuple[int | None, bool]:
+    session: AsyncSession,
+    effects: _Effects,
+    work: CallWork,
+    contact_id: int | None,
+    phone: NormalizedPhone | None,
+) -> tuple[int | None, bool, bool]:
+    """(deal id, created by this call, the number is blocked from creating deals)."""
     row = effects.get("deal")
     if row is not None:
-        return row.deal_id, row.created
+        return row.deal_id, row.created, False
     if work.deal is None or contact_id is None:
-        return None, False
+        return None, False, False
     deals = DealService(session, SYSTEM, clock=lambda: work.at)
     if work.deal.reuse_open:
         reused = await _open_deal_to_reuse(session, contact_id, work.deal.pipeline_id)
         if reused is not None:
             await effects.add("deal", work.rule_id, deal_id=reused, contact_id=contact_id)
-            return reused, False
-    if blocked:
-        return None, False
+            return reused, False, False
+    if phone is not None and await is_blocked(session, phone.normalized):
+        return None, False, True
     contact_name = await session.scalar(select(Contact.name).where(Contact.id == contact_id))
     deal = await deals.create(
         f"Call from {contact_name}"[:200],
@@ -162,7 +166,7 @@ async def _deal(
         source=DealSource.CALL,
     )
     await effects.add("deal", work.rule_id, deal_id=deal.id, contact_id=contact_id, created=True)
-    return deal.id, True
+    return deal.id, True, False
 
 
 async def _open_deal_to_reuse(

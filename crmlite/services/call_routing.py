@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Contact, ContactPhone, Deal, Stage, TelephonyIdentity, User
@@ -23,49 +23,42 @@ class SellerRoute:
 async def responsible_seller(session: AsyncSession, normalized: str) -> SellerRoute | None:
     """The extension of the contact's owner, else of the owner of their newest open deal.
 
-    At most three indexed probes: the unique phone index, the deals of the contact, the user's
-    identities. Inactive users and users without an extension route nowhere.
+    One statement: a probe of the unique phone index, the owner's (or the open deal owner's)
+    extension through indexed joins. Inactive users and users without an extension route nowhere.
     """
-    contact = (
-        await session.execute(
-            select(Contact.id, Contact.owner_id)
-            .join(ContactPhone, ContactPhone.contact_id == Contact.id)
-            .where(ContactPhone.normalized == normalized)
-        )
-    ).first()
-    if contact is None:
-        return None
-    for via, owner_id in (
-        ("contact-owner", contact.owner_id),
-        ("open-deal", await _open_deal_owner(session, contact.id)),
-    ):
-        if owner_id is None:
-            continue
-        seller = (
-            await session.execute(
-                select(User.id, User.login, User.display_name, TelephonyIdentity.value)
-                .join(TelephonyIdentity, TelephonyIdentity.user_id == User.id)
-                .where(
-                    User.id == owner_id,
-                    User.active.is_(True),
-                    TelephonyIdentity.kind == "extension",
-                )
-                .order_by(TelephonyIdentity.id)
-                .limit(1)
-            )
-        ).first()
-        if seller is not None:
-            return SellerRoute(
-                contact.id, seller.id, seller.login, seller.display_name, seller.value, via
-            )
-    return None
-
-
-async def _open_deal_owner(session: AsyncSession, contact_id: int) -> int | None:
-    return await session.scalar(
+    open_deal_owner = (
         select(Deal.owner_id)
         .join(Stage, Stage.id == Deal.stage_id)
-        .where(Deal.contact_id == contact_id, Stage.kind == "open", Deal.owner_id.is_not(None))
+        .where(Deal.contact_id == Contact.id, Stage.kind == "open", Deal.owner_id.is_not(None))
         .order_by(Deal.updated_at.desc(), Deal.id.desc())
         .limit(1)
+        .correlate(Contact)
+        .scalar_subquery()
     )
+    responsible = func.coalesce(Contact.owner_id, open_deal_owner)
+    row = (
+        await session.execute(
+            select(
+                Contact.id,
+                Contact.owner_id,
+                User.id.label("user_id"),
+                User.login,
+                User.display_name,
+                TelephonyIdentity.value,
+            )
+            .select_from(ContactPhone)
+            .join(Contact, Contact.id == ContactPhone.contact_id)
+            .join(User, and_(User.id == responsible, User.active.is_(True)))
+            .join(
+                TelephonyIdentity,
+                and_(TelephonyIdentity.user_id == User.id, TelephonyIdentity.kind == "extension"),
+            )
+            .where(ContactPhone.normalized == normalized)
+            .order_by(TelephonyIdentity.id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    via = "contact-owner" if row.owner_id is not None else "open-deal"
+    return SellerRoute(row.id, row.user_id, row.login, row.display_name, row.value, via)

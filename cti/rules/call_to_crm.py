@@ -23,7 +23,7 @@ from cti.calls.events import CallEvent
 from cti.rules.book import RuleBook
 from cti.rules.executor import CrmOutcome, RuleExecutor
 from cti.rules.metrics import CRM_EVENTS, CRM_RETRY_QUEUE
-from cti.rules.model import RulesInvalid
+from cti.rules.model import RulesInvalid, moments_of
 
 log = structlog.get_logger(__name__)
 
@@ -78,6 +78,8 @@ class CallToCrm:
 
     async def handle(self, event: CallEvent) -> CrmOutcome:
         """Apply ``event``; if the database stays unavailable, queue it and say it is pending."""
+        if not moments_of(event):
+            return CrmOutcome(event.linkedid, event.kind)  # no rule can match: no database work
         if any(queued.linkedid == event.linkedid for queued in self.retry_queue):
             self._enqueue(event)  # keep this call's order: behind its earlier events
             return CrmOutcome(event.linkedid, event.kind, pending=True)

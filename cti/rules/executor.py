@@ -114,7 +114,11 @@ class RuleExecutor:
         customer, name, ours = customer_side(call)
         phone = customer_phone(customer, self.phone_rules)
         did = customer_phone(call.did, self.phone_rules) if call.did else None
-        known = phone is not None and await find_phone_owner(session, phone.normalized) is not None
+        known = (
+            phone is not None
+            and ruleset.asks_if_caller_known
+            and await find_phone_owner(session, phone.normalized) is not None
+        )
         facts = facts_of(
             event,
             caller=phone.normalized if phone else None,

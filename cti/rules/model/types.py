@@ -168,6 +168,11 @@ class RuleSet:
         """The hours called ``name``."""
         return next((h for h in self.hours if h.name == name), None)
 
+    @property
+    def asks_if_caller_known(self) -> bool:
+        """True when some rule tests whether the caller is a known contact."""
+        return any(rule.when.caller is not None for rule in self.rules)
+
     def known_queues(self) -> frozenset[str]:
         """Every queue declared at the top or served by a group."""
         return frozenset(self.queues).union(*(g.queues for g in self.groups))

@@ -1,0 +1,205 @@
+"""Calls into CRM data, and the dialplan's route lookup, against a database with many contacts.
+
+Seeds ``--contacts`` contacts (each with a phone, an owner and the owner's extension), then:
+
+* route lookups: ``responsible_seller`` for random known and unknown numbers (what
+  ``GET /api/v1/route`` does per inbound call): p50/p99 in ms;
+* calls: ring-all queue calls from new callers through ``CallToCrm`` (started, three agents
+  ringing, answered, ended: every effect written once), and the same calls replayed (every effect
+  found, nothing written): per-event p50/p99 in ms and events per second.
+
+SQLite in a temporary file by default; ``--postgres URL`` (or CTI_TEST_POSTGRES_URL) adds a run
+on a fresh PostgreSQL database. Usage: ``python bench/call_crm_bench.py [--quick]``; the last line
+is one JSON object with the figures and their targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import asyncpg  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
+
+from crmlite.db.engine import create_engine, session_factory  # noqa: E402
+from crmlite.db.migrate import upgrade  # noqa: E402
+from crmlite.db.models import Contact, ContactPhone, TelephonyIdentity, User  # noqa: E402
+from crmlite.domain.phones import PhoneRules  # noqa: E402
+from crmlite.services.call_routing import responsible_seller  # noqa: E402
+from cti.rules.book import RuleBook  # noqa: E402
+from cti.rules.call_to_crm import CallToCrm  # noqa: E402
+from cti.rules.executor import RuleExecutor  # noqa: E402
+from tests.integration.call_support import inbound_call, ring_all_answered  # noqa: E402
+
+TARGET_ROUTE_P99_MS = 5.0
+TARGET_EVENT_P99_MS = 50.0
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def _seed(sessions: Any, contacts: int) -> list[str]:
+    async with sessions.begin() as session:
+        await session.execute(
+            insert(User),
+            [
+                {"login": f"seller{i}", "display_name": f"Seller {i}", "role": "seller",
+                 "locale": "en", "active": True, "created_at": NOW}
+                for i in range(100, 150)
+            ],
+        )  # fmt: skip
+        users = list(await session.scalars(select(User.id).order_by(User.id)))
+        await session.execute(
+            insert(TelephonyIdentity),
+            [
+                {"user_id": uid, "kind": "extension", "value": str(100 + i)}
+                for i, uid in enumerate(users)
+            ],
+        )
+        numbers = [f"+7916{n:07d}" for n in range(contacts)]
+        for start in range(0, contacts, 5000):
+            chunk = numbers[start : start + 5000]
+            await session.execute(
+                insert(Contact),
+                [
+                    {"name": f"Client {start + i}", "owner_id": users[(start + i) % len(users)],
+                     "created_at": NOW, "updated_at": NOW}
+                    for i in range(len(chunk))
+                ],
+            )  # fmt: skip
+        ids = list(await session.scalars(select(Contact.id).order_by(Contact.id)))
+        for start in range(0, contacts, 5000):
+            await session.execute(
+                insert(ContactPhone),
+                [
+                    {"contact_id": cid, "raw": number, "normalized": number, "kind": "e164"}
+                    for cid, number in zip(
+                        ids[start : start + 5000], numbers[start : start + 5000], strict=True
+                    )
+                ],
+            )  # fmt: skip
+    return numbers
+
+
+async def _run(url: str, label: str, contacts: int, lookups: int, calls: int) -> dict[str, Any]:
+    engine = create_engine(url)
+    await upgrade(engine)
+    sessions = session_factory(engine)
+    numbers = await _seed(sessions, contacts)
+    rng = random.Random(7)
+    route_ms: list[float] = []
+    found = 0
+    for index in range(lookups):
+        number = rng.choice(numbers) if index % 4 else f"+7999{rng.randrange(10**7):07d}"
+        start = time.perf_counter()
+        async with sessions() as session:
+            seller = await responsible_seller(session, number)
+        route_ms.append((time.perf_counter() - start) * 1000)
+        found += seller is not None
+    phones = PhoneRules("RU")
+    crm = CallToCrm(sessions, RuleBook(phones), RuleExecutor(phones))
+    all_events = [
+        ring_all_answered(inbound_call(f"bench.{n}", caller=f"+7926{n:07d}"), answered_by="101")
+        for n in range(calls)
+    ]
+    timings: dict[str, list[float]] = {"first": [], "replay": []}
+    for phase in ("first", "replay"):
+        started = time.perf_counter()
+        for events in all_events:
+            for event in events:
+                t0 = time.perf_counter()
+                await crm.handle(event)
+                timings[phase].append((time.perf_counter() - t0) * 1000)
+        elapsed = time.perf_counter() - started
+        timings[f"{phase}_rate"] = [len(timings[phase]) / elapsed]
+    await engine.dispose()
+    figures = {
+        "backend": label,
+        "contacts": contacts,
+        "route_p50_ms": round(statistics.median(route_ms), 3),
+        "route_p99_ms": round(_percentile(route_ms, 0.99), 3),
+        "route_found": found,
+        "route_lookups": lookups,
+        "event_p50_ms": round(statistics.median(timings["first"]), 3),
+        "event_p99_ms": round(_percentile(timings["first"], 0.99), 3),
+        "events_per_s": round(timings["first_rate"][0], 1),
+        "replay_event_p50_ms": round(statistics.median(timings["replay"]), 3),
+        "replay_event_p99_ms": round(_percentile(timings["replay"], 0.99), 3),
+        "replay_events_per_s": round(timings["replay_rate"][0], 1),
+    }
+    print(
+        f"[{label}] {contacts} contacts: route p50 {figures['route_p50_ms']} ms, "
+        f"p99 {figures['route_p99_ms']} ms ({found}/{lookups} found); "
+        f"call events p50 {figures['event_p50_ms']} ms, p99 {figures['event_p99_ms']} ms, "
+        f"{figures['events_per_s']}/s; replayed p50 {figures['replay_event_p50_ms']} ms, "
+        f"p99 {figures['replay_event_p99_ms']} ms, {figures['replay_events_per_s']}/s",
+        flush=True,
+    )
+    return figures
+
+
+async def _postgres(base: str, contacts: int, lookups: int, calls: int) -> dict[str, Any]:
+    name = f"cti_bench_{uuid.uuid4().hex[:8]}"
+    dsn = base.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
+    admin = await asyncpg.connect(dsn + "/postgres")
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        return await _run(
+            base.rsplit("/", 1)[0] + "/" + name, "postgresql", contacts, lookups, calls
+        )
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes, well under a minute")
+    parser.add_argument("--postgres", default=os.environ.get("CTI_TEST_POSTGRES_URL", ""))
+    args = parser.parse_args()
+    contacts, lookups, calls = (20_000, 1_000, 100) if args.quick else (200_000, 5_000, 500)
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        runs.append(await _run(url, "sqlite", contacts, lookups, calls))
+    if args.postgres:
+        runs.append(await _postgres(args.postgres, contacts, lookups, calls))
+    ok = all(
+        r["route_p99_ms"] < TARGET_ROUTE_P99_MS and r["event_p99_ms"] < TARGET_EVENT_P99_MS
+        for r in runs
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "call_crm",
+                "runs": runs,
+                "targets": {
+                    "route_p99_ms": TARGET_ROUTE_P99_MS,
+                    "event_p99_ms": TARGET_EVENT_P99_MS,
+                },
+                "met": ok,
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
