@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Deal, DealStageChange
@@ -35,9 +35,11 @@ from crmlite.services.reports_sql import (
     deal_filter,
     deal_stage_flags,
     entered_column,
+    percentile_of,
     pipeline_stages,
     ranked_percentile,
     unindexed,
+    window_conditions,
 )
 
 
@@ -56,7 +58,7 @@ async def funnel_report(
 ) -> FunnelReport:
     """How far the deals created in the window got, stage by stage (optionally one campaign's)."""
     stages = await pipeline_stages(session, scope.pipeline_id)
-    cohort = [*deal_filter(scope), Deal.created_at >= scope.since, Deal.created_at < scope.until]
+    cohort = await window_conditions(session, Deal.created_at, scope, deal_filter(scope))
     if campaign_id is not None:
         cohort.append(Deal.first_campaign_id == campaign_id)
     flags = deal_stage_flags(stages, cohort)
@@ -122,27 +124,63 @@ async def time_in_stage_report(session: AsyncSession, scope: ReportScope) -> lis
         .group_by(change.to_stage_id)
     )
     figures = {stage_id: (int(n), avg, int(still or 0)) for stage_id, n, avg, still in rows}
+    if scope.seller_id is not None:
+        # One seller's stays are few: rank them all in one query instead of a query per figure.
+        percentiles = await _ranked_stay_percentiles(session, stages, window)
     report: list[StageTime] = []
     for stage in stages:
         completed, average, still = figures.get(stage.id, (0, None, 0))
-        stays = [
-            change.to_stage_id == stage.id,
-            change.stay_s.is_not(None),
-            unindexed(change.changed_at) >= scope.since,
-            unindexed(change.changed_at) < scope.until,
-            *window[2:],
-        ]
+        if scope.seller_id is not None:
+            median, p90 = percentiles.get(stage.id, (None, None))
+        else:
+            stays = [
+                change.to_stage_id == stage.id,
+                change.stay_s.is_not(None),
+                unindexed(change.changed_at) >= scope.since,
+                unindexed(change.changed_at) < scope.until,
+            ]
+            median = await ranked_percentile(session, change.stay_s, stays, completed, MEDIAN)
+            p90 = await ranked_percentile(session, change.stay_s, stays, completed, P90)
         report.append(
             StageTime(
                 stage=stage,
                 stays=completed,
-                median_s=await ranked_percentile(session, change.stay_s, stays, completed, MEDIAN),
-                p90_s=await ranked_percentile(session, change.stay_s, stays, completed, P90),
+                median_s=median,
+                p90_s=p90,
                 average_s=None if average is None else round(float(average), 1),
                 open_stays=still,
             )
         )
     return report
+
+
+async def _ranked_stay_percentiles(
+    session: AsyncSession, stages: list[StageInfo], window: list[ColumnElement[bool]]
+) -> dict[int, tuple[float | None, float | None]]:
+    """Median and p90 of the completed stays per stage, with ROW_NUMBER / COUNT windows."""
+    change = DealStageChange
+    ranked = (
+        select(
+            change.to_stage_id,
+            change.stay_s,
+            func.row_number()
+            .over(partition_by=change.to_stage_id, order_by=change.stay_s)
+            .label("rank"),
+            func.count().over(partition_by=change.to_stage_id).label("n"),
+        )
+        .where(change.to_stage_id.in_([s.id for s in stages]), change.stay_s.is_not(None), *window)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            ranked.c.to_stage_id,
+            percentile_of(ranked.c.stay_s, ranked.c.rank, ranked.c.n, MEDIAN),
+            percentile_of(ranked.c.stay_s, ranked.c.rank, ranked.c.n, P90),
+        ).group_by(ranked.c.to_stage_id)
+    )
+    return {
+        stage_id: (round(float(median), 1), round(float(p90), 1)) for stage_id, median, p90 in rows
+    }
 
 
 __all__ = [

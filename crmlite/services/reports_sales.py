@@ -25,6 +25,7 @@ from crmlite.services.reports_sql import (
     entered_column,
     pipeline_stages,
     seconds_between,
+    window_conditions,
 )
 
 ZERO = Decimal("0.00")
@@ -145,7 +146,7 @@ async def forecast_report(session: AsyncSession, scope: ReportScope) -> Forecast
         open_amounts.setdefault(stage_id, {})[currency] = Decimal(total or 0)
         open_counts[stage_id] = open_counts.get(stage_id, 0) + count
 
-    closed = [*deal_filter(scope), Deal.closed_at >= scope.since, Deal.closed_at < scope.until]
+    closed = await window_conditions(session, Deal.closed_at, scope, deal_filter(scope))
     flags = deal_stage_flags(stages, closed)
     tracked = [s for s in stages if s.kind == "open"]
     history_rows = await session.execute(

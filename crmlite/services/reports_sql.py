@@ -224,3 +224,24 @@ def materialized(query: Select[*tuple[Any, ...]], name: str) -> CTE:
     Without it the planners may inline the CTE and run its correlated subqueries once per use.
     """
     return query.cte(name).prefix_with("MATERIALIZED")
+
+
+async def window_conditions(
+    session: AsyncSession,
+    column: QueryableAttribute[Any],
+    scope: ReportScope,
+    base: Sequence[ColumnElement[bool]],
+) -> list[ColumnElement[bool]]:
+    """``base`` and ``since <= column < until``, phrased for the planner.
+
+    When the window holds most of the ``base`` rows (all time, a long range), walking the table
+    in key order beats an index range plus a sort of every row by key, so on SQLite the column is
+    hidden from the index; two index-only counts decide.
+    """
+    window = [column >= scope.since, column < scope.until]
+    inside = await session.scalar(select(func.count()).where(*base, *window)) or 0
+    total = await session.scalar(select(func.count()).where(*base)) or 0
+    if inside * 2 <= total:
+        return [*base, *window]
+    hidden = unindexed(column)
+    return [*base, hidden >= scope.since, hidden < scope.until]
