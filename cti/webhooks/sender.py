@@ -10,6 +10,7 @@ by a restart, from the table.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import fnmatch
 import json
@@ -87,6 +88,7 @@ class WebhookSender:
         timeout_s: float = 10.0,
         workers: int = 4,
         scan_interval_s: float = 5.0,
+        hold_limit: int = 10_000,
         clock: Callable[[], dt.datetime] = _utc_now,
     ) -> None:
         self.sessions = sessions
@@ -102,17 +104,33 @@ class WebhookSender:
         self._inflight: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aiohttp.ClientSession | None = None
+        self._unrecorded: collections.deque[tuple[str, str, str]] = collections.deque()
+        self.hold_limit = hold_limit
+        self.lost = 0
         self.sent = 0
         self.failed_attempts = 0
 
     async def publish(
         self, event_type: str, event_id: str, data: Mapping[str, Any], occurred_at: dt.datetime
     ) -> int:
-        """Record the event for every endpoint that wants it and queue it; return how many."""
+        """Record the event for every endpoint that wants it and queue it; return how many.
+
+        While the database is away the event waits in memory (bounded) and is recorded by the
+        scanner once it is back.
+        """
         targets = [e for e in self.endpoints.values() if e.wants(event_type)]
         if not targets:
             return 0
         body = envelope(event_type, event_id, occurred_at, dict(data))
+        try:
+            return await self._record(event_type, event_id, body, targets)
+        except (SQLAlchemyError, OSError) as err:
+            self._hold(event_type, event_id, body, err)
+            return 0
+
+    async def _record(
+        self, event_type: str, event_id: str, body: str, targets: Sequence[Endpoint]
+    ) -> int:
         now = self.clock()
         recorded: list[DeliveryToSend] = []
         async with self.sessions() as session, session.begin():
@@ -130,6 +148,30 @@ class WebhookSender:
         for delivery in recorded:
             self._submit(delivery)
         return len(recorded)
+
+    def _hold(self, event_type: str, event_id: str, body: str, err: BaseException) -> None:
+        if len(self._unrecorded) >= self.hold_limit:
+            lost = self._unrecorded.popleft()
+            self.lost += 1
+            log.error("webhook event lost: database away too long", event_id=lost[1])
+        self._unrecorded.append((event_type, event_id, body))
+        log.warning(
+            "webhook event held until the database is back",
+            event_type=event_type,
+            error=type(err).__name__,
+            held=len(self._unrecorded),
+        )
+
+    async def flush_held(self) -> int:
+        """Record the events held while the database was away; stop at the first failure."""
+        done = 0
+        while self._unrecorded:
+            event_type, event_id, body = self._unrecorded[0]
+            targets = [e for e in self.endpoints.values() if e.wants(event_type)]
+            await self._record(event_type, event_id, body, targets)
+            self._unrecorded.popleft()
+            done += 1
+        return done
 
     def _submit(self, delivery: DeliveryToSend) -> None:
         if delivery.id in self._inflight:
@@ -170,6 +212,7 @@ class WebhookSender:
         while True:
             await asyncio.sleep(self.scan_interval_s)
             try:
+                await self.flush_held()
                 async with self.sessions() as session:
                     due = await due_deliveries(session, self.clock(), exclude=list(self._inflight))
             except (SQLAlchemyError, OSError) as err:  # the database may be away for a while

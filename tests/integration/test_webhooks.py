@@ -282,3 +282,31 @@ async def test_the_service_sends_inbox_decisions_to_configured_webhooks(
     assert headers["X-CTI-Event"] == "deal.declined"
     assert json.loads(body)["data"]["deal_id"] == outcome.deal_id
     assert json.loads(body)["data"]["reason"] == "spam"
+
+
+async def test_events_wait_in_memory_while_the_database_is_away(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    class Away:
+        def __init__(self) -> None:
+            self.down = True
+
+        def __call__(self) -> AsyncSession:
+            if self.down:
+                raise OperationalError("BEGIN", {}, sqlite3.OperationalError("database is locked"))
+            return sessions()
+
+    away = Away()
+    sender = WebhookSender(away, [Endpoint("http://127.0.0.1:9/a", SECRET)], hold_limit=2)  # type: ignore[arg-type]
+    for index in range(3):
+        assert await sender.publish("call.ended", f"held-{index}", {}, AT) == 0
+    assert sender.lost == 1  # the oldest went when the bound was reached, and was logged
+    away.down = False
+    assert await sender.flush_held() == 2
+    async with sessions() as session:
+        rows = await deliveries(session)
+    assert sorted(row.event_id for row in rows) == ["held-1", "held-2"]
