@@ -374,7 +374,8 @@ Index("ix_stage_changes_entered_stays", DealStageChange.to_stage_id, DealStageCh
 Index("ix_stage_changes_first_visits", DealStageChange.deal_id, DealStageChange.first_visit,
       DealStageChange.to_stage_id)  # fmt: skip
 Index("ix_deals_pipeline_created", Deal.pipeline_id, Deal.created_at)
-Index("ix_deals_pipeline_closed", Deal.pipeline_id, Deal.closed_at)
+Index("ix_deals_pipeline_closed", Deal.pipeline_id, Deal.closed_at, Deal.stage_id, Deal.currency,
+      Deal.amount, Deal.created_at, Deal.owner_id, Deal.lost_reason)  # fmt: skip
 Index("ix_activities_calls_from", Activity.from_number, Activity.kind, Activity.direction,
       Activity.started_at, Activity.answered_at)  # fmt: skip
 Index("ix_activities_calls_to", Activity.to_number, Activity.kind, Activity.direction,

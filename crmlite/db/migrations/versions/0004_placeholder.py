@@ -50,7 +50,19 @@ REPORT_INDEXES = {
         ["deal_id", "first_visit", "to_stage_id"],
     ),
     "ix_deals_pipeline_created": ("deals", ["pipeline_id", "created_at"]),
-    "ix_deals_pipeline_closed": ("deals", ["pipeline_id", "closed_at"]),
+    "ix_deals_pipeline_closed": (
+        "deals",
+        [
+            "pipeline_id",
+            "closed_at",
+            "stage_id",
+            "currency",
+            "amount",
+            "created_at",
+            "owner_id",
+            "lost_reason",
+        ],
+    ),
     "ix_activities_calls_from": (
         "activities",
         ["from_number", "kind", "direction", "started_at", "answered_at"],
