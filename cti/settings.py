@@ -114,6 +114,8 @@ class SimulatorSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(5039, ge=0, le=65535)
     calls_per_minute: float = Field(4.0, ge=0)
+    # Numbers the generated calls come from half the time (e.g. known contacts, for the demo).
+    known_callers: tuple[str, ...] = ()
 
 
 class PopsSettings(_Section):

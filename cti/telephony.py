@@ -125,6 +125,7 @@ async def _start_simulator(settings: Settings) -> tuple[PbxSimulator | None, Seq
         return None, settings.pbx
     sim_settings = settings.simulator
     simulator = PbxSimulator(host=sim_settings.host, port=sim_settings.port)
+    simulator.known_callers = sim_settings.known_callers
     await simulator.start()
     if sim_settings.calls_per_minute > 0:
         simulator.start_traffic(sim_settings.calls_per_minute)

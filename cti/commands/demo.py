@@ -14,7 +14,7 @@ from crmlite.db.engine import create_engine, session_factory
 from crmlite.db.migrate import upgrade
 from crmlite.domain.phones import PhoneRules
 from cti.app import create_app
-from cti.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+from cti.demo import DEMO_PASSWORD, DEMO_USERS, demo_caller_numbers, seed_demo
 from cti.observability import configure_logging
 from cti.settings import Settings, load_settings
 
@@ -32,7 +32,11 @@ def demo_settings(args: argparse.Namespace) -> Settings:
         )
     if not settings.pbx:
         update["simulator"] = settings.simulator.model_copy(
-            update={"enabled": True, "calls_per_minute": args.calls_per_minute}
+            update={
+                "enabled": True,
+                "calls_per_minute": args.calls_per_minute,
+                "known_callers": demo_caller_numbers(),
+            }
         )
     if os.environ.get("CTI_LOG_FORMAT") is None and not args.config:
         update["logging"] = settings.logging.model_copy(update={"format": "console"})

@@ -7,6 +7,7 @@ plays them on its clock. Durations are seconds of simulated time (a speed factor
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 from cti.sim.builder import IdSource, Step
 from cti.sim.call_flows import (
@@ -45,9 +46,12 @@ def random_caller(rng: random.Random) -> tuple[str, str]:
     return f"+7916{rng.randrange(10**7):07d}", rng.choice(CALLER_NAMES)
 
 
-def random_call(ids: IdSource, rng: random.Random) -> list[Step]:
+def random_call(ids: IdSource, rng: random.Random, known_callers: Sequence[str] = ()) -> list[Step]:
     """One call of a mix like a sales line's day: mostly queue calls, some direct, out, internal."""
     caller, name = random_caller(rng)
+    if known_callers and rng.random() < 0.5:
+        # A returning customer: the CRM knows the number, so the card shows who it is.
+        caller, name = rng.choice(known_callers), "<unknown>"
     roll = rng.random()
     ring = rng.uniform(1.0, 8.0)
     talk = rng.uniform(5.0, 60.0)

@@ -73,6 +73,8 @@ class PbxSimulator:
         self.sessions: set[AmiSession] = set()
         self.on_sent: SentHook | None = None
         self.silent = False
+        # Numbers generated traffic calls from half the time (the demo's seeded contacts).
+        self.known_callers: tuple[str, ...] = ()
         # Time compression for the calls an Originate starts (tests use 10-50).
         self.speed = 1.0
         self.write_chunk_size: int | None = None
@@ -261,7 +263,7 @@ class PbxSimulator:
             return
         while True:
             await asyncio.sleep(self.rng.expovariate(calls_per_minute / 60.0) / speed)
-            self.play(flows.random_call(self.ids, self.rng), speed)
+            self.play(flows.random_call(self.ids, self.rng, self.known_callers), speed)
 
     def replay(
         self,
