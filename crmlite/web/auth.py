@@ -9,6 +9,7 @@ import datetime as dt
 from typing import Literal
 
 from aiohttp import web
+from prometheus_client import Counter
 from pydantic import Field
 
 from crmlite.domain.errors import Unauthenticated
@@ -31,6 +32,8 @@ from crmlite.web.security import (
 __all__ = ["principal", "routes"]
 
 routes = ApiRoutes("auth", "Browser sessions and API tokens")
+
+LOGINS = Counter("cti_logins_total", "Browser login attempts by outcome", ["outcome"])
 
 
 class LoginIn(ApiModel):
@@ -112,6 +115,7 @@ async def login(request: web.Request, *, body: LoginIn) -> web.Response:
     attempt = f"{body.login.strip().lower()}|{request.remote}"
     wait = throttle.retry_after(attempt)
     if wait is not None:
+        LOGINS.labels("throttled").inc()
         raise HttpProblem(
             429,
             "too-many-attempts",
@@ -124,8 +128,10 @@ async def login(request: web.Request, *, body: LoginIn) -> web.Response:
             ticket = await auth_service.login(db, body.login, body.password, ttl=config.session_ttl)
         except Unauthenticated:
             throttle.failed(attempt)
+            LOGINS.labels("failure").inc()
             raise
         throttle.succeeded(attempt)
+        LOGINS.labels("success").inc()
         user = await users_service.get_user(db, ticket.principal, user_id_of(ticket.principal))
     response = model_response(
         MeOut(

@@ -254,6 +254,9 @@ async def test_repeated_wrong_passwords_are_throttled(api: ApiHarness) -> None:
     other = await api.create_user("seller", password=DEFAULT_PASSWORD)
     unaffected = {"login": other.login, "password": DEFAULT_PASSWORD}
     assert (await client.post("/api/v1/auth/login", json=unaffected)).status == 200
+    metrics = (await client.get("/metrics")).text
+    assert 'cti_logins_total{outcome="throttled"}' in metrics
+    assert 'cti_logins_total{outcome="failure"}' in metrics
     now[0] += throttle.window_s + 1
     assert (await client.post("/api/v1/auth/login", json=right)).status == 200
     assert throttle.retry_after(f"{user.login}|127.0.0.1") is None
