@@ -141,6 +141,10 @@ def build_openapi(
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = operation
 
     components_schemas: dict[str, Any] = {"Problem": _PROBLEM_SCHEMA, **defs}
+    tags: dict[str, str] = {}
+    for route in routes:
+        if route.tag_description or route.tag not in tags:
+            tags[route.tag] = route.tag_description or tags.get(route.tag, "")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -151,6 +155,10 @@ def build_openapi(
                 f"(cookie {SESSION_COOKIE}) send the CSRF token in {CSRF_HEADER} on unsafe methods."
             ),
         },
+        "tags": [
+            {"name": name, "description": text} if text else {"name": name}
+            for name, text in sorted(tags.items())
+        ],
         "paths": dict(sorted(paths.items())),
         "components": {
             "schemas": dict(sorted(components_schemas.items())),

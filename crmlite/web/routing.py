@@ -52,6 +52,7 @@ class ApiRoute:
     auth: bool = True
     operation_id: str = ""
     extra_responses: Mapping[int, str] = field(default_factory=dict)
+    tag_description: str = ""
 
     @property
     def openapi_path(self) -> str:
@@ -108,6 +109,7 @@ class ApiRoutes:
                     auth=auth,
                     operation_id=handler.__name__,
                     extra_responses=dict(errors or {}),
+                    tag_description=self.description,
                 )
             )
             return handler

@@ -206,6 +206,9 @@ async def test_openapi_document_lists_every_route(probe_api: ApiHarness) -> None
         assert operation["operationId"] == route.operation_id
         assert operation["responses"]
     assert document["paths"]["/api/v1/users/{id}"]["patch"]["parameters"][0]["name"] == "id"
+    tags = {tag["name"]: tag.get("description") for tag in document["tags"]}
+    assert tags["users"] == "Users, roles and telephony identities"
+    assert {route.tag for route in routes} == set(tags)
     problem = document["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "slug"}
 
