@@ -147,8 +147,8 @@ async def browsers(args: argparse.Namespace) -> None:
 # --- the orchestra ----------------------------------------------------------------------------
 
 
-async def prepare_database(path: Path, users: int, contacts: int) -> tuple[str, list[str]]:
-    """A migrated SQLite file with ``users`` sellers (extension 1000+i, one token each)."""
+async def prepare_database(url: str, users: int, contacts: int) -> list[str]:
+    """Migrate ``url`` and add ``users`` sellers (extension 1000+i, one token each)."""
     import datetime as dt
 
     from sqlalchemy import insert
@@ -158,7 +158,6 @@ async def prepare_database(path: Path, users: int, contacts: int) -> tuple[str, 
     from crmlite.db.models import Activity, Contact, ContactPhone, TelephonyIdentity, User
     from crmlite.services.auth import create_api_token
 
-    url = f"sqlite+aiosqlite:///{path}"
     engine = create_engine(url)
     await upgrade(engine)
     now = dt.datetime.now(dt.UTC)
@@ -212,7 +211,33 @@ async def prepare_database(path: Path, users: int, contacts: int) -> tuple[str, 
         for i in range(users):
             tokens.append((await create_api_token(db, i + 1, "bench")).token)
     await engine.dispose()
-    return url, tokens
+    return tokens
+
+
+BENCH_DATABASE = "cti_pop_bench"
+
+
+async def create_pg_database(server_url: str) -> str:
+    """A fresh database on the PostgreSQL server of ``server_url``; return its URL."""
+    import asyncpg
+
+    admin = await asyncpg.connect(server_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    finally:
+        await admin.close()
+    return server_url.rsplit("/", 1)[0] + "/" + BENCH_DATABASE
+
+
+async def drop_pg_database(server_url: str, url: str) -> None:
+    import asyncpg
+
+    admin = await asyncpg.connect(server_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def process_cpu_s(pid: int) -> float:
@@ -379,9 +404,10 @@ async def orchestrate(args: argparse.Namespace) -> int:
     contacts = 2000
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="pop-bench-") as tmp:
-        db_url, tokens = await prepare_database(
-            Path(tmp) / "bench.db", max(rounds) // TABS_PER_USER, contacts
-        )
+        db_url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        if args.postgres:
+            db_url = await create_pg_database(args.postgres)
+        tokens = await prepare_database(db_url, max(rounds) // TABS_PER_USER, contacts)
         tokens_path = Path(tmp) / "tokens.json"
         tokens_path.write_text(json.dumps(tokens))
         async with PbxSimulator(port=0, seed=7) as sim:
@@ -413,12 +439,15 @@ async def orchestrate(args: argparse.Namespace) -> int:
             cpu_line = await asyncio.wait_for(server.stdout.readline(), timeout=30)
             server_cpu_s = float(cpu_line.split()[1]) if cpu_line.startswith(b"CPU") else None
             await asyncio.wait_for(server.wait(), timeout=30)
+    if args.postgres:
+        await drop_pg_database(args.postgres, db_url)
     top = results[-1]
     p99_top = max(row["p99_ms"] for row in top["phases"].values())
     lost = sum(row["lost"] for r in results for row in r["phases"].values())
     summary = {
         "bench": "pops",
         "quick": args.quick,
+        "database": "postgresql" if args.postgres else "sqlite",
         "rounds": results,
         "p99_ms_1000_clients": p99_top,
         "lost": lost,
@@ -452,6 +481,12 @@ def print_round(result: dict[str, Any]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="short phases (under a minute)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run the service on PostgreSQL (a server URL such as "
+        "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres) instead of SQLite",
+    )
     parser.add_argument("--role", choices=("orchestra", "server", "clients"), default="orchestra")
     parser.add_argument("--db")
     parser.add_argument("--ami-port", type=int)

@@ -7,19 +7,23 @@ whatever the contact's history, one when the number is unknown.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import phonenumbers
-from sqlalchemy import Row, Select, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, Engine, bindparam, create_engine, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Pipeline, Stage, User
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import PhoneKind, PhoneRules, normalize_phone
+
+T = TypeVar("T")
 
 LAST_ACTIVITIES = 5
 MAX_OPEN_DEALS = 20
@@ -107,158 +111,191 @@ def _user(user_id: int | None, name: str | None) -> dict[str, Any] | None:
     return None if user_id is None else {"id": user_id, "name": name}
 
 
-ContactRow = Row[int, str, str | None, str | None, int | None, str]
+_OWNER = aliased(User)
+_DEAL_OWNER = aliased(User)
+_AUTHOR = aliased(User)
+
+# Built once: statements with bound parameters hit SQLAlchemy's compiled cache on every call.
+_CONTACT = select(
+    Contact.id,
+    Contact.name,
+    Contact.company,
+    Contact.email,
+    Contact.owner_id,
+    _OWNER.display_name.label("owner_name"),
+).outerjoin(_OWNER, _OWNER.id == Contact.owner_id)
+_CONTACT_BY_PHONE = (
+    _CONTACT.join(ContactPhone, ContactPhone.contact_id == Contact.id)
+    .where(ContactPhone.normalized == bindparam("key"))
+    .limit(1)
+)
+_CONTACT_BY_ID = _CONTACT.where(Contact.id == bindparam("contact_id"))
+_OPEN_DEALS = (
+    select(
+        Deal.id,
+        Deal.title,
+        Deal.amount,
+        Deal.currency,
+        Deal.owner_id,
+        Deal.version,
+        _DEAL_OWNER.display_name.label("owner_name"),
+        Stage.id.label("stage_id"),
+        Stage.name.label("stage_name"),
+        Stage.is_unsorted,
+        Pipeline.id.label("pipeline_id"),
+        Pipeline.name.label("pipeline_name"),
+    )
+    .join(Stage, Stage.id == Deal.stage_id)
+    .join(Pipeline, Pipeline.id == Deal.pipeline_id)
+    .outerjoin(_DEAL_OWNER, _DEAL_OWNER.id == Deal.owner_id)
+    .where(Deal.contact_id == bindparam("contact_id"), Stage.kind == "open")
+    .order_by(Deal.updated_at.desc(), Deal.id.desc())
+    .limit(MAX_OPEN_DEALS)
+)
+_LAST_ACTIVITIES = (
+    select(
+        Activity.id,
+        Activity.kind,
+        Activity.created_at,
+        Activity.body,
+        Activity.title,
+        Activity.direction,
+        Activity.outcome,
+        Activity.duration_s,
+        Activity.deal_id,
+        Activity.due_at,
+        Activity.done_at,
+        Activity.author_id,
+        _AUTHOR.display_name.label("author_name"),
+    )
+    .outerjoin(_AUTHOR, _AUTHOR.id == Activity.author_id)
+    .where(Activity.contact_id == bindparam("contact_id"))
+    .order_by(Activity.created_at.desc(), Activity.id.desc())
+    .limit(LAST_ACTIVITIES)
+)
+_STAGES = (
+    select(Stage.id, Stage.name, Stage.kind, Stage.pipeline_id)
+    .where(Stage.archived_at.is_(None))
+    .order_by(Stage.position)
+)
+_DEFAULT_PIPELINE_STAGES = _STAGES.join(Pipeline, Pipeline.id == Stage.pipeline_id).where(
+    Pipeline.is_default.is_(True)
+)
+_PIPELINE_STAGES = _STAGES.where(Stage.pipeline_id == bindparam("pipeline_id"))
 
 
-def _contact_columns() -> Select[int, str, str | None, str | None, int | None, str]:
-    """The contact's card fields and its owner's name, as plain columns (no ORM objects)."""
-    owner = aliased(User)
-    return select(
-        Contact.id,
-        Contact.name,
-        Contact.company,
-        Contact.email,
-        Contact.owner_id,
-        owner.display_name.label("owner_name"),
-    ).outerjoin(owner, owner.id == Contact.owner_id)
+def read_card(
+    connection: Connection, *, key: str | None = None, contact_id: int | None = None
+) -> CallerInfo:
+    """Read a card's CRM part on a (sync) connection: three statements, or one when unknown."""
+    if key is not None:
+        contact = connection.execute(_CONTACT_BY_PHONE, {"key": key}).first()
+    else:
+        contact = connection.execute(_CONTACT_BY_ID, {"contact_id": contact_id}).first()
+    if contact is None:
+        return UNKNOWN_CALLER
+    deals = connection.execute(_OPEN_DEALS, {"contact_id": contact.id}).all()
+    activities = connection.execute(_LAST_ACTIVITIES, {"contact_id": contact.id}).all()
+    return CallerInfo(
+        contact={
+            "id": contact.id,
+            "name": contact.name,
+            "company": contact.company,
+            "email": contact.email,
+        },
+        owner=_user(contact.owner_id, contact.owner_name),
+        deals=tuple(
+            {
+                "id": d.id,
+                "title": d.title,
+                "amount": str(d.amount),
+                "currency": d.currency,
+                "version": d.version,
+                "owner": _user(d.owner_id, d.owner_name),
+                "stage": {"id": d.stage_id, "name": d.stage_name, "unsorted": d.is_unsorted},
+                "pipeline": {"id": d.pipeline_id, "name": d.pipeline_name},
+            }
+            for d in deals
+        ),
+        activities=tuple(
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "at": _iso(a.created_at),
+                "body": a.body,
+                "title": a.title,
+                "direction": a.direction,
+                "outcome": a.outcome,
+                "duration_s": a.duration_s,
+                "deal_id": a.deal_id,
+                "due_at": _iso(a.due_at),
+                "done_at": _iso(a.done_at),
+                "author": _user(a.author_id, a.author_name),
+            }
+            for a in activities
+        ),
+    )
+
+
+def read_stages(connection: Connection, pipeline_id: int | None) -> list[dict[str, Any]]:
+    """The stage picker of ``pipeline_id`` (the default pipeline when None)."""
+    if pipeline_id is None:
+        rows = connection.execute(_DEFAULT_PIPELINE_STAGES).all()
+    else:
+        rows = connection.execute(_PIPELINE_STAGES, {"pipeline_id": pipeline_id}).all()
+    return [
+        {"id": r.id, "name": r.name, "kind": r.kind, "pipeline_id": r.pipeline_id} for r in rows
+    ]
 
 
 class SqlCallerLookup:
-    """``CallerLookup`` over the CRM database (read only).
+    """``CallerLookup`` over the CRM database (read only, rows not ORM objects).
 
-    Reads go through a plain connection, not an ORM session: a card needs rows, not objects, and
-    a connection costs a fraction of a session's round trips (this runs on every ringing call).
+    On SQLite the whole card is read in ONE hop to a worker thread through the plain sqlite3
+    driver: aiosqlite would hop threads a dozen times per card, and each hop contends for the GIL
+    with the event loop that is sending the pops. Other backends (asyncpg) run the same
+    statements on the async engine.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._sync: Engine | None = None
+        if engine.dialect.name == "sqlite":
+            self._sync = create_engine(
+                engine.url.set(drivername="sqlite"),
+                connect_args={"check_same_thread": False, "timeout": 5.0},
+            )
+
+    @property
+    def statement_engine(self) -> Engine:
+        """The engine the statements run on (to count them, or to log them)."""
+        return self._sync if self._sync is not None else self._engine.sync_engine
+
+    def close(self) -> None:
+        """Close the worker-thread engine, if any."""
+        if self._sync is not None:
+            self._sync.dispose()
 
     async def by_number(self, key: str) -> CallerInfo:
-        """Find the contact by its normalized phone, then read its card data."""
-        query = (
-            _contact_columns()
-            .join(ContactPhone, ContactPhone.contact_id == Contact.id)
-            .where(ContactPhone.normalized == key)
-            .limit(1)
-        )
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).first()
-            if row is None:
-                return UNKNOWN_CALLER
-            return await self._details(connection, row)
+        """Everything a card shows about the contact owning number ``key``."""
+        return await self._run(functools.partial(read_card, key=key))
 
     async def by_contact(self, contact_id: int) -> CallerInfo:
-        """Read the card data of a contact known by id."""
-        query = _contact_columns().where(Contact.id == contact_id)
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).first()
-            if row is None:
-                return UNKNOWN_CALLER
-            return await self._details(connection, row)
+        """The same, for a contact known by id."""
+        return await self._run(functools.partial(read_card, contact_id=contact_id))
 
     async def stage_options(self, pipeline_id: int | None) -> list[dict[str, Any]]:
         """Stages of the pipeline (or the default one) for the wrap-up's stage picker."""
-        query = (
-            select(Stage.id, Stage.name, Stage.kind, Stage.pipeline_id)
-            .where(Stage.archived_at.is_(None))
-            .order_by(Stage.position)
-        )
-        if pipeline_id is None:
-            query = query.join(Pipeline, Pipeline.id == Stage.pipeline_id).where(
-                Pipeline.is_default.is_(True)
-            )
-        else:
-            query = query.where(Stage.pipeline_id == pipeline_id)
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return [
-            {"id": r.id, "name": r.name, "kind": r.kind, "pipeline_id": r.pipeline_id} for r in rows
-        ]
+        return await self._run(functools.partial(read_stages, pipeline_id=pipeline_id))
 
-    async def _details(self, connection: AsyncConnection, contact: ContactRow) -> CallerInfo:
-        deal_owner = aliased(User)
-        deals_query = (
-            select(
-                Deal.id,
-                Deal.title,
-                Deal.amount,
-                Deal.currency,
-                Deal.owner_id,
-                Deal.version,
-                deal_owner.display_name.label("owner_name"),
-                Stage.id.label("stage_id"),
-                Stage.name.label("stage_name"),
-                Stage.is_unsorted,
-                Pipeline.id.label("pipeline_id"),
-                Pipeline.name.label("pipeline_name"),
-            )
-            .join(Stage, Stage.id == Deal.stage_id)
-            .join(Pipeline, Pipeline.id == Deal.pipeline_id)
-            .outerjoin(deal_owner, deal_owner.id == Deal.owner_id)
-            .where(Deal.contact_id == contact.id, Stage.kind == "open")
-            .order_by(Deal.updated_at.desc(), Deal.id.desc())
-            .limit(MAX_OPEN_DEALS)
-        )
-        author = aliased(User)
-        activities_query = (
-            select(
-                Activity.id,
-                Activity.kind,
-                Activity.created_at,
-                Activity.body,
-                Activity.title,
-                Activity.direction,
-                Activity.outcome,
-                Activity.duration_s,
-                Activity.deal_id,
-                Activity.due_at,
-                Activity.done_at,
-                Activity.author_id,
-                author.display_name.label("author_name"),
-            )
-            .outerjoin(author, author.id == Activity.author_id)
-            .where(Activity.contact_id == contact.id)
-            .order_by(Activity.created_at.desc(), Activity.id.desc())
-            .limit(LAST_ACTIVITIES)
-        )
-        deals = (await connection.execute(deals_query)).all()
-        activities = (await connection.execute(activities_query)).all()
-        return CallerInfo(
-            contact={
-                "id": contact.id,
-                "name": contact.name,
-                "company": contact.company,
-                "email": contact.email,
-            },
-            owner=_user(contact.owner_id, contact.owner_name),
-            deals=tuple(
-                {
-                    "id": d.id,
-                    "title": d.title,
-                    "amount": str(d.amount),
-                    "currency": d.currency,
-                    "version": d.version,
-                    "owner": _user(d.owner_id, d.owner_name),
-                    "stage": {"id": d.stage_id, "name": d.stage_name, "unsorted": d.is_unsorted},
-                    "pipeline": {"id": d.pipeline_id, "name": d.pipeline_name},
-                }
-                for d in deals
-            ),
-            activities=tuple(
-                {
-                    "id": a.id,
-                    "kind": a.kind,
-                    "at": _iso(a.created_at),
-                    "body": a.body,
-                    "title": a.title,
-                    "direction": a.direction,
-                    "outcome": a.outcome,
-                    "duration_s": a.duration_s,
-                    "deal_id": a.deal_id,
-                    "due_at": _iso(a.due_at),
-                    "done_at": _iso(a.done_at),
-                    "author": _user(a.author_id, a.author_name),
-                }
-                for a in activities
-            ),
-        )
+    async def _run(self, read: Callable[[Connection], T]) -> T:
+        sync = self._sync
+        if sync is None:
+            async with self._engine.connect() as connection:
+                return await connection.run_sync(read)
+
+        def in_thread() -> T:
+            with sync.connect() as connection:
+                return read(connection)
+
+        return await asyncio.to_thread(in_thread)

@@ -65,10 +65,11 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
         except (SQLAlchemyError, OSError) as err:
             # The pops still work: each extension is then looked up at its first ring.
             log.warning("pops_directory_preload_failed", error=str(err))
+        lookup = SqlCallerLookup(app[ENGINE])
         service = PopService(
             hub,
             directory,
-            SqlCallerLookup(app[ENGINE]),
+            lookup,
             settings=PopSettings(
                 default_region=settings.phone.default_region,
                 lookup_timeout_s=settings.pops.lookup_timeout_s,
@@ -84,6 +85,7 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
         await click.close()
         await service.close()
         await hub.stop()
+        lookup.close()
 
     app.cleanup_ctx.append(pops_context)
     app.add_routes(ws_routes())

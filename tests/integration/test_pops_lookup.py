@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Stage, User
@@ -54,9 +54,9 @@ async def _seed(sessions: async_sessionmaker[AsyncSession], number: str, activit
 
 
 class StatementCounter:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.count = 0
-        event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+        event.listen(engine, "before_cursor_execute", self._count)
 
     def _count(self, *_args: Any) -> None:
         self.count += 1
@@ -69,7 +69,7 @@ async def test_the_card_costs_the_same_statements_for_1_and_50_activities(
     await _seed(sessions, "+79160000001", activities=1)
     await _seed(sessions, "+79160000050", activities=50)
     lookup = SqlCallerLookup(engine)
-    counter = StatementCounter(engine)
+    counter = StatementCounter(lookup.statement_engine)
     few = await lookup.by_number("+79160000001")
     statements_for_one = counter.count
     counter.count = 0
@@ -92,6 +92,7 @@ async def test_the_card_costs_the_same_statements_for_1_and_50_activities(
     unknown = await lookup.by_number("+79169999999")
     assert unknown.contact is None
     assert counter.count == 1
+    lookup.close()
 
 
 def test_numbers_are_formatted_for_people_in_international_format() -> None:
