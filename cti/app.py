@@ -21,6 +21,7 @@ from cti.settings import Settings
 from cti.telephony import setup_telephony
 from cti.web import routing as routing_web
 from cti.web import rules as rules_web
+from cti.web import webhooks as webhooks_web
 from cti.web.call_crm import setup_call_crm
 from cti.web.calls import routes as calls_routes
 from cti.web.health import health_routes
@@ -57,7 +58,13 @@ def create_app(settings: Settings) -> web.Application:
         app,
         session_ttl=dt.timedelta(hours=settings.server.session_ttl_hours),
         secure_cookies=settings.server.secure_cookies,
-        extra_route_tables=(calls_routes, wrapups_routes, routing_web.routes, rules_web.routes),
+        extra_route_tables=(
+            calls_routes,
+            wrapups_routes,
+            routing_web.routes,
+            rules_web.routes,
+            webhooks_web.routes,
+        ),
     )
     app.add_routes(health_routes(lambda: app[ENGINE]))
     app.add_routes(ui_routes())  # the browser app: /, its screens, /static and /vendor files

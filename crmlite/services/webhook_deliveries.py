@@ -115,9 +115,34 @@ async def is_due(session: AsyncSession, delivery: DeliveryToSend, now: dt.dateti
     return row.next_attempt_at is None or row.next_attempt_at <= now
 
 
-async def deliveries(session: AsyncSession, *, limit: int = 100) -> list[WebhookDelivery]:
-    """The newest deliveries, for the admin view and tests."""
-    rows = await session.scalars(
-        select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(limit)
-    )
+async def deliveries(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    event_type: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[WebhookDelivery]:
+    """The newest deliveries first, optionally of one status or event type."""
+    query = select(WebhookDelivery).order_by(WebhookDelivery.id.desc())
+    if status is not None:
+        query = query.where(WebhookDelivery.status == status)
+    if event_type is not None:
+        query = query.where(WebhookDelivery.event_type == event_type)
+    rows = await session.scalars(query.limit(limit).offset(offset))
     return list(rows)
+
+
+async def retry_delivery(
+    session: AsyncSession, delivery_pk: int, now: dt.datetime
+) -> DeliveryToSend | None:
+    """Make a failed delivery due again (a fresh round of attempts); None when there is none."""
+    row = await session.get(WebhookDelivery, delivery_pk)
+    if row is None:
+        return None
+    if row.status != PENDING:
+        row.status = PENDING
+        row.attempts = 0
+    row.next_attempt_at = now
+    await session.flush()
+    return _to_send(row)

@@ -30,6 +30,7 @@ from crmlite.services.webhook_deliveries import (
     is_due,
     record_attempt,
     record_delivery,
+    retry_delivery,
 )
 from cti.rules.metrics import WEBHOOK_ATTEMPTS
 from cti.webhooks.signing import (
@@ -220,6 +221,15 @@ class WebhookSender:
                 continue
             for delivery in due:
                 self._submit(delivery)
+
+    async def retry(self, delivery_pk: int) -> bool:
+        """Send a delivery again now (after a receiver was fixed); False when it does not exist."""
+        async with self.sessions() as session, session.begin():
+            delivery = await retry_delivery(session, delivery_pk, self.clock())
+        if delivery is None:
+            return False
+        self._submit(delivery)
+        return True
 
     async def _still_due(self, delivery: DeliveryToSend) -> bool:
         """Re-read the row: a scan may have seen it just before another attempt was recorded."""

@@ -310,3 +310,41 @@ async def test_events_wait_in_memory_while_the_database_is_away(
     async with sessions() as session:
         rows = await deliveries(session)
     assert sorted(row.event_id for row in rows) == ["held-1", "held-2"]
+
+
+async def test_admins_list_deliveries_and_send_a_failed_one_again(
+    database_url: str, receiver: Receiver
+) -> None:
+    from cti.app import create_app
+    from cti.settings import Settings
+    from cti.web.call_crm import WEBHOOK_SENDER
+    from tests.support.api import start_api
+
+    def with_webhook(settings: Settings) -> web.Application:
+        hooks = {"webhooks": [{"url": receiver.url, "secret": SECRET}]}
+        return create_app(Settings.model_validate(settings.model_dump() | hooks))
+
+    receiver.statuses = [400]  # refused at first: failed for good
+    harness = await start_api(database_url, app_factory=with_webhook)
+    try:
+        sender = harness.app[WEBHOOK_SENDER]
+        await sender.publish("deal.created", "evt-r", {"deal_id": 1}, AT)
+        await sender.idle()
+        admin = await harness.client("admin")
+        failed = (
+            await admin.get("/api/v1/webhooks/deliveries", params={"status": "failed"})
+        ).json()
+        assert [d["event_id"] for d in failed] == ["evt-r"]
+        assert failed[0]["last_status_code"] == 400
+        seller = await harness.client("seller")
+        assert (await seller.get("/api/v1/webhooks/deliveries")).status == 403
+        again = await admin.post(f"/api/v1/webhooks/deliveries/{failed[0]['id']}/retry")
+        assert again.status == 202
+        await sender.idle()
+        done = (await admin.get("/api/v1/webhooks/deliveries")).json()
+        assert done[0]["status"] == "delivered"
+        assert done[0]["attempts"] == 1
+        assert (await admin.post("/api/v1/webhooks/deliveries/999/retry")).status == 404
+    finally:
+        await harness.close()
+    assert len(receiver.received) == 2
