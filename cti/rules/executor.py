@@ -31,7 +31,6 @@ from cti.rules.model import (
     DealOwner,
     EnsureContact,
     FixedUser,
-    LastAgentRung,
     LogCall,
     OwnerPolicy,
     PlaceDeal,
@@ -263,7 +262,7 @@ def _assignee(
         if group is not None:
             members = tuple(users[f"login:{u}"] for u in group.users if f"login:{u}" in users)
             return Assignee(group=group.name, members=members)
-    assert isinstance(policy, LastAgentRung | QueueGroup)  # noqa: S101 - exhaustive by type
+    # LastAgentRung, and a queue no group serves: whoever rang last.
     last = call.agents_rung[-1] if call.agents_rung else None
     return Assignee(user_id=users.get(f"ext:{last}") if last else None)
 
