@@ -6,6 +6,7 @@ instances (an instance prefix plus a per-hub counter) so a browser that gets a r
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import time
@@ -64,7 +65,7 @@ class MessageEncoder:
             "v": SCHEMA_VERSION,
             "id": self.ids.next(),
             "type": kind,
-            "at": round(self._clock(), 6),
+            "at": dt.datetime.fromtimestamp(self._clock(), dt.UTC).isoformat(),
         }
         envelope.update(body)
         return _dumps(envelope)
