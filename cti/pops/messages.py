@@ -28,7 +28,7 @@ TRANSFERRED: Final = "call.transferred"
 WRAPUP: Final = "call.wrapup"
 WRAPUP_DONE: Final = "call.wrapup_done"
 CLICK_TO_CALL: Final = "click_to_call.status"
-ERROR: Final = "error"
+PONG: Final = "pong"
 
 # Card statuses (the card's ``status`` field).
 STATUS_RINGING: Final = "ringing"

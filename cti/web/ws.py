@@ -23,6 +23,7 @@ from crmlite.web.errors import HttpProblem
 from crmlite.web.keys import SESSIONS
 from crmlite.web.security import credentials
 from cti.pops.hub import PopConnection, ScreenPopHub
+from cti.pops.messages import PONG
 
 log = structlog.get_logger(__name__)
 
@@ -117,7 +118,7 @@ async def _read(ws: web.WebSocketResponse, hub: ScreenPopHub, connection: PopCon
             return
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "ping":
-            connection.offer(hub.encoder.encode("pong", {"echo": data.get("echo")}))
+            connection.offer(hub.encoder.encode(PONG, {"echo": data.get("echo")}))
         elif kind == "auth":
             continue  # a tab that re-sends its token on an authenticated socket
         else:
