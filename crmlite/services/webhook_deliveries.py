@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,18 +101,26 @@ async def due_deliveries(
     return [_to_send(row) for row in await session.scalars(query)]
 
 
-async def is_due(session: AsyncSession, delivery: DeliveryToSend, now: dt.datetime) -> bool:
-    """True while ``delivery`` is pending, due, and has had no attempt since it was read."""
-    row = (
-        await session.execute(
-            select(
-                WebhookDelivery.status, WebhookDelivery.attempts, WebhookDelivery.next_attempt_at
-            ).where(WebhookDelivery.id == delivery.id)
+async def claim(
+    session: AsyncSession, delivery: DeliveryToSend, now: dt.datetime, lease: dt.timedelta
+) -> bool:
+    """Take the next attempt of ``delivery`` for this sender; False when it is not ours to make.
+
+    One conditional UPDATE: it succeeds only while the row is pending, due, and has had no attempt
+    since it was read, so two instances (or a scan racing a worker) never send the same attempt.
+    The lease moves the due time on; if this sender dies mid-attempt the row is due again after it.
+    """
+    result = await session.execute(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery.id,
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.attempts == delivery.attempts,
+            or_(WebhookDelivery.next_attempt_at.is_(None), WebhookDelivery.next_attempt_at <= now),
         )
-    ).first()
-    if row is None or row.status != PENDING or row.attempts != delivery.attempts:
-        return False
-    return row.next_attempt_at is None or row.next_attempt_at <= now
+        .values(next_attempt_at=now + lease)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def deliveries(

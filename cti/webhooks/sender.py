@@ -26,8 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.services.webhook_deliveries import (
     DeliveryToSend,
+    claim,
     due_deliveries,
-    is_due,
     record_attempt,
     record_delivery,
     retry_delivery,
@@ -232,9 +232,10 @@ class WebhookSender:
         return True
 
     async def _still_due(self, delivery: DeliveryToSend) -> bool:
-        """Re-read the row: a scan may have seen it just before another attempt was recorded."""
-        async with self.sessions() as session:
-            return await is_due(session, delivery, self.clock())
+        """Claim the attempt: a scan here or another instance may have taken or made it."""
+        lease = dt.timedelta(seconds=self.timeout.total or 10.0) * 3
+        async with self.sessions() as session, session.begin():
+            return await claim(session, delivery, self.clock(), lease)
 
     async def attempt(self, delivery: DeliveryToSend) -> bool:
         """Send one delivery once and record the attempt; True when the receiver took it."""

@@ -348,3 +348,18 @@ async def test_admins_list_deliveries_and_send_a_failed_one_again(
     finally:
         await harness.close()
     assert len(receiver.received) == 2
+
+
+async def test_only_one_sender_claims_an_attempt(
+    sessions: async_sessionmaker[AsyncSession], receiver: Receiver
+) -> None:
+    first = _sender(sessions, receiver.url)
+    second = _sender(sessions, receiver.url)  # another instance over the same database
+    await first.publish("call.ended", "evt-claim", {}, AT)
+    async with sessions() as session:
+        from crmlite.services.webhook_deliveries import due_deliveries
+
+        [seen_by_first] = await due_deliveries(session, dt.datetime.now(dt.UTC))
+        [seen_by_second] = await due_deliveries(session, dt.datetime.now(dt.UTC))
+    assert await first._still_due(seen_by_first)
+    assert not await second._still_due(seen_by_second)
