@@ -78,6 +78,19 @@ def customer_phone(raw: str | None, rules: PhoneRules) -> NormalizedPhone | None
     return None if phone.kind is PhoneKind.EXTENSION else phone
 
 
+# What PBXs put in the caller name when there is none.
+_NO_NAME = frozenset({"<unknown>", "unknown", "anonymous", "<anonymous>", "unavailable", "null"})
+
+
+def _person_name(raw: str | None) -> str | None:
+    """The caller name, unless it is a placeholder or just digits (a number, not a name)."""
+    name = (raw or "").strip()
+    digits = name.replace("+", "").replace(" ", "").replace("-", "")
+    if not name or name.lower() in _NO_NAME or digits.isdigit():
+        return None
+    return name[:200]
+
+
 async def is_blocked(session: AsyncSession, normalized: str) -> bool:
     """True when ``normalized`` was marked to never create a deal again."""
     found = await session.scalar(
@@ -130,7 +143,7 @@ async def _contact(
     if work.contact != "find-or-create":
         return None, False
     contacts = ContactService(session, SYSTEM, rules, clock=lambda: work.at)
-    name = (work.call.customer_name or "").strip() or phone.normalized
+    name = _person_name(work.call.customer_name) or phone.normalized
     contact = await contacts.create(name[:200], phones=[PhoneInput(phone.raw, label="call")])
     await effects.add("contact", work.rule_id, contact_id=contact.id, created=True)
     return contact.id, True

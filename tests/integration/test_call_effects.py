@@ -228,3 +228,20 @@ async def test_call_log_carries_the_recording_url(
     async with sessions() as session:
         url = await session.scalar(select(Activity.recording_url).where(Activity.kind == "call"))
     assert url == expected
+
+
+@pytest.mark.parametrize(
+    ("caller_name", "expected"),
+    [("<unknown>", "+79161234567"), ("89161234567", "+79161234567"), (" Vera K ", "Vera K")],
+)
+async def test_new_contact_is_named_by_caller_id_name_or_number(
+    sessions: async_sessionmaker[AsyncSession], caller_name: str, expected: str
+) -> None:
+    from dataclasses import replace
+
+    await add_agents(sessions)
+    call = replace(inbound_call(), caller_name=caller_name)
+    await _run(_crm(sessions), ring_all_answered(call))
+    async with sessions() as session:
+        names = (await session.scalars(select(Contact.name))).all()
+    assert names == [expected]
