@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from crmlite.db.board_totals import rebuild_board_totals
 from crmlite.db.engine import create_engine
 from crmlite.db.migrate import upgrade
 from crmlite.db.models import (
@@ -207,7 +208,11 @@ async def _seed_people_and_pipelines(conn: AsyncConnection, now: dt.datetime) ->
 
 @asynccontextmanager
 async def _bulk_load(conn: AsyncConnection) -> AsyncIterator[None]:
-    """Load without per-row triggers and, on SQLite, with indexes built once at the end."""
+    """Load without per-row triggers and, on SQLite, with indexes built once at the end.
+
+    What the triggers would have kept is written by the loader (stays, first visits) or rebuilt
+    once at the end (board totals).
+    """
     if conn.dialect.name == "sqlite":
         names = ", ".join(f"'{t}'" for t in BULK_TABLES)
         rows = (
@@ -221,12 +226,16 @@ async def _bulk_load(conn: AsyncConnection) -> AsyncIterator[None]:
         yield
         for _kind, _name, sql in sorted(rows, key=lambda row: row[0] != "index"):
             await conn.exec_driver_sql(sql)
+        await rebuild_board_totals(conn)
         await conn.exec_driver_sql("ANALYZE")
         return
     if conn.dialect.name == "postgresql":
-        await conn.exec_driver_sql("ALTER TABLE deal_stage_changes DISABLE TRIGGER USER")
+        for table in ("deals", "deal_stage_changes"):
+            await conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         yield
-        await conn.exec_driver_sql("ALTER TABLE deal_stage_changes ENABLE TRIGGER USER")
+        for table in ("deals", "deal_stage_changes"):
+            await conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+        await rebuild_board_totals(conn)
         await conn.exec_driver_sql("ANALYZE")
         return
     yield
@@ -269,6 +278,9 @@ class _Storage:
         if self.sqlite:
             return naive_utc.isoformat(" ", "microseconds")
         return naive_utc.replace(tzinfo=dt.UTC)
+
+    def flag(self, value: bool) -> Any:
+        return int(value) if self.sqlite else value
 
     def money(self, cents: int) -> Any:
         amount = Decimal(cents) / 100
@@ -387,6 +399,7 @@ CHANGE_COLUMNS = (
     "changed_by_id",
     "left_at",
     "stay_s",
+    "first_visit",
 )
 BULK_TABLES = ("contacts", "contact_phones", "deals", "deal_stage_changes")
 
@@ -446,15 +459,18 @@ async def _seed_deals(
             )
         )
         previous: int | None = None
+        visited: set[int] = set()
         for k, (index, when) in enumerate(zip(path, times, strict=True)):
             stage_id = ids[pipeline_id][index]
-            # The stay this change began ends at the next change (what the reports' trigger
-            # writes; the trigger is off during the bulk load, see _bulk_load).
+            # What the reports' trigger writes (it is off during the bulk load, see _bulk_load):
+            # the stay this change began ends at the next change; first entries are flagged.
             if k + 1 < len(times):
                 left, stay = stamps[k + 1], round((times[k + 1] - when).total_seconds())
             else:
                 left, stay = None, None
-            change_rows.append((deal_id, previous, stage_id, stamps[k], owner, left, stay))
+            first = store.flag(stage_id not in visited)
+            visited.add(stage_id)
+            change_rows.append((deal_id, previous, stage_id, stamps[k], owner, left, stay, first))
             previous = stage_id
         if len(change_rows) >= batch * 2:
             await writer.write(Deal.__table__, DEAL_COLUMNS, deal_rows)  # type: ignore[arg-type]

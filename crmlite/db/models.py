@@ -248,6 +248,27 @@ class Deal(Base):
     stage: Mapped[Stage] = relationship(lazy="raise")
 
 
+class BoardTotal(Base):
+    """Running count and amount of the deals of one stage, owner and currency (board totals).
+
+    Kept by database triggers on ``deals`` (migration 0002), never by code, so the board reads a
+    few hundred rows instead of summing every deal of a pipeline. ``owner_key`` is the owner's id,
+    0 for deals nobody owns; ``cents`` is the exact sum of amounts in hundredths.
+    """
+
+    __tablename__ = "board_totals"
+    __table_args__ = (Index("ix_board_totals_pipeline", "pipeline_id", "stage_id"),)
+
+    stage_id: Mapped[int] = mapped_column(
+        ForeignKey("stages.id", ondelete="CASCADE"), primary_key=True
+    )
+    owner_key: Mapped[int] = mapped_column(PK, primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
+    deals: Mapped[int] = mapped_column(Integer)
+    cents: Mapped[int] = mapped_column(BigInteger)
+
+
 class DealStageChange(Base):
     """Every stage change of a deal (also its first placement, with no ``from_stage``)."""
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmlite.db.models import Contact, Deal, Pipeline, Stage, User
+from crmlite.db.models import BoardTotal, Contact, Deal, Pipeline, Stage, User
 from crmlite.domain.board import (
     DEFAULT_CARDS_PER_COLUMN,
     Card,
@@ -34,10 +34,13 @@ from crmlite.domain.stages import order_stages
 from crmlite.services.common import text_variants, utc_now
 from crmlite.services.pipelines import PipelineService, stage_ref
 
+NOBODY = 0  # board_totals.owner_key of deals nobody owns
+
 
 @dataclass(frozen=True, slots=True)
 class BoardFilter:
     owner_id: int | None = None
+    unassigned: bool = False
     text: str | None = None
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
@@ -94,6 +97,8 @@ class BoardService:
         conditions: list[ColumnElement[bool]] = []
         if criteria.owner_id is not None:
             conditions.append(Deal.owner_id == criteria.owner_id)
+        if criteria.unassigned:
+            conditions.append(Deal.owner_id.is_(None))
         if criteria.created_from is not None:
             conditions.append(Deal.created_at >= criteria.created_from)
         if criteria.created_to is not None:
@@ -122,10 +127,62 @@ class BoardService:
     async def _totals(
         self, pipeline_id: int, criteria: BoardFilter, stages: list[Stage]
     ) -> dict[int, tuple[int, dict[str, Decimal]]]:
+        """Count and sums per column: from the running totals, or from the deals when filtered."""
+        unsorted = [s.id for s in stages if s.is_unsorted]
+        if criteria.text or criteria.created_from or criteria.created_to:
+            rows = await self._totals_from_deals(pipeline_id, criteria, stages, unsorted)
+        else:
+            rows = await self._totals_from_running(pipeline_id, criteria, stages, unsorted)
+        per_stage: dict[int, list[tuple[str, int, Decimal]]] = defaultdict(list)
+        for stage_id, currency, count, total in rows:
+            if count:
+                per_stage[stage_id].append((currency, count, total))
+        result: dict[int, tuple[int, dict[str, Decimal]]] = {}
+        for stage_id, stage_rows in per_stage.items():
+            folded = column_totals(stage_rows)
+            result[stage_id] = (folded.count, folded.amounts)
+        return result
+
+    async def _totals_from_running(
+        self, pipeline_id: int, criteria: BoardFilter, stages: list[Stage], unsorted: list[int]
+    ) -> list[tuple[int, str, int, Decimal]]:
+        """Read the trigger-kept ``board_totals``: a few rows per column, whatever the deals."""
+        conditions = [BoardTotal.pipeline_id == pipeline_id]
+        if len(stages) == 1:
+            conditions.append(BoardTotal.stage_id == stages[0].id)
+        if criteria.owner_id is not None:
+            conditions.append(BoardTotal.owner_key == criteria.owner_id)
+        if criteria.unassigned:
+            conditions.append(BoardTotal.owner_key == NOBODY)
+        if not self.principal.sees_everything:
+            mine = BoardTotal.owner_key == (self.principal.user_id or NOBODY)
+            conditions.append(
+                or_(mine, and_(BoardTotal.owner_key == NOBODY, BoardTotal.stage_id.in_(unsorted)))
+                if unsorted
+                else mine
+            )
+        rows = await self.session.execute(
+            select(
+                BoardTotal.stage_id,
+                BoardTotal.currency,
+                func.sum(BoardTotal.deals),
+                func.sum(BoardTotal.cents),
+            )
+            .where(*conditions)
+            .group_by(BoardTotal.stage_id, BoardTotal.currency)
+        )
+        return [
+            (stage_id, currency, int(count or 0), Decimal(int(cents or 0)) / 100)
+            for stage_id, currency, count, cents in rows
+        ]
+
+    async def _totals_from_deals(
+        self, pipeline_id: int, criteria: BoardFilter, stages: list[Stage], unsorted: list[int]
+    ) -> list[tuple[int, str, int, Decimal]]:
         conditions = [Deal.pipeline_id == pipeline_id, *self._conditions(criteria)]
         if len(stages) == 1:
             conditions.append(Deal.stage_id == stages[0].id)
-        visible = self._visible([s.id for s in stages if s.is_unsorted])
+        visible = self._visible(unsorted)
         if visible is not None:
             conditions.append(visible)
         rows = await self.session.execute(
@@ -133,14 +190,10 @@ class BoardService:
             .where(*conditions)
             .group_by(Deal.stage_id, Deal.currency)
         )
-        per_stage: dict[int, list[tuple[str, int, Decimal]]] = defaultdict(list)
-        for stage_id, currency, count, total in rows:
-            per_stage[stage_id].append((currency, count, Decimal(total or 0)))
-        result: dict[int, tuple[int, dict[str, Decimal]]] = {}
-        for stage_id, stage_rows in per_stage.items():
-            folded = column_totals(stage_rows)
-            result[stage_id] = (folded.count, folded.amounts)
-        return result
+        return [
+            (stage_id, currency, count, Decimal(total or 0))
+            for stage_id, currency, count, total in rows
+        ]
 
     async def _cards(
         self,

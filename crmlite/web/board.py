@@ -84,9 +84,10 @@ def column_out(column: Column) -> ColumnOut:
 
 
 def _criteria(request: web.Request, query: BoardQuery) -> BoardFilter:
-    owner_id, _ = owner_filter(principal(request), query.owner)
+    owner_id, unassigned = owner_filter(principal(request), query.owner)
     return BoardFilter(
         owner_id=owner_id,
+        unassigned=unassigned,
         text=query.q,
         created_from=query.created_from,
         created_to=query.created_to,

@@ -8,7 +8,7 @@ from sqlalchemy.orm import aliased
 
 from bench.dataset import seed_crm, typed_forms
 from crmlite.db.engine import session_factory
-from crmlite.db.models import Contact, ContactPhone, Deal, DealStageChange
+from crmlite.db.models import BoardTotal, Contact, ContactPhone, Deal, DealStageChange
 from crmlite.domain.phones import PhoneRules
 from crmlite.domain.principal import Principal, Role
 from crmlite.services.deal_moves import DealMoveService
@@ -56,6 +56,18 @@ async def test_seeded_data_is_whole_and_the_services_carry_on(engine: AsyncEngin
             select(func.count()).where(DealStageChange.left_at.is_(None))
         )
         assert open_stays == 200
+        first_visits = await session.scalar(
+            select(func.count()).where(DealStageChange.first_visit.is_(True))
+        )
+        visits = select(DealStageChange.deal_id, DealStageChange.to_stage_id).distinct().subquery()
+        assert first_visits == await session.scalar(select(func.count()).select_from(visits))
+        running = await session.execute(
+            select(func.sum(BoardTotal.deals), func.sum(BoardTotal.cents))
+        )
+        assert tuple(running.one()) == (
+            200,
+            await session.scalar(select(func.sum(func.round(Deal.amount * 100)))),
+        )
         match = await lookup_phone(session, typed_forms(summary.phones[3])[1], PhoneRules())
         assert match is not None
     seller = Principal(summary.seller_ids[0], "seller1", Role.SELLER)
