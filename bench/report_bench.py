@@ -6,9 +6,11 @@
 The deals come from the CRM bench's data set (bench/dataset.py: 100,000 contacts, 100,000 deals
 over three pipelines, 1,000,000 stage changes) when it is there, else from a similar generator
 here; on top: 10 campaigns with costs and touches, and 200,000 calls from the contacts' numbers.
-Each report runs ``--repeat`` times (a fresh session each); best and median times print. The
-target: every report under 500 ms (best time) on the biggest pipeline, whole team, for the last
-quarter and for all time (the worst case). Ends with one JSON line of figures and targets.
+Each report runs ``--repeat`` times (a fresh session each); best and median wall times print,
+and the least CPU time (SQLite runs in this process, so it shows the work done even when other
+processes share the cores). The target: every report under 500 ms (best wall time) on the
+biggest pipeline, whole team, for the last quarter and for all time (the worst case), and for
+one seller. Ends with one JSON line of the figures and the target.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import statistics
 import sys
@@ -309,22 +312,33 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"reports on pipeline {pipeline_id} ({deals_in_pipeline:,} deals)")
         figures: dict[str, dict[str, float]] = {}
         for name, report in reports_to_time(int(pipeline_id), int(seller_id or 0)).items():
-            times = []
+            times, cpu = [], []
             for _ in range(args.repeat):
                 async with sessions() as session:
-                    began = time.perf_counter()
+                    began, began_cpu = time.perf_counter(), time.process_time()
                     await report(session)
                     times.append((time.perf_counter() - began) * 1000)
+                    cpu.append((time.process_time() - began_cpu) * 1000)
             best, median = min(times), statistics.median(times)
-            figures[name] = {"best_ms": round(best, 1), "median_ms": round(median, 1)}
+            figures[name] = {
+                "best_ms": round(best, 1),
+                "median_ms": round(median, 1),
+                "cpu_ms": round(min(cpu), 1),
+            }
             verdict = "ok" if best < TARGET_MS else "SLOW"
-            print(f"{name:34s} best {best:8.1f} ms   median {median:8.1f} ms   {verdict}")
+            print(
+                f"{name:34s} best {best:7.1f} ms  median {median:7.1f} ms  "
+                f"cpu {min(cpu):7.1f} ms  {verdict}"
+            )
     finally:
         await engine.dispose()
         if not args.keep and not args.db:
             path.unlink(missing_ok=True)
+    load = os.getloadavg()[0]
+    print(f"load average {load:.1f} on {os.cpu_count()} cores (wall times stretch with it)")
     return {
         "bench": "reports",
+        "load_average": round(load, 1),
         "quick": args.quick,
         "data": counts,
         "reports": figures,

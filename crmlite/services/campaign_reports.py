@@ -171,25 +171,8 @@ async def planned_campaign_forecast(
     if not funnel.stages:
         raise InvalidInput("the pipeline has no open stage", fields={"pipeline_id": "stages"})
     entry = entry_stage_id if entry_stage_id is not None else funnel.stages[0].stage.id
-    conditions = [
-        Deal.pipeline_id == scope.pipeline_id,
-        Deal.created_at >= scope.since,
-        Deal.created_at < scope.until,
-        Stage.kind == "won",
-    ]
-    if scope.seller_id is not None:
-        conditions.append(Deal.owner_id == scope.seller_id)
-    if campaign_id is not None:
-        conditions.append(Deal.first_campaign_id == campaign_id)
-    rows = await session.execute(
-        select(Deal.currency, func.sum(Deal.amount))
-        .join(Stage, Stage.id == Deal.stage_id)
-        .where(*conditions)
-        .group_by(Deal.currency)
-    )
-    won_amount = {cur: Decimal(total or 0) for cur, total in rows}
     planned_cost = None if cost is None else parse_amount(cost, field="cost")
     currency = None if cost_currency is None else parse_currency(cost_currency, field="currency")
     return plan_campaign(
-        leads, entry, funnel.stages, funnel.won, won_amount, planned_cost, currency
+        leads, entry, funnel.stages, funnel.won, funnel.won_amount, planned_cost, currency
     )

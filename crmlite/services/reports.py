@@ -7,6 +7,7 @@ or currency with the definitions of crmlite.domain.reports. Definitions: docs/RE
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +20,7 @@ from crmlite.domain.reports import (
     ReportScope,
     StageInfo,
     build_funnel,
+    money,
     rate,
 )
 from crmlite.services.reports_sales import (
@@ -51,6 +53,7 @@ class FunnelReport:
     lost: int
     open: int
     win_rate: float | None  # won / (won + lost) of the cohort
+    won_amount: dict[str, Decimal]  # what the cohort's won deals are worth, per currency
 
 
 async def funnel_report(
@@ -81,6 +84,12 @@ async def funnel_report(
         for stage, n in zip(tracked, entries, strict=True):
             entered[stage.id] = entered.get(stage.id, 0) + int(n or 0)
     won, lost, still_open = outcomes.get("won", 0), outcomes.get("lost", 0), outcomes.get("open", 0)
+    won_ids = [s.id for s in stages if s.kind == "won"]
+    won_rows = await session.execute(
+        select(Deal.currency, func.sum(Deal.amount))
+        .where(*cohort, Deal.stage_id.in_(won_ids))
+        .group_by(Deal.currency)
+    )
     return FunnelReport(
         stages=build_funnel(stages, entered, deals_by_furthest, won),
         deals=sum(outcomes.values()),
@@ -88,6 +97,7 @@ async def funnel_report(
         lost=lost,
         open=still_open,
         win_rate=rate(won, won + lost),
+        won_amount={cur: money(Decimal(total or 0)) for cur, total in sorted(won_rows.all())},
     )
 
 

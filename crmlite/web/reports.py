@@ -90,6 +90,7 @@ class FunnelOut(ApiModel):
     lost: int
     open: int
     win_rate: Fraction | None
+    won_amount: Money = Field(description="what the cohort's won deals are worth")
 
 
 class StageTimeOut(ApiModel):

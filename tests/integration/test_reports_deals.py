@@ -47,6 +47,7 @@ async def test_funnel_counts_entries_reach_and_conversions(
     ]
     assert (report.deals, report.won, report.lost, report.open) == (6, 2, 2, 2)
     assert report.win_rate == 0.5
+    assert report.won_amount == {"RUB": Decimal("1000.00"), "USD": Decimal("500.00")}
 
 
 async def test_funnel_of_one_seller(
