@@ -51,11 +51,8 @@ def did_normalizer(phone_rules: PhoneRules) -> Any:
     return normalize
 
 
-async def validate_document(
-    session: AsyncSession, document: Mapping[str, Any], phone_rules: PhoneRules
-) -> RuleSet:
-    """Parse ``document`` and check every name in it against the CRM; raise RulesInvalid."""
-    ruleset = parse_rules(document, normalize_number=did_normalizer(phone_rules))
+async def reference_problems(session: AsyncSession, ruleset: RuleSet) -> list[Problem]:
+    """Names in ``ruleset`` that the CRM does not have (pipelines, stages, users)."""
     names = await crm_names(session)
     catalog = Catalog(
         pipelines=names.pipelines,
@@ -63,7 +60,15 @@ async def validate_document(
         users=names.logins,
         unsorted=names.unsorted,
     )
-    problems = check_references(ruleset, catalog)
+    return check_references(ruleset, catalog)
+
+
+async def validate_document(
+    session: AsyncSession, document: Mapping[str, Any], phone_rules: PhoneRules
+) -> RuleSet:
+    """Parse ``document`` and check every name in it against the CRM; raise RulesInvalid."""
+    ruleset = parse_rules(document, normalize_number=did_normalizer(phone_rules))
+    problems = await reference_problems(session, ruleset)
     if problems:
         raise RulesInvalid(problems)
     return ruleset
@@ -81,19 +86,36 @@ class RuleBook:
         )
         self.version: int | None = None  # id of the saved version; None: file or defaults
         self.source = "defaults"
+        self.problems: tuple[Problem, ...] = ()  # names that did not resolve when loaded
 
     async def load(self, sessions: async_sessionmaker[AsyncSession]) -> None:
-        """Take the newest saved version, else the rule file, else the defaults."""
+        """Take the newest saved version, else the rule file, else the defaults.
+
+        A document that does not parse stops the start (a configuration error). Names that no
+        longer resolve (a user disabled, a pipeline renamed since the rules were saved) are logged
+        and listed in ``problems``; those actions fall back (no owner, the default pipeline)
+        rather than leaving the PBX's calls unrecorded.
+        """
+        normalize = did_normalizer(self.phone_rules)
         async with sessions() as session:
             saved = await latest_rules(session)
             if saved is not None:
-                self.ruleset = await validate_document(session, saved.document, self.phone_rules)
-                self.document, self.version, self.source = saved.document, saved.version, "api"
+                document, version, source = saved.document, saved.version, "api"
             elif self.file:
-                document = read_rule_file(self.file)
-                self.ruleset = await validate_document(session, document, self.phone_rules)
-                self.document, self.version, self.source = document, None, self.file
-        log.info("call rules loaded", source=self.source, rules=len(self.ruleset.rules))
+                document, version, source = read_rule_file(self.file), None, self.file
+            else:
+                document, version, source = DEFAULT_RULES, None, "defaults"
+            ruleset = parse_rules(document, normalize_number=normalize)
+            problems = await reference_problems(session, ruleset)
+        self.document, self.ruleset, self.version, self.source = document, ruleset, version, source
+        self.problems = tuple(problems)
+        if problems:
+            log.error(
+                "call rules name things the CRM does not have",
+                source=source,
+                problems=[f"{p.path}: {p.message}" for p in problems],
+            )
+        log.info("call rules loaded", source=source, rules=len(ruleset.rules))
 
     async def refresh(self, sessions: async_sessionmaker[AsyncSession]) -> bool:
         """Reload when another instance saved a newer version; True when the rules changed."""

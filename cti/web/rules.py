@@ -41,6 +41,10 @@ class RulesOut(ApiModel):
     source: str = Field(description="'api', the rule file's path, or 'defaults'")
     rules: int = Field(description="how many rules are in force")
     document: dict[str, Any]
+    problems: dict[str, str] = Field(
+        default_factory=dict,
+        description="names that did not resolve when the rules were loaded (path -> what)",
+    )
     checked_at: dt.datetime | None = None
 
 
@@ -58,6 +62,7 @@ def _out(book: RuleBook) -> RulesOut:
         source=book.source,
         rules=len(book.ruleset.rules),
         document=book.document,
+        problems={p.path: p.message for p in book.problems},
     )
 
 

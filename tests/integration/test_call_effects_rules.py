@@ -184,10 +184,20 @@ async def test_rule_file_loads_and_saved_versions_win(
     assert await other_instance.refresh(sessions) is False
 
 
-async def test_rule_file_naming_missing_users_is_refused(
+async def test_rule_file_naming_missing_users_loads_with_problems_listed(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     book = RuleBook(PHONES, file=str(EXAMPLE))
+    await book.load(sessions)  # the PBX's calls must still be recorded
+    assert book.source == str(EXAMPLE)
+    assert any(p.path == "groups.sellers.users" for p in book.problems)
+
+
+async def test_rule_file_that_does_not_parse_stops_the_start(
+    sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    broken = tmp_path / "rules.toml"
+    broken.write_text('[[rules]]\nid = "a"\n[rules.when]\nmoment = "someday"\n', "utf-8")
     with pytest.raises(RulesInvalid) as caught:
-        await book.load(sessions)
-    assert any(p.path == "groups.sellers.users" for p in caught.value.problems)
+        await RuleBook(PHONES, file=str(broken)).load(sessions)
+    assert [p.path for p in caught.value.problems] == ["rules[0].when.moment"]
