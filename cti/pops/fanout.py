@@ -8,12 +8,20 @@ both the messages (pub/sub) and the live cards (a hash per user with a TTL) betw
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 Deliver = Callable[[int, str], None]
 """Hand one encoded message to the local sockets of a user; never blocks."""
+
+Resync = Callable[[], Awaitable[None]]
+"""Send every local tab its state again (after messages may have been missed)."""
+
+
+class FanoutUnavailable(Exception):
+    """The fan-out backend (Redis) cannot be reached; the message or state was not delivered."""
+
 
 DEFAULT_LIVE_TTL_S = 4 * 3600.0
 
@@ -29,8 +37,11 @@ class LiveChange:
 class FanoutBackend(Protocol):
     """Where pop messages go after the service built them, and where live cards are kept."""
 
-    async def start(self, deliver: Deliver) -> None:
-        """Begin delivering published messages to ``deliver`` (on every instance)."""
+    async def start(self, deliver: Deliver, resync: Resync | None = None) -> None:
+        """Begin delivering published messages to ``deliver`` (on every instance).
+
+        ``resync`` is called when messages may have been lost (a pub/sub link came back).
+        """
         ...
 
     async def close(self) -> None:
@@ -57,8 +68,8 @@ class InProcessFanout:
         self._ttl = live_ttl_s
         self._clock = clock
 
-    async def start(self, deliver: Deliver) -> None:
-        """Remember where to deliver."""
+    async def start(self, deliver: Deliver, resync: Resync | None = None) -> None:
+        """Remember where to deliver (nothing is ever lost in process: no resync)."""
         self._deliver = deliver
 
     async def close(self) -> None:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from cti.pops.fanout import FanoutBackend, LiveChange
+from cti.pops.fanout import FanoutBackend, FanoutUnavailable, LiveChange
 from cti.pops.messages import HELLO, SCHEMA_VERSION, MessageEncoder, MessageIds
 
 log = structlog.get_logger(__name__)
@@ -166,7 +166,20 @@ class ScreenPopHub:
 
     async def start(self) -> None:
         """Start receiving from the backend."""
-        await self.backend.start(self.deliver)
+        await self.backend.start(self.deliver, self.resync)
+
+    async def resync(self) -> None:
+        """Send every local tab its current state again (messages may have been lost)."""
+        for user_id, connections in list(self._users.items()):
+            try:
+                cards = await self.backend.live_cards(user_id)
+            except FanoutUnavailable as err:
+                log.warning("pops_resync_failed", user_id=user_id, error=str(err))
+                return
+            text = self.encoder.encode_state(user_id, cards)
+            for connection in list(connections):
+                if not connection.offer(text):
+                    self._drop(connection, "queue-full", abort=True)
 
     async def stop(self) -> None:
         """Close every socket and stop receiving."""

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 import structlog
 from redis.exceptions import RedisError
 
-from cti.pops.fanout import DEFAULT_LIVE_TTL_S, Deliver, LiveChange
+from cti.pops.fanout import DEFAULT_LIVE_TTL_S, Deliver, FanoutUnavailable, LiveChange, Resync
 
 log = structlog.get_logger(__name__)
 
@@ -33,18 +33,23 @@ class RedisFanout:
         prefix: str = DEFAULT_PREFIX,
         live_ttl_s: float = DEFAULT_LIVE_TTL_S,
     ) -> None:
-        self._redis: aioredis.Redis = aioredis.Redis.from_url(url, decode_responses=True)
+        # Named, so an operator (or a test) can tell this instance's connections in CLIENT LIST.
+        self._redis: aioredis.Redis = aioredis.Redis.from_url(
+            url, decode_responses=True, client_name=f"{prefix}:pops"
+        )
         self._prefix = prefix
         self._channel = f"{prefix}:messages"
         self._ttl = int(live_ttl_s)
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._resync: Resync | None = None
 
     def _live_key(self, user_id: int) -> str:
         return f"{self._prefix}:live:{user_id}"
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, resync: Resync | None = None) -> None:
         """Subscribe and deliver every published message; returns once subscribed."""
+        self._resync = resync
         self._listener = asyncio.create_task(self._listen(deliver), name="pops-redis-listener")
         waiter = asyncio.create_task(self._subscribed.wait())
         done, _ = await asyncio.wait({waiter, self._listener}, return_when=asyncio.FIRST_COMPLETED)
@@ -63,20 +68,26 @@ class RedisFanout:
 
     async def publish(self, user_id: int, text: str, live: LiveChange | None = None) -> None:
         """Write the live change and publish the message in one round trip."""
-        async with self._redis.pipeline(transaction=True) as pipe:
-            if live is not None:
-                key = self._live_key(user_id)
-                if live.card is None:
-                    pipe.hdel(key, live.linkedid)
-                else:
-                    pipe.hset(key, live.linkedid, live.card)
-                    pipe.expire(key, self._ttl)
-            pipe.publish(self._channel, f"{user_id}\n{text}")
-            await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                if live is not None:
+                    key = self._live_key(user_id)
+                    if live.card is None:
+                        pipe.hdel(key, live.linkedid)
+                    else:
+                        pipe.hset(key, live.linkedid, live.card)
+                        pipe.expire(key, self._ttl)
+                pipe.publish(self._channel, f"{user_id}\n{text}")
+                await pipe.execute()
+        except (RedisError, OSError) as err:
+            raise FanoutUnavailable(f"redis: {err}") from err
 
     async def live_cards(self, user_id: int) -> list[str]:
         """The user's live cards from Redis."""
-        cards = await self._redis.hgetall(self._live_key(user_id))
+        try:
+            cards = await self._redis.hgetall(self._live_key(user_id))
+        except (RedisError, OSError) as err:
+            raise FanoutUnavailable(f"redis: {err}") from err
         return [c.decode() if isinstance(c, bytes) else c for c in cards.values()]
 
     async def _listen(self, deliver: Deliver) -> None:
@@ -90,6 +101,8 @@ class RedisFanout:
                     self._subscribed.set()
                 else:
                     log.info("pops_redis_resubscribed")
+                    if self._resync is not None:
+                        await self._resync()  # messages published meanwhile were lost
                 while True:
                     message: dict[str, Any] | None = await pubsub.get_message(timeout=None)
                     if message is not None and message.get("type") == "message":

@@ -38,7 +38,7 @@ from cti.pops.cards import (
     did_number,
 )
 from cti.pops.directory import UserDirectory
-from cti.pops.fanout import LiveChange
+from cti.pops.fanout import FanoutUnavailable, LiveChange
 from cti.pops.hub import ScreenPopHub
 from cti.pops.lookup import CallerInfo, CallerLookup
 from cti.pops.messages import encode_card
@@ -351,8 +351,7 @@ class PopService:
             "answered_by": live.agent_ref(live.snapshot.answered_by),
         }
         text = self.hub.encoder.encode(kind, body)
-        self.published += 1
-        await self.hub.publish(holder.user.id, text, LiveChange(live.linkedid, None))
+        await self._deliver(holder.user.id, text, LiveChange(live.linkedid, None))
 
     async def _send(
         self, user_id: int, kind: str, linkedid: str, card: dict[str, Any], *, keep: bool
@@ -360,8 +359,16 @@ class PopService:
         card_json = encode_card(card)
         text = self.hub.encoder.encode_with_card(kind, {"linkedid": linkedid}, card_json)
         live = LiveChange(linkedid, card_json) if keep else None
+        await self._deliver(user_id, text, live)
+
+    async def _deliver(self, user_id: int, text: str, live: LiveChange | None) -> None:
+        try:
+            await self.hub.publish(user_id, text, live)
+        except FanoutUnavailable as err:
+            # One pop lost; the tab gets the call's state when the fan-out is back (resync).
+            log.warning("pops_publish_failed", user_id=user_id, error=str(err))
+            return
         self.published += 1
-        await self.hub.publish(user_id, text, live)
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro)

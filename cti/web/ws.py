@@ -22,6 +22,7 @@ from crmlite.services.auth import resolve_api_token
 from crmlite.web.errors import HttpProblem
 from crmlite.web.keys import SESSIONS
 from crmlite.web.security import credentials
+from cti.pops.fanout import FanoutUnavailable
 from cti.pops.hub import PopConnection, ScreenPopHub
 from cti.pops.messages import PONG
 
@@ -29,6 +30,7 @@ log = structlog.get_logger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_BAD_MESSAGE = 4400
+CLOSE_TRY_AGAIN = 1013  # the fan-out backend is away: reconnect in a moment
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,12 @@ async def pops_socket(request: web.Request) -> web.StreamResponse:
         await ws.close(code=CLOSE_UNAUTHENTICATED, message=b"unauthenticated")
         return ws
     hub = request.app[POP_HUB]
-    connection = await hub.attach(who.user_id, ws)
+    try:
+        connection = await hub.attach(who.user_id, ws)
+    except FanoutUnavailable as err:
+        log.warning("pops_state_unavailable", user=who.login, error=str(err))
+        await ws.close(code=CLOSE_TRY_AGAIN, message=b"state unavailable, reconnect")
+        return ws
     log.info("pops_socket_open", user=who.login, connection=connection.id)
     try:
         await _read(ws, hub, connection)

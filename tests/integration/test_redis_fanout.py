@@ -119,3 +119,34 @@ async def test_redis_keeps_live_cards_per_user_with_a_ttl(redis_url: str, prefix
     assert [text for _, text in received] == ['{"type":"x"}', '{"type":"y"}', '{"type":"z"}']
     assert {user for user, _ in received} == {5}
     await fanout.close()
+
+
+async def test_a_lost_subscription_is_resumed_and_the_tabs_get_their_state_again(
+    database_url: str, redis_url: str, prefix: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    running = await start_app(database_url, redis_url=redis_url, redis_prefix=prefix)
+    agents = await seed_agents(sessions, ["101"])
+    try:
+        async with aiohttp.ClientSession() as client:
+            tab = await open_tab(client, running.url, agents["101"].token)
+            await receive(tab)
+            service = running.app[POP_SERVICE]
+            await service.on_call_event(CallStarted(pbx="pbx", at=1.0, call=CALL))
+            await service.on_call_event(
+                AgentRinging(pbx="pbx", at=1.0, call=CALL, extension="101", interface="PJSIP/101")
+            )
+            await receive_until(tab, "call.ringing")
+            admin = aioredis.Redis.from_url(redis_url, decode_responses=True)
+            listeners = [
+                c["id"]
+                for c in await admin.client_list(_type="pubsub")
+                if c.get("name") == f"{prefix}:pops"
+            ]
+            assert len(listeners) == 1
+            await admin.client_kill_filter(_id=listeners[0])
+            await admin.aclose()
+            state = await receive_until(tab, "state", wait_s=10)
+            assert [card["linkedid"] for card in state["cards"]] == [CALL.linkedid]
+            await tab.close()
+    finally:
+        await running.close()
