@@ -191,7 +191,9 @@ def pbx(server: LiveServer) -> Iterator[SimulatedPbx]:
     server.run(simulated._stop())
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, which would stop every asyncio test collected after the browser tests.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     executable = shutil.which("chromium")
     if executable is None:
