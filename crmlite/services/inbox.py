@@ -312,6 +312,37 @@ class InboxService:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class BlockedView:
+    number: str
+    reason: str
+    created_at: dt.datetime
+    created_by: int | None
+
+
+async def blocked_numbers(
+    session: AsyncSession, principal: Principal, *, limit: int = 100, offset: int = 0
+) -> Page[BlockedView]:
+    """Numbers that never create a deal, newest first (heads and admins)."""
+    if not principal.sees_everything:
+        raise PermissionDenied("only heads and admins see blocked numbers")
+    check_page(limit, offset)
+    total = await session.scalar(select(func.count(BlockedNumber.id)))
+    rows = await session.execute(
+        select(
+            BlockedNumber.normalized,
+            BlockedNumber.reason,
+            BlockedNumber.created_at,
+            BlockedNumber.created_by_id,
+        )
+        .order_by(BlockedNumber.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    items = [BlockedView(row[0], row[1], row[2], row[3]) for row in rows]
+    return Page(items=items, total=int(total or 0), limit=limit, offset=offset)
+
+
 async def unblock_number(session: AsyncSession, principal: Principal, normalized: str) -> None:
     """Let a number create deals again (heads and admins)."""
     if not principal.sees_everything:

@@ -11,7 +11,13 @@ from aiohttp import web
 from pydantic import Field
 
 from crmlite.domain.phones import PhoneRules, normalize_phone
-from crmlite.services.inbox import Decision, DeclineReason, InboxService, unblock_number
+from crmlite.services.inbox import (
+    Decision,
+    DeclineReason,
+    InboxService,
+    blocked_numbers,
+    unblock_number,
+)
 from crmlite.web.keys import DEFAULT_REGION, SESSIONS
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, IdPath, Page, PageQuery, QueryModel
@@ -159,6 +165,32 @@ async def merge_deal(request: web.Request, *, path: IdPath, body: MergeIn) -> De
     async with request.app[SESSIONS].begin() as session:
         decision = await InboxService(session, actor).merge(path.id, body.into_deal_id)
     return await _announce(request, decision)
+
+
+class BlockedOut(ApiModel):
+    number: str = Field(description="E.164")
+    reason: str
+    created_at: dt.datetime
+    created_by: int | None
+
+
+@routes.get(
+    "/api/v1/inbox/blocked-numbers",
+    query=PageQuery,
+    response=Page[BlockedOut],
+    errors={403: "Heads and admins only"},
+)
+async def list_blocked(request: web.Request, *, query: PageQuery) -> Page[BlockedOut]:
+    """Numbers that never create a deal again (marked when a deal was declined)."""
+    actor = principal(request)
+    async with request.app[SESSIONS]() as session:
+        page = await blocked_numbers(session, actor, limit=query.limit, offset=query.offset)
+    return Page[BlockedOut](
+        items=[BlockedOut.model_validate(item) for item in page.items],
+        total=page.total,
+        limit=page.limit,
+        offset=page.offset,
+    )
 
 
 @routes.delete(

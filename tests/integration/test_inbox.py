@@ -209,8 +209,13 @@ async def test_unblock_number(api_inbox: ApiHarness) -> None:
         f"/api/v1/inbox/{outcome.deal_id}/decline",
         json={"reason": "wrong_number", "block_number": True},
     )
+    head = await api_inbox.client("head")
+    listed = (await head.get("/api/v1/inbox/blocked-numbers")).json()
+    assert [(b["number"], b["reason"]) for b in listed["items"]] == [
+        ("+79161234567", "wrong_number")
+    ]
+    assert (await seller.get("/api/v1/inbox/blocked-numbers")).status == 403
     number = {"number": "8 916 123 45 67"}
     assert (await seller.delete("/api/v1/inbox/blocked-numbers", params=number)).status == 403
-    head = await api_inbox.client("head")
     assert (await head.delete("/api/v1/inbox/blocked-numbers", params=number)).status == 204
     assert (await head.delete("/api/v1/inbox/blocked-numbers", params=number)).status == 404
