@@ -64,6 +64,7 @@ def create_app(settings: Settings) -> web.Application:
             routing_web.routes,
             rules_web.routes,
             webhooks_web.routes,
+            pbx_web.routes,
         ),
     )
     app.add_routes(health_routes(lambda: app[ENGINE]))

@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 import structlog
 from aiohttp import web
 
-from crmlite.domain.errors import PermissionDenied
 from crmlite.web.keys import ENGINE
-from crmlite.web.security import principal
 from cti.ami import AmiClient, ClientState
 from cti.callflow import CallFlow, OutcomeSink
 from cti.calls import CallModelConfig, CallTracker
@@ -89,7 +87,7 @@ def model_config(pbx: PbxSettings, extension_pattern: str) -> CallModelConfig:
 
 
 def setup_telephony(app: web.Application, settings: Settings) -> None:
-    """Add the telephony cleanup context (after the pops' and the call-to-CRM's) and its routes."""
+    """Add the telephony cleanup context (after the pops' and the call-to-CRM's)."""
 
     async def telephony_context(app: web.Application) -> AsyncIterator[None]:
         simulator, pbxs = await _start_simulator(settings)
@@ -117,7 +115,6 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
         await _stop(telephony)
 
     app.cleanup_ctx.append(telephony_context)
-    app.add_routes([web.get("/api/v1/pbx", _pbx_status)])
 
 
 async def _start_simulator(settings: Settings) -> tuple[PbxSimulator | None, Sequence[PbxSettings]]:
@@ -158,12 +155,3 @@ async def _stop(telephony: Telephony) -> None:
     await telephony.flow.lanes.drain(timeout_s=5.0)
     if telephony.simulator is not None:
         await telephony.simulator.stop()
-
-
-async def _pbx_status(request: web.Request) -> web.Response:
-    """PBX links of this instance and their health (admin screen)."""
-    actor = principal(request)
-    if not actor.sees_everything:
-        raise PermissionDenied("only heads of sales and admins see the PBX links")
-    telephony = request.app.get(TELEPHONY)
-    return web.json_response({"items": telephony.status() if telephony else []})
