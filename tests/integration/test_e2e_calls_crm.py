@@ -191,8 +191,9 @@ async def test_replaying_a_capture_twice_leaves_the_crm_identical(
 
 async def _settle(flow: CallFlow) -> None:
     """Wait until the client has read what the simulator sent and the lanes ran it."""
-    seen = -1
-    while seen != flow.items_seen:
+    seen, quiet = -1, 0
+    while quiet < 2:  # nothing new read for two rounds in a row
+        quiet = quiet + 1 if seen == flow.items_seen else 0
         seen = flow.items_seen
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.15)
         await flow.lanes.join()
