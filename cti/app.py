@@ -19,6 +19,7 @@ from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
 from crmlite.web.ui import ui_routes
 from cti.settings import Settings
 from cti.telephony import setup_telephony
+from cti.web import pbx as pbx_web
 from cti.web import routing as routing_web
 from cti.web import rules as rules_web
 from cti.web import webhooks as webhooks_web
