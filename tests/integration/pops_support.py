@@ -76,6 +76,7 @@ async def start_app(
     redis_prefix: str = "cti:pops",
     settings: Settings | None = None,
     prepare: Callable[[web.Application], None] | None = None,
+    heartbeat_s: float = 5.0,
 ) -> RunningApp:
     """The whole service on 127.0.0.1, a free port."""
     if settings is None:
@@ -84,7 +85,7 @@ async def start_app(
                 "server": ServerSettings(allowed_origins=allowed_origins).model_dump(),
                 "database": DatabaseSettings(url=database_url).model_dump(),
                 "redis": RedisSettings(url=redis_url).model_dump(),
-                "pops": {"redis_prefix": redis_prefix, "heartbeat_s": 5.0},
+                "pops": {"redis_prefix": redis_prefix, "heartbeat_s": heartbeat_s},
             }
         )
     app = create_app(settings)

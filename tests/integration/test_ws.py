@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crmlite.services.auth import login
 from cti.calls.events import AgentRinging, CallSnapshot, CallStarted
 from cti.web.pops_setup import POP_SERVICE
-from cti.web.ws import CLOSE_UNAUTHENTICATED
+from cti.web.ws import CLOSE_UNAUTHENTICATED, POP_HUB
 from tests.integration.pops_support import (
     RunningApp,
     open_tab,
@@ -119,3 +119,31 @@ async def test_the_session_cookie_authenticates_and_origin_must_match(
     assert hello["type"] == "hello"
     assert hello["user_id"] == ticket.principal.user_id
     await ws.close()
+
+
+async def test_a_tab_that_stops_answering_pings_is_closed(
+    database_url: str, client: aiohttp.ClientSession, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    running = await start_app(database_url, heartbeat_s=0.3)
+    try:
+        agents = await seed_agents(sessions, ["101"])
+        # autoping=False: this "browser" never answers the server's pings (a sleeping laptop).
+        ws = await client.ws_connect(f"{running.url}/ws", autoping=False)
+        await ws.send_str(json.dumps({"type": "auth", "token": agents["101"].token}))
+        kinds = []
+        pings = 0
+        while True:
+            message = await ws.receive(timeout=10)
+            if message.type is aiohttp.WSMsgType.PING:
+                pings += 1  # and no pong
+                continue
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                break
+            kinds.append(json.loads(message.data)["type"])
+        assert kinds == ["hello", "state"]
+        assert pings >= 1
+        assert message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        hub = running.app[POP_HUB]
+        assert hub.connections(agents["101"].user_id) == 0
+    finally:
+        await running.close()
