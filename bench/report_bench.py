@@ -262,8 +262,12 @@ def reports_to_time(pipeline_id: int, seller_id: int) -> dict[str, Report]:
         "loss reasons": lambda s: reports.loss_reasons_report(s, everything),
         "calls per seller": lambda s: reports_calls.calls_report(s, everything),
         "speed to lead": lambda s: reports_calls.speed_to_lead_report(s, everything),
+        "speed to lead (quarter)": lambda s: reports_calls.speed_to_lead_report(s, quarter),
         "missed calls + SLA": lambda s: reports_calls.missed_calls_report(
             s, everything, sla=sla, now=END
+        ),
+        "missed calls + SLA (quarter)": lambda s: reports_calls.missed_calls_report(
+            s, quarter, sla=sla, now=END
         ),
         "SLA escalations (last week)": lambda s: reports_calls.sla_escalations(s, now=END, sla=sla),
         "campaigns": lambda s: campaign_reports.campaign_report(s, everything),

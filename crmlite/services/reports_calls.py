@@ -118,8 +118,14 @@ class SpeedToLead:
 
 async def speed_to_lead_report(session: AsyncSession, scope: ReportScope) -> SpeedToLead:
     """Time from a new caller's first call to the first answered call or call-back."""
+    # One pass over the callers' inbound calls (index order) gives each number its first call
+    # and its first answer; only the call-back needs a look-up per lead.
     first_calls = materialized(
-        select(Activity.from_number.label("number"), func.min(Activity.started_at).label("first"))
+        select(
+            Activity.from_number.label("number"),
+            func.min(Activity.started_at).label("first"),
+            func.min(Activity.answered_at).label("answered"),
+        )
         .where(*_calls("inbound"), Activity.from_number.is_not(None))
         .group_by(Activity.from_number)
         .having(func.min(Activity.started_at) >= scope.since)
@@ -127,16 +133,6 @@ async def speed_to_lead_report(session: AsyncSession, scope: ReportScope) -> Spe
         "first_calls",
     )
     later = aliased(Activity)
-    answered = (
-        select(func.min(later.answered_at))
-        .where(
-            later.from_number == first_calls.c.number,
-            later.kind == "call",
-            later.direction == "inbound",
-            later.answered_at.is_not(None),
-        )
-        .scalar_subquery()
-    )
     called_back = (
         select(func.min(later.started_at))
         .where(
@@ -151,7 +147,7 @@ async def speed_to_lead_report(session: AsyncSession, scope: ReportScope) -> Spe
         select(
             first_calls.c.number,
             first_calls.c.first,
-            answered.label("answered"),
+            first_calls.c.answered,
             called_back.label("called_back"),
         ),
         "responses",
