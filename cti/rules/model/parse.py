@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, cast
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from cti.rules.model.hours import read_all_hours
+from cti.rules.model.reader import Reader
 from cti.rules.model.types import (
     DIRECTIONS,
     MOMENTS,
     Actions,
     AnsweringAgent,
-    BusinessHours,
     CallerKnown,
     Conditions,
     ContactOwner,
@@ -23,7 +22,6 @@ from cti.rules.model.types import (
     Group,
     LastAgentRung,
     OwnerPolicy,
-    Problem,
     QueueGroup,
     RoundRobin,
     Rule,
@@ -33,9 +31,7 @@ from cti.rules.model.types import (
     TaskAssignee,
 )
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 RULE_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-_WINDOW = re.compile(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
 _TOP_KEYS = {"version", "queues", "groups", "hours", "rules"}
 _RULE_KEYS = {"id", "name", "continue", "when", "then"}
 _WHEN_KEYS = {
@@ -47,46 +43,6 @@ _CONTACT_MODES = ("find-or-create", "find", "none")
 MAX_RULES = 200
 
 
-class _Reader:
-    """Collects problems while reading; raises them all at the end."""
-
-    def __init__(self, normalize_number: Callable[[str], str]) -> None:
-        self.problems: list[Problem] = []
-        self.normalize_number = normalize_number
-
-    def fail(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
-
-    def table(self, value: object, path: str, allowed: set[str]) -> Mapping[str, Any]:
-        if not isinstance(value, Mapping):
-            self.fail(path, "must be a table")
-            return {}
-        for key in sorted(set(value) - allowed):
-            self.fail(f"{path}.{key}" if path else key, "unknown key")
-        return cast(Mapping[str, Any], value)
-
-    def strings(self, value: object, path: str) -> tuple[str, ...]:
-        """A string or a list of strings."""
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
-            self.fail(path, "must be a non-empty string or a list of them")
-            return ()
-        return tuple(cast(list[str], items))
-
-    def choice(self, value: object, path: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-        items = self.strings(value, path)
-        for item in items:
-            if item not in allowed:
-                self.fail(path, f"{item!r} is not one of {', '.join(allowed)}")
-        return items
-
-    def boolean(self, value: object, path: str) -> bool:
-        if not isinstance(value, bool):
-            self.fail(path, "must be true or false")
-            return False
-        return value
-
-
 def parse_rules(
     document: Mapping[str, Any], *, normalize_number: Callable[[str], str] = str
 ) -> RuleSet:
@@ -94,14 +50,14 @@ def parse_rules(
 
     ``normalize_number`` turns a DID as written into the form calls carry (E.164).
     """
-    reader = _Reader(normalize_number)
+    reader = Reader(normalize_number)
     top = reader.table(document, "", _TOP_KEYS)
     version = top.get("version", 1)
     if version != 1:
         reader.fail("version", "only version 1 is known")
     queues = reader.strings(top["queues"], "queues") if "queues" in top else ()
     groups = _groups(reader, top.get("groups", {}))
-    hours = _all_hours(reader, top.get("hours", {}))
+    hours = read_all_hours(reader, top.get("hours", {}))
     raw_rules = top.get("rules", [])
     rules: list[Rule] = []
     if not isinstance(raw_rules, list):
@@ -125,7 +81,7 @@ def parse_rules(
     return ruleset
 
 
-def _groups(reader: _Reader, raw: object) -> tuple[Group, ...]:
+def _groups(reader: Reader, raw: object) -> tuple[Group, ...]:
     groups: list[Group] = []
     for name, value in reader.table(
         raw, "groups", set(raw) if isinstance(raw, Mapping) else set()
@@ -140,95 +96,7 @@ def _groups(reader: _Reader, raw: object) -> tuple[Group, ...]:
     return tuple(groups)
 
 
-def _all_hours(reader: _Reader, raw: object) -> tuple[BusinessHours, ...]:
-    names = set(raw) if isinstance(raw, Mapping) else set()
-    return tuple(
-        _hours(reader, str(name), value, f"hours.{name}")
-        for name, value in reader.table(raw, "hours", names).items()
-    )
-
-
-def _hours(reader: _Reader, name: str, raw: object, path: str) -> BusinessHours:
-    body = reader.table(raw, path, {"timezone", "days", "holidays"})
-    timezone = body.get("timezone")
-    if not isinstance(timezone, str):
-        reader.fail(f"{path}.timezone", "is required: an IANA name such as Europe/Moscow")
-        timezone = "UTC"
-    else:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            reader.fail(f"{path}.timezone", f"unknown timezone {timezone!r}")
-            timezone = "UTC"
-    weekly: list[list[tuple[int, int]]] = [[] for _ in WEEKDAYS]
-    days = body.get("days", {})
-    for key, value in reader.table(
-        days, f"{path}.days", set(days) if isinstance(days, Mapping) else set()
-    ).items():
-        day_path = f"{path}.days.{key}"
-        indexes = _day_span(str(key))
-        if indexes is None:
-            reader.fail(day_path, "a day is mon..sun or a span such as mon-fri")
-            continue
-        for window in reader.strings(value, day_path):
-            parsed = _window(window)
-            if parsed is None:
-                reader.fail(day_path, f"{window!r} is not a window such as 09:00-18:00")
-                continue
-            for index in indexes:
-                weekly[index].append(parsed)
-    holidays: set[dt.date] = set()
-    raw_holidays = body.get("holidays", [])
-    if not isinstance(raw_holidays, list):
-        reader.fail(f"{path}.holidays", "must be a list of dates")
-        raw_holidays = []
-    for index, value in enumerate(raw_holidays):
-        day = _date(value)
-        if day is None:
-            reader.fail(f"{path}.holidays[{index}]", "must be a date such as 2026-01-01")
-        else:
-            holidays.add(day)
-    return BusinessHours(
-        name=name,
-        timezone=timezone,
-        weekly=tuple(tuple(sorted(w)) for w in weekly),
-        holidays=frozenset(holidays),
-    )
-
-
-def _day_span(key: str) -> list[int] | None:
-    first, _, last = key.partition("-")
-    if first not in WEEKDAYS or (last and last not in WEEKDAYS):
-        return None
-    start, end = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
-    return list(range(start, end + 1)) if start <= end else None
-
-
-def _window(text: str) -> tuple[int, int] | None:
-    match = _WINDOW.match(text.strip())
-    if match is None:
-        return None
-    h1, m1, h2, m2 = (int(g) for g in match.groups())
-    start, end = h1 * 60 + m1, h2 * 60 + m2
-    if h1 > 23 or m1 > 59 or m2 > 59 or h2 > 24 or end > 24 * 60 or start >= end:
-        return None
-    return start, end
-
-
-def _date(value: object) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return None
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _rule(reader: _Reader, raw: object, path: str) -> Rule | None:
+def _rule(reader: Reader, raw: object, path: str) -> Rule | None:
     body = reader.table(raw, path, _RULE_KEYS)
     rule_id = body.get("id")
     if not isinstance(rule_id, str) or not RULE_ID.match(rule_id):
@@ -246,7 +114,7 @@ def _rule(reader: _Reader, raw: object, path: str) -> Rule | None:
     return Rule(id=rule_id, name=name, when=when, then=then, continue_after=continue_after)
 
 
-def _conditions(reader: _Reader, raw: object, path: str) -> Conditions:
+def _conditions(reader: Reader, raw: object, path: str) -> Conditions:
     body = reader.table(raw, path, _WHEN_KEYS)
     caller: CallerKnown | None = None
     if "caller" in body:
@@ -301,14 +169,14 @@ def _conditions(reader: _Reader, raw: object, path: str) -> Conditions:
     )
 
 
-def _name(reader: _Reader, value: object, path: str) -> str | None:
+def _name(reader: Reader, value: object, path: str) -> str | None:
     if not isinstance(value, str) or not value:
         reader.fail(path, "must be a name")
         return None
     return value
 
 
-def _actions(reader: _Reader, raw: object, path: str) -> Actions:
+def _actions(reader: Reader, raw: object, path: str) -> Actions:
     body = reader.table(raw, path, _THEN_KEYS)
     contact = body.get("contact", "find-or-create")
     if contact not in _CONTACT_MODES:
@@ -326,7 +194,7 @@ def _actions(reader: _Reader, raw: object, path: str) -> Actions:
     return Actions(contact=contact, deal=deal, owner=owner, task=task, log_call=log_call)
 
 
-def _deal(reader: _Reader, raw: object, path: str) -> DealAction | None:
+def _deal(reader: Reader, raw: object, path: str) -> DealAction | None:
     if raw is False:
         return None
     if raw is True:
@@ -338,7 +206,7 @@ def _deal(reader: _Reader, raw: object, path: str) -> DealAction | None:
     return DealAction(pipeline=pipeline, stage=stage, reuse_open=reuse)
 
 
-def _task(reader: _Reader, raw: object, path: str) -> TaskAction | None:
+def _task(reader: Reader, raw: object, path: str) -> TaskAction | None:
     if raw is False:
         return None
     if raw is True:
@@ -360,7 +228,7 @@ def _task(reader: _Reader, raw: object, path: str) -> TaskAction | None:
 
 
 def _policy(
-    reader: _Reader, raw: object, path: str, *, task: bool
+    reader: Reader, raw: object, path: str, *, task: bool
 ) -> OwnerPolicy | TaskAssignee | None:
     fixed: dict[str, OwnerPolicy | TaskAssignee] = {
         "answering-agent": AnsweringAgent(),
@@ -388,7 +256,7 @@ def _policy(
     return None
 
 
-def _check_internal_references(reader: _Reader, ruleset: RuleSet) -> None:
+def _check_internal_references(reader: Reader, ruleset: RuleSet) -> None:
     """Names that must resolve inside the document itself: hours, groups, queues."""
     hour_names = {h.name for h in ruleset.hours}
     group_names = {g.name for g in ruleset.groups}
