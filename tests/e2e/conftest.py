@@ -144,7 +144,7 @@ class LiveServer:
         self.loop.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     path = tmp_path_factory.mktemp("e2e") / "e2e.db"
     live = LiveServer(f"sqlite+aiosqlite:///{path}")
@@ -183,7 +183,7 @@ class SimulatedPbx:
         self.server.run(send_all())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def pbx(server: LiveServer) -> Iterator[SimulatedPbx]:
     simulated = SimulatedPbx(server)
     server.run(simulated._start())

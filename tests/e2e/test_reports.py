@@ -77,6 +77,7 @@ def test_a_head_sees_the_charts_with_the_right_numbers(page: Page, server: LiveS
     labels = funnel_chart.locator("svg text")
     expect(labels.filter(has_text="Qualify")).not_to_have_count(0)
     expect(labels.get_by_text("4", exact=True)).to_have_count(1)
+    expect(labels.get_by_text("2", exact=True)).to_have_count(1)
     expect(
         page.get_by_test_id("report-losses").get_by_test_id("chart").locator("svg")
     ).to_have_count(1)

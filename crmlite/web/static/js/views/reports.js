@@ -157,15 +157,17 @@ function kpis(sales, forecast, funnel) {
 }
 
 function table(headers, rows, testid) {
-  return h("table", { class: "data", "data-testid": testid },
+  return h("div", { class: "table-wrap" }, h("table", { class: "data", "data-testid": testid },
     h("thead", {}, h("tr", {}, headers.map(([label, numeric]) => h("th", { class: numeric ? "num" : null, scope: "col" }, label)))),
     h("tbody", {}, rows.map((row) => h("tr", {}, row.map((cell, i) =>
-      i === 0 ? h("th", { scope: "row" }, cell) : h("td", { class: headers[i][1] ? "num" : null }, cell))))));
+      i === 0 ? h("th", { scope: "row" }, cell) : h("td", { class: headers[i][1] ? "num" : null }, cell)))))));
 }
 
-function barOption(names, series, { horizontal = false, formatter } = {}) {
+function barOption(names, series, { horizontal = false, formatter, valueAxis = true } = {}) {
   const category = { type: "category", data: names, axisLabel: { interval: 0, overflow: "truncate", width: 90 } };
-  const value = { type: "value", axisLabel: formatter ? { formatter } : {} };
+  // Counts stand on the bars themselves; an axis of counts would only repeat them.
+  const value = valueAxis ? { type: "value", axisLabel: formatter ? { formatter } : {} }
+    : { type: "value", axisLabel: { show: false }, splitLine: { show: false } };
   return {
     grid: { left: 8, right: 24, top: series.length > 1 ? 28 : 12, bottom: 8, containLabel: true },
     tooltip: { trigger: "axis" },
@@ -184,7 +186,7 @@ function funnelReport(report, chart) {
   if (!steps.length) return h("p", { class: "muted" }, t("reports.no_data"));
   const names = steps.map((s) => stageLabel(s.stage));
   return h("div", { class: "report" },
-    chart(barOption(names, [{ name: t("reports.entered"), data: steps.map((s) => s.entered) }], { horizontal: true }),
+    chart(barOption(names, [{ name: t("reports.entered"), data: steps.map((s) => s.entered) }], { horizontal: true, valueAxis: false }),
       t("reports.funnel")),
     table([[t("reports.stage")], [t("reports.entered"), true], [t("reports.conversion_next"), true], [t("reports.conversion_won"), true]],
       steps.map((s) => [names[steps.indexOf(s)], formatNumber(s.entered), formatPercent(s.to_next, 1), formatPercent(s.to_won, 1)]),
