@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -337,7 +338,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     finally:
         await engine.dispose()
         if not args.keep and not args.db:
-            path.unlink(missing_ok=True)
+            shutil.rmtree(path.parent, ignore_errors=True)
     load = os.getloadavg()[0]
     print(f"load average {load:.1f} on {os.cpu_count()} cores (wall times stretch with it)")
     return {
