@@ -36,6 +36,10 @@ class PopSocket(Protocol):
 
     async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> Any: ...
 
+    def abort(self) -> None:
+        """Drop the connection now, without flushing (the peer stopped reading)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class HubLimits:
@@ -141,7 +145,9 @@ class PopConnection:
             async with asyncio.timeout(self.limits.close_timeout_s):
                 await self.socket.close(code=code, message=message)
         except (TimeoutError, ConnectionError) as err:
-            log.info("pops_socket_close_failed", user_id=self.user_id, error=repr(err))
+            # A frozen peer would keep the socket (and its unsent buffer) forever: cut it.
+            log.info("pops_socket_aborted", user_id=self.user_id, error=repr(err))
+            self.socket.abort()
 
 
 class ScreenPopHub:
@@ -195,6 +201,10 @@ class ScreenPopHub:
     def connections(self, user_id: int) -> int:
         """How many sockets the user has open here."""
         return len(self._users.get(user_id, ()))
+
+    def sockets_of(self, user_id: int) -> list[PopConnection]:
+        """The user's open connections here."""
+        return list(self._users.get(user_id, ()))
 
     @property
     def connected_users(self) -> int:

@@ -80,7 +80,7 @@ async def pops_socket(request: web.Request) -> web.StreamResponse:
         return ws
     hub = request.app[POP_HUB]
     try:
-        connection = await hub.attach(who.user_id, ws)
+        connection = await hub.attach(who.user_id, BrowserSocket(ws, request))
     except FanoutUnavailable as err:
         log.warning("pops_state_unavailable", user=who.login, error=str(err))
         await ws.close(code=CLOSE_TRY_AGAIN, message=b"state unavailable, reconnect")
@@ -92,6 +92,28 @@ async def pops_socket(request: web.Request) -> web.StreamResponse:
         hub.detach(connection)
         log.info("pops_socket_closed", user=who.login, reason=connection.close_reason)
     return ws
+
+
+class BrowserSocket:
+    """The hub's view of one browser websocket: send, close, and abort when it stopped reading."""
+
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self._ws = ws
+        self._transport = request.transport
+
+    @property
+    def closed(self) -> bool:
+        return self._ws.closed
+
+    async def send_str(self, data: str, compress: int | None = None) -> None:
+        await self._ws.send_str(data, compress)
+
+    async def close(self, *, code: int = 1000, message: bytes = b"", drain: bool = True) -> bool:
+        return await self._ws.close(code=code, message=message, drain=drain)
+
+    def abort(self) -> None:
+        if self._transport is not None:
+            self._transport.abort()
 
 
 async def _first_message_auth(request: web.Request, ws: web.WebSocketResponse) -> Principal | None:

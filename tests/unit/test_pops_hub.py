@@ -34,6 +34,10 @@ class FakeSocket:
         self.closed_event.set()
         return True
 
+    def abort(self) -> None:
+        self.closed = True
+        self.closed_event.set()
+
     def types(self) -> list[str]:
         return [m["type"] for m in self.sent]
 
