@@ -113,7 +113,7 @@ def percentile_of(
 
 
 async def pipeline_stages(session: AsyncSession, pipeline_id: int | None) -> list[StageInfo]:
-    """The stages of the report's pipeline in order; NotFound for an unknown pipeline."""
+    """The live stages of the report's pipeline in order; NotFound for an unknown pipeline."""
     if pipeline_id is None:
         raise InvalidInput("pick a pipeline", fields={"pipeline_id": "required"})
     if await session.get(Pipeline, pipeline_id) is None:
@@ -122,7 +122,8 @@ async def pipeline_stages(session: AsyncSession, pipeline_id: int | None) -> lis
         select(
             Stage.id, Stage.name, Stage.position, Stage.kind, Stage.probability, Stage.is_unsorted
         )
-        .where(Stage.pipeline_id == pipeline_id)
+        # Archived (removed) stages keep their history but leave the reports.
+        .where(Stage.pipeline_id == pipeline_id, Stage.archived_at.is_(None))
         .order_by(Stage.position, Stage.id)
     )
     return [StageInfo(*row) for row in rows]
