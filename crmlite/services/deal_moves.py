@@ -2,24 +2,50 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from sqlalchemy import inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import identity_key
 
 from crmlite.db.models import Deal, Stage
 from crmlite.domain.access import may_assign_to_others, sees_deal
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied
 from crmlite.domain.principal import Principal
-from crmlite.domain.stages import plan_move, resolve_pipeline_target
+from crmlite.domain.stages import (
+    DealPlacement,
+    StageKind,
+    StageRef,
+    StaleVersion,
+    plan_move,
+    resolve_pipeline_target,
+)
 from crmlite.services.common import require_active_user, utc_now
 from crmlite.services.deals import DealService, deal_query
 from crmlite.services.pipelines import PipelineService, stage_ref
 from crmlite.services.stage_moves import apply_move, history_row, placement, record_history
 
 MAX_BULK = 500
+# Built once: a fresh alias per call would make every move's statement new to the SQL cache.
+_CURRENT_STAGE = aliased(Stage, name="current_stage")
+_TARGET_STAGE = aliased(Stage, name="target_stage")
+
+
+@dataclass(frozen=True, slots=True)
+class MovedDeal:
+    """Where a move left the deal (``changed`` False: it already was there)."""
+
+    id: int
+    stage_id: int
+    pipeline_id: int
+    version: int
+    closed_at: dt.datetime | None
+    changed: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,46 +71,101 @@ class DealMoveService:
         *,
         expected_version: int | None = None,
         lost_reason: str | None = None,
-    ) -> Deal:
-        """Move a deal to another stage of its pipeline; the change joins its history."""
-        deal, target = await self._deal_and_stage(deal_id, stage_id)
+    ) -> MovedDeal:
+        """Move a deal to another stage of its pipeline; the change joins its history.
+
+        The hot path of the board and the wrap-up form: one read, one guarded UPDATE (its
+        ``version`` must still be the one read, so two concurrent moves cannot both win), one
+        history row. A ``Deal`` of this session's identity map is kept in step.
+        """
+        row = await self._placement(deal_id, stage_id)
+        owner_id, version, closed_at, reason_now = row[0], row[1], row[2], row[3]
+        current = StageRef(row[4], row[5], row[6], StageKind(row[7]), row[8])
+        target = StageRef(
+            row[9], row[10], row[11], StageKind(row[12]), row[13], archived=row[14] is not None
+        )
+        if not sees_deal(self.principal, owner_id, in_unsorted=current.is_unsorted):
+            raise NotFound(f"no deal {deal_id}", details={"deal_id": deal_id})
+        if not self.principal.may_touch(owner_id):
+            raise PermissionDenied(
+                "claim this deal before changing it", details={"deal_id": deal_id}
+            )
         now = self.clock()
         move = plan_move(
-            placement(deal, stage_ref(deal.stage)),
-            stage_ref(target),
+            DealPlacement(current, version, closed_at, reason_now),
+            target,
             now=now,
             lost_reason=lost_reason,
             expected_version=expected_version,
         )
-        from_stage = deal.stage_id
-        apply_move(deal, move, now)
-        deal.stage = target
-        await self.session.flush()
-        if from_stage != target.id:
+        if not move.changed:
+            return MovedDeal(deal_id, current.id, current.pipeline_id, version, closed_at, False)
+        values: dict[str, object] = {
+            "stage_id": target.id,
+            "pipeline_id": target.pipeline_id,
+            "closed_at": move.closed_at,
+            "lost_reason": move.lost_reason,
+            "updated_at": now,
+            "version": version + 1,
+        }
+        if target.id != current.id:
+            values["stage_entered_at"] = now
+        result = await self.session.execute(
+            update(Deal)
+            .where(Deal.id == deal_id, Deal.version == version)
+            .values(values)
+            .execution_options(synchronize_session="evaluate")
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleVersion(
+                "the deal was changed meanwhile; reload it and try again",
+                details={"expected_version": version},
+            )
+        self._forget_loaded_stage(deal_id)
+        if target.id != current.id:
             await record_history(
                 self.session,
-                [history_row(deal.id, from_stage, target.id, now, self.principal.user_id)],
+                [history_row(deal_id, current.id, target.id, now, self.principal.user_id)],
             )
-        return deal
+        return MovedDeal(deal_id, target.id, target.pipeline_id, version + 1, move.closed_at, True)
 
-    async def _deal_and_stage(self, deal_id: int, stage_id: int) -> tuple[Deal, Stage]:
-        """The deal (checked as get_for_change does) and the target stage, in one statement."""
-        target_stage = aliased(Stage, name="target_stage")
+    async def _placement(self, deal_id: int, stage_id: int) -> tuple[Any, ...]:
+        """The deal's fields a move needs, its stage and the target stage, in one statement."""
+        current, target = _CURRENT_STAGE, _TARGET_STAGE
         row = (
             await self.session.execute(
-                deal_query()
-                .add_columns(target_stage)
-                .join(target_stage, target_stage.id == stage_id)
+                select(
+                    Deal.owner_id,
+                    Deal.version,
+                    Deal.closed_at,
+                    Deal.lost_reason,
+                    current.id,
+                    current.pipeline_id,
+                    current.name,
+                    current.kind,
+                    current.is_unsorted,
+                    target.id,
+                    target.pipeline_id,
+                    target.name,
+                    target.kind,
+                    target.is_unsorted,
+                    target.archived_at,
+                )
+                .join(current, current.id == Deal.stage_id)
+                .join(target, target.id == stage_id)
                 .where(Deal.id == deal_id)
-                .execution_options(populate_existing=True)
             )
         ).first()
         if row is None:
             await self.deals.get_for_change(deal_id)  # NotFound when the deal is the problem
             raise InvalidInput("no such stage", fields={"stage_id": "no such stage"})
-        deal, target = row
-        self.deals.check_may_change(deal)
-        return deal, target
+        return tuple(row)
+
+    def _forget_loaded_stage(self, deal_id: int) -> None:
+        """A loaded ``Deal.stage`` of this session now names the old stage: expire it."""
+        loaded = self.session.identity_map.get(identity_key(Deal, (deal_id,)))
+        if loaded is not None and "stage" in inspect(loaded).dict:
+            self.session.expire(loaded, ["stage"])
 
     async def move_to_pipeline(
         self,

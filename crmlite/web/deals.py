@@ -271,12 +271,13 @@ async def move_deal(request: web.Request, *, path: IdPath, body: DealMove) -> De
                 lost_reason=body.lost_reason,
             )
         elif body.stage_id is not None:
-            deal = await moves.move(
+            await moves.move(
                 path.id,
                 body.stage_id,
                 expected_version=body.expected_version,
                 lost_reason=body.lost_reason,
             )
+            deal = await moves.deals.get_unchecked(path.id)
         else:
             raise InvalidInput("say where to", fields={"stage_id": "give stage_id or pipeline_id"})
         return deal_out(deal)

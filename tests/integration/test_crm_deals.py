@@ -60,9 +60,11 @@ async def test_moves_are_recorded_and_close_and_reopen(
     for name, reason in moves:
         clock.advance(hours=1)
         async with sessions.begin() as session:
-            deal = await DealMoveService(session, anna, clock=clock).move(
+            moved = await DealMoveService(session, anna, clock=clock).move(
                 deal.id, stage[name], expected_version=deal.version, lost_reason=reason
             )
+            deal = await DealService(session, anna).get(deal.id)
+        assert (moved.stage_id, moved.version) == (deal.stage_id, deal.version)
         if name == "Won":
             assert deal.closed_at == clock.now
         elif name == "Negotiation":
@@ -275,3 +277,22 @@ async def test_pipelines_are_shaped_and_deals_move_between_them(
         )
     assert mapped.stage_id == sales["Won"]
     assert mapped.closed_at is not None
+
+
+async def test_a_deal_loaded_in_the_session_follows_a_move(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    anna, *_ = await add_users(sessions)
+    deal = await new_deal(sessions, anna, "Van")
+    async with sessions.begin() as session:
+        stage = await stages_by_name(session)
+        loaded = await DealService(session, anna).get(deal.id)
+        moved = await DealMoveService(session, anna).move(deal.id, stage["Proposal"])
+        assert moved.changed
+        assert (loaded.stage_id, loaded.version) == (stage["Proposal"], 2)
+        again = await DealService(session, anna).get(deal.id)
+        assert again is loaded
+        assert again.stage.name == "Proposal"
+        unchanged = await DealMoveService(session, anna).move(deal.id, stage["Proposal"])
+        assert not unchanged.changed
+        assert unchanged.version == 2
