@@ -12,20 +12,22 @@ import asyncio
 import os
 import shutil
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from aiohttp import web
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from crmlite.db.engine import create_engine
 from crmlite.db.migrate import upgrade
-from cti.ami import AmiClient
+from cti.app import create_app
+from cti.settings import Settings
 from cti.sim import PbxSimulator
 from cti.sim.builder import Step
-from tests.integration.pops_support import pbx_feeding
 from tests.support.api import DEFAULT_PASSWORD, ApiClient, ApiHarness, ApiResponse, start_api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,13 +97,18 @@ class Person:
 
 
 class LiveServer:
-    """The service in a background thread with its own event loop."""
+    """The service in a background thread with its own event loop, fed by the PBX simulator.
+
+    The service is configured with the simulator as its PBX, so calls go the product's whole way:
+    AMI over TCP, the call model, the call-to-CRM rules, the pops.
+    """
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="e2e-server", daemon=True)
         self.harness: ApiHarness | None = None
+        self.sim: PbxSimulator | None = None
         self.people: dict[str, Person] = {}
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
@@ -121,7 +128,14 @@ class LiveServer:
         engine = create_engine(self.database_url)
         await upgrade(engine)
         await engine.dispose()
-        self.harness = await start_api(self.database_url)
+        self.sim = PbxSimulator(port=0)
+        await self.sim.start()
+        pbx = self.sim.client_settings()
+
+        def with_simulated_pbx(settings: Settings) -> web.Application:
+            return create_app(settings.model_copy(update={"pbx": (pbx,)}))
+
+        self.harness = await start_api(self.database_url, app_factory=with_simulated_pbx)
         for login, (role, name, extension) in PEOPLE.items():
             identities = [("extension", extension)] if extension else []
             user = await self.harness.create_user(
@@ -139,6 +153,8 @@ class LiveServer:
     def stop(self) -> None:
         if self.harness is not None:
             self.run(self.harness.close())
+        if self.sim is not None:
+            self.run(self.sim.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()
@@ -154,29 +170,29 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 class SimulatedPbx:
-    """The PBX simulator feeding the service over real AMI/TCP; the test sends each call phase."""
+    """The simulator the service consumes; the test sends each phase of a call when it wants."""
 
     def __init__(self, server: LiveServer) -> None:
+        assert server.sim is not None
         self.server = server
-        self.sim = PbxSimulator(port=0)
-        self._feeding: Any = None
+        self.sim = server.sim
 
-    async def _start(self) -> None:
-        await self.sim.start()
-        assert self.server.harness is not None
-        self._feeding = pbx_feeding(self.server.harness.app, AmiClient(self.sim.client_settings()))
-        await self._feeding.__aenter__()
-        await self.sim.wait_for_login(1)
-
-    async def _stop(self) -> None:
-        if self._feeding is not None:
-            await self._feeding.__aexit__(None, None, None)
-        await self.sim.stop()
+    def wait_until_consumed(self, timeout_s: float = 20.0) -> None:
+        """Wait until the service is logged in to the simulator and consumes its events."""
+        admin = self.server.people["admin"]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            links = admin.api.get("/api/v1/pbx")["items"]
+            if links and all(link["connected"] and link["consuming"] for link in links):
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"the service never consumed the simulated PBX: {links}")
 
     def send(self, steps: list[Step]) -> None:
         """Send these steps' events now, in order (the test decides when each phase happens)."""
 
         async def send_all() -> None:
+            assert self.sim is not None
             for step in steps:
                 self.sim.send_events(step.events)
 
@@ -184,11 +200,10 @@ class SimulatedPbx:
 
 
 @pytest.fixture(scope="package")
-def pbx(server: LiveServer) -> Iterator[SimulatedPbx]:
+def pbx(server: LiveServer) -> SimulatedPbx:
     simulated = SimulatedPbx(server)
-    server.run(simulated._start())
-    yield simulated
-    server.run(simulated._stop())
+    simulated.wait_until_consumed()
+    return simulated
 
 
 # Package scope, not session: Playwright's sync API keeps an event loop running in this thread

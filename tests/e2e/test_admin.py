@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer, log_in
+from tests.e2e.conftest import LiveServer, SimulatedPbx, log_in
 
 
 def test_the_rules_editor_names_the_field_that_is_wrong_then_saves(
@@ -44,3 +44,13 @@ def test_an_admin_adds_a_stage_and_the_board_shows_it(page: Page, server: LiveSe
     expect(page.locator("form.stage-row[aria-label='Test drive']")).to_be_visible()
     page.get_by_role("link", name="Board").click()
     expect(page.get_by_role("heading", name="Test drive")).to_be_visible()
+
+
+def test_the_pbx_screen_shows_the_live_link(
+    page: Page, server: LiveServer, pbx: SimulatedPbx
+) -> None:
+    log_in(page, server, server.people["admin"], path="/admin/pbx")
+    table = page.get_by_test_id("pbx-table")
+    expect(table.get_by_role("rowheader", name="sim")).to_be_visible()
+    expect(table).to_contain_text("Connected")
+    expect(table).to_contain_text(f"127.0.0.1:{pbx.sim.port}")

@@ -104,3 +104,8 @@ def test_a_call_pops_for_two_sellers_one_answers_and_the_wrapup_moves_the_deal(
         ("note", "Wants a quote for 3 cars")
     }
     assert any(a["kind"] == "task" for a in activities)
+    # The call-to-CRM rules logged the call on the contact's one open deal.
+    calls = [a for a in activities if a["kind"] == "call"]
+    assert [(c["direction"], c["outcome"], c["from_number"]) for c in calls] == [
+        ("inbound", "answered", caller)
+    ]
