@@ -290,14 +290,22 @@ class DealService:
         return await self.get_unchecked(deal_id)
 
     async def claim(self, deal_id: int) -> Deal:
-        """Take an unowned deal from Unsorted (sellers), or any deal (heads, admins)."""
+        """Take an unowned deal from Unsorted (sellers), or any deal (heads, admins).
+
+        Its contact comes along when nobody owns it yet (a caller the call side just created),
+        so the seller can open the customer of the deal they took.
+        """
         deal = await self.get(deal_id)
         if not may_claim_deal(self.principal, deal.owner_id, in_unsorted=deal.stage.is_unsorted):
             raise PermissionDenied("this deal already has an owner", details={"deal_id": deal_id})
         if deal.owner_id != self.principal.user_id:
+            now = self.clock()
             deal.owner_id = self.principal.user_id
-            deal.updated_at = self.clock()
+            deal.updated_at = now
             deal.version += 1
+            if deal.contact is not None and deal.contact.owner_id is None:
+                deal.contact.owner_id = self.principal.user_id
+                deal.contact.updated_at = now
             await self.session.flush()
         return await self.get_unchecked(deal_id)
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crmlite.db.models import Deal, DealStageChange, Stage
 from crmlite.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crmlite.domain.principal import SYSTEM, Principal
+from crmlite.services.contacts import ContactService
 from crmlite.services.deal_moves import DealMoveService
 from crmlite.services.deals import DealChanges, DealFilter, DealService, DealStatus
 from crmlite.services.pipelines import PipelineService, StageInput
@@ -157,7 +158,11 @@ async def test_unclaimed_call_deals_wait_in_unsorted_for_anyone(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     anna, boris, _, _ = await add_users(sessions)
-    call_deal = await new_deal(sessions, SYSTEM, "Inbound call", source="call")
+    async with sessions.begin() as session:
+        caller = await ContactService(session, SYSTEM).create("Caller +74951112233")
+    call_deal = await new_deal(
+        sessions, SYSTEM, "Inbound call", source="call", contact_id=caller.id
+    )
     assert call_deal.owner_id is None
     async with sessions.begin() as session:
         stage = await stages_by_name(session)
@@ -168,6 +173,9 @@ async def test_unclaimed_call_deals_wait_in_unsorted_for_anyone(
     async with sessions.begin() as session:
         claimed = await DealService(session, anna).claim(call_deal.id)
     assert claimed.owner_id == anna.user_id
+    async with sessions() as session:
+        taken = await ContactService(session, anna).get(caller.id)  # the caller came along
+    assert taken.owner_id == anna.user_id
     async with sessions.begin() as session:
         with pytest.raises(NotFound):
             await DealService(session, boris).get(call_deal.id)
