@@ -108,8 +108,11 @@ async def save_wrapup(
     # With a deal, the services attach its contact themselves (whoever owns the contact).
     parent = Parent(deal_id=deal_id) if deal_id is not None else Parent(contact_id=contact_id)
     note_id = task_id = stage_id = None
+    has_note = bool(request.note and request.note.strip())
+    writes = moving or has_note or request.callback_due_at is not None
     async with sessions.begin() as db:
-        if deal_id is not None:
+        # An empty wrap-up (the form's "skip") saves nothing and only withdraws the card.
+        if deal_id is not None and writes:
             deals = DealService(db, actor)
             deal = await deals.get(deal_id)
             if deal.owner_id is None:

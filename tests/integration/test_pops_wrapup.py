@@ -120,3 +120,14 @@ async def test_without_a_wrapup_card_the_seller_may_not_save(
     actor, _, _ = await _seed(sessions)
     with pytest.raises(PermissionDenied):
         await save_wrapup(sessions, actor, None, WrapupRequest(linkedid="L1", note="x"))
+
+
+async def test_an_empty_wrapup_saves_nothing(sessions: async_sessionmaker[AsyncSession]) -> None:
+    actor, contact_id, deal_id = await _seed(sessions)
+    result = await save_wrapup(
+        sessions, actor, _card(contact_id, deal_id), WrapupRequest(linkedid="L1")
+    )
+    assert (result.note_id, result.task_id, result.stage_id) == (None, None, None)
+    async with sessions() as db:
+        assert (await db.scalars(select(Activity))).all() == []
+        assert (await db.scalars(select(DealStageChange))).all() == []
