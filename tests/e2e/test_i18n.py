@@ -33,6 +33,8 @@ def test_persian_lays_the_page_out_right_to_left(page: Page, server: LiveServer)
     log_in(page, server, server.people["anna"])
     page.get_by_label("Language").select_option("fa")
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
+    expect(page.get_by_test_id("column").first).to_contain_text("دسته‌بندی‌نشده")
+    expect(page.get_by_test_id("column").nth(1)).to_be_visible()
     first = page.get_by_test_id("column").first.bounding_box()
     second = page.get_by_test_id("column").nth(1).bounding_box()
     assert first is not None
