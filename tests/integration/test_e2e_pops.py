@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, DealStageChange, Stage
 from cti.ami import AmiClient
+from cti.settings import Settings
 from cti.sim import PbxSimulator, flows
 from tests.integration.pops_support import (
     Agent,
@@ -181,3 +182,47 @@ async def test_a_transfer_moves_the_card_to_the_new_agent(
         assert wrapup["card"]["linkedid"] == moved["card"]["linkedid"]
         for ws in tabs.values():
             await ws.close()
+
+
+async def test_through_the_composition_root_the_crm_deal_reaches_the_card_and_the_wrapup(
+    sim: PbxSimulator, database_url: str, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The app as `cti serve` builds it: its own AMI consumer, call-to-CRM rules, the pops."""
+    settings = Settings.model_validate(
+        {
+            "database": {"url": database_url},
+            "pbx": [sim.client_settings().model_dump(mode="json") | {"secret": sim.secret}],
+        }
+    )
+    agents = await seed_agents(sessions, ["101", "102", "103"])
+    running = await start_app(database_url, settings=settings)
+    try:
+        async with aiohttp.ClientSession() as client:
+            await sim.wait_for_login(1)
+            tabs = await _tabs(client, running.url, agents)
+            caller = "+79035557788"  # nobody knows this number yet
+            sim.play(flows.queue_call(sim.ids, caller=caller, answer_by="103"), SPEED)
+            ringing = await receive_until(tabs["101"], "call.ringing")
+            assert ringing["card"]["caller"]["e164"] == caller
+            answered = await receive_until(tabs["103"], "call.answered")
+            linkedid = answered["linkedid"]
+            wrapup = await receive_until(tabs["103"], "call.wrapup", wait_s=10)
+            deal = wrapup["card"]["deal"]
+            assert deal is not None, "the call-to-deal rules made a deal and the card shows it"
+            assert wrapup["card"]["contact"] is not None
+            stage = next(s for s in wrapup["card"]["wrapup"]["stages"] if s["kind"] == "won")
+            saved = await client.post(
+                f"{running.url}/api/v1/wrapups",
+                json={"linkedid": linkedid, "stage_id": stage["id"], "result": "won"},
+                headers={"Authorization": f"Bearer {agents['103'].token}"},
+            )
+            assert saved.status == 201, await saved.text()
+            for ws in tabs.values():
+                await ws.close()
+    finally:
+        await running.close()
+    async with sessions() as db:
+        won = await db.get(Deal, deal["id"])
+        assert won is not None
+        assert won.stage_id == stage["id"]
+        assert won.closed_at is not None
