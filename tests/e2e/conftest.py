@@ -110,6 +110,8 @@ class LiveServer:
         self.harness: ApiHarness | None = None
         self.sim: PbxSimulator | None = None
         self.people: dict[str, Person] = {}
+        # login -> cookies of a browser session opened through the login form, for reuse.
+        self.sessions: dict[str, Any] = {}
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         """Run ``coro`` on the server's loop and wait for its result."""
@@ -241,13 +243,27 @@ def page(context: BrowserContext) -> Iterator[Page]:
     assert not errors, f"script errors in the page: {errors}"
 
 
-def log_in(page: Page, server: LiveServer, who: Person, path: str = "/board") -> None:
-    """Log in through the login form and wait for the app to show the user."""
+def log_in(
+    page: Page, server: LiveServer, who: Person, path: str = "/board", *, fresh: bool = False
+) -> None:
+    """Log in through the login form and wait for the app to show the user.
+
+    The form is filled once per person; later tests reuse that browser session's cookies (the
+    password hash is slow on purpose). ``fresh`` always uses the form and keeps its session apart.
+    """
+    cookies = None if fresh else server.sessions.get(who.login)
+    if cookies:
+        page.context.add_cookies(cookies)
+        page.goto(server.url + path)
+        expect(page.get_by_test_id("whoami")).to_contain_text(who.name)
+        return
     page.goto(server.url + path)
     page.get_by_label("User name").fill(who.login)
     page.get_by_label("Password").fill(who.password)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_test_id("whoami")).to_contain_text(who.name)
+    if not fresh:
+        server.sessions[who.login] = page.context.cookies()
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -18,7 +18,7 @@ def test_login_shows_the_user_and_role_then_logout_ends_the_session(
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#login-status")).to_have_text("Wrong user name or password.")
 
-    log_in(page, server, anna)
+    log_in(page, server, anna, fresh=True)
     expect(page).to_have_url(server.url + "/board")
     expect(page.get_by_test_id("whoami")).to_contain_text("Seller")
     expect(page.get_by_role("link", name="Reports")).to_have_count(0)
