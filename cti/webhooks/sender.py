@@ -101,7 +101,8 @@ class WebhookSender:
         self.worker_count = workers
         self.scan_interval_s = scan_interval_s
         self.clock = clock
-        self._queue: asyncio.Queue[DeliveryToSend] = asyncio.Queue()
+        # Bounded: beyond it deliveries wait in the table, where the scanner finds them.
+        self._queue: asyncio.Queue[DeliveryToSend] = asyncio.Queue(maxsize=10_000)
         self._inflight: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._client: aiohttp.ClientSession | None = None
@@ -177,8 +178,11 @@ class WebhookSender:
     def _submit(self, delivery: DeliveryToSend) -> None:
         if delivery.id in self._inflight:
             return
+        try:
+            self._queue.put_nowait(delivery)
+        except asyncio.QueueFull:
+            return  # recorded as pending and due: a later scan submits it
         self._inflight.add(delivery.id)
-        self._queue.put_nowait(delivery)
 
     async def start(self) -> None:
         """Open the HTTP client and start the workers and the retry scanner."""
