@@ -4,7 +4,7 @@
 import { api, itemsOf } from "../api.js";
 import { h, options, replace } from "../dom.js";
 import {
-  currentLocale, formatDuration, formatMoney, formatNumber, formatPercent, t, tOr,
+  currentLocale, formatDateTime, formatDuration, formatMoney, formatNumber, formatPercent, formatPhone, t, tOr,
 } from "../i18n.js";
 import { queryParams, setQueryParams } from "../router.js";
 import { isHead, pipelines, session, users } from "../session.js";
@@ -91,9 +91,16 @@ export async function render(main) {
     loading(body);
     const query = { pipeline_id: params.pipeline, ...windowOf(params.from, params.to), seller_id: params.seller || undefined };
     const get = (name) => api.get(`/api/v1/reports/${name}`, query).catch((err) => ({ error: err }));
-    const [lib, funnel, times, sales, forecast, losses, calls] = await Promise.all([
+    const [lib, funnel, times, sales, forecast, losses, calls, missed, speed] = await Promise.all([
       echarts(), get("funnel"), get("time-in-stage"), get("sales"), get("forecast"), get("loss-reasons"), get("calls"),
+      get("missed-calls"), get("speed-to-lead"),
     ]);
+    // Per seller: each seller's own sales figures beside their calls (one request a seller).
+    const sellers = params.seller ? people.filter((u) => String(u.id) === params.seller)
+      : people.filter((u) => u.role === "seller");
+    const perSeller = await Promise.all(sellers.map((u) =>
+      api.get("/api/v1/reports/sales", { ...query, seller_id: u.id }).then((r) => ({ user: u, sales: r }))
+        .catch(() => ({ user: u, sales: null }))));
     const chart = (option, label) => {
       const el = h("div", { class: "chart", role: "img", "aria-label": label, "data-testid": "chart" });
       queueMicrotask(() => {
@@ -110,7 +117,8 @@ export async function render(main) {
         section("time", t("reports.time_in_stage"), times, (r) => timeReport(r, chart)),
         section("forecast", t("reports.forecast"), forecast, (r) => forecastReport(r, chart)),
         section("losses", t("reports.loss_reasons"), losses, (r) => lossReport(r, chart)),
-        section("sellers", t("reports.per_seller"), calls, (r) => sellerReport(r, chart))));
+        section("sellers", t("reports.per_seller"), calls, (r) => sellerReport(r, perSeller, chart)),
+        section("missed", t("reports.missed_calls"), missed, (r) => missedReport(r, speed))));
   }
 
   await draw();
@@ -237,16 +245,41 @@ function lossReport(rows, chart) {
       list.map((r) => [label(r), formatNumber(r.deals), money(r.amount)]), "loss-table"));
 }
 
-function sellerReport(report, chart) {
-  const list = (report.sellers || []).filter((s) => s.agent_id != null || s.calls > 0);
-  if (!list.length) return h("p", { class: "muted" }, t("reports.no_data"));
-  const names = list.map((s) => s.agent_name || "—");
+function sellerReport(report, perSeller, chart) {
+  const calls = new Map((report.sellers || []).map((s) => [s.agent_id, s]));
+  const rows = perSeller.map(({ user, sales }) => {
+    const figures = Object.entries(sales?.currencies || {});
+    return {
+      name: user.display_name || user.login,
+      won: sales?.won ?? 0,
+      winRate: sales?.win_rate,
+      wonAmount: Object.fromEntries(figures.map(([c, f]) => [c, f.won_amount])),
+      calls: calls.get(user.id),
+    };
+  });
+  if (!rows.length) return h("p", { class: "muted" }, t("reports.no_data"));
+  const names = rows.map((r) => r.name);
   return h("div", { class: "report" },
     chart(barOption(names, [
-      { name: t("reports.calls"), data: list.map((s) => s.calls) },
-      { name: t("outcome.answered"), data: list.map((s) => s.answered) },
+      { name: t("reports.won"), data: rows.map((r) => r.won) },
+      { name: t("reports.calls"), data: rows.map((r) => r.calls?.calls ?? 0) },
     ], { horizontal: true }), t("reports.per_seller")),
-    table([[t("reports.seller")], [t("reports.calls"), true], [t("outcome.answered"), true], [t("reports.answer_rate"), true]],
-      [...list.map((s, i) => [names[i], formatNumber(s.calls), formatNumber(s.answered), formatPercent(s.answer_rate, 1)]),
-        [t("common.total"), formatNumber(report.calls), formatNumber(report.answered), formatPercent(report.answer_rate, 1)]], "seller-table"));
+    table([[t("reports.seller")], [t("reports.won"), true], [t("reports.win_rate"), true], [t("reports.amount"), true],
+      [t("reports.calls"), true], [t("reports.answer_rate"), true]],
+    rows.map((r) => [r.name, formatNumber(r.won), formatPercent(r.winRate, 1), money(r.wonAmount),
+      formatNumber(r.calls?.calls ?? 0), formatPercent(r.calls?.answer_rate, 1)]), "seller-table"));
+}
+
+function missedReport(report, speed) {
+  return h("div", {},
+    h("div", { class: "kpis" },
+      kpi(t("reports.missed"), formatNumber(report.missed), "kpi-missed"),
+      kpi(t("reports.called_back"), formatNumber(report.called_back), "kpi-called-back"),
+      kpi(t("reports.missed_not_called_back"), formatNumber(report.never_called_back), "kpi-never-called-back"),
+      kpi(t("reports.sla_breached", { minutes: Math.round(report.sla_s / 60) }), formatNumber(report.breached), "kpi-breached"),
+      speed && !speed.error ? kpi(t("reports.speed_to_lead"), speed.median_s != null ? formatDuration(speed.median_s) : "—", "kpi-speed") : null),
+    report.open_breaches?.length ? table([[t("contact.phones")], [t("reports.missed_at")], [t("reports.deadline")]],
+      report.open_breaches.map((m) => [
+        m.contact_id ? h("a", { href: `/contacts/${m.contact_id}`, class: "phone" }, formatPhone(m.caller)) : h("span", { class: "phone" }, formatPhone(m.caller)),
+        formatDateTime(m.missed_at), formatDateTime(m.deadline)]), "missed-table") : null);
 }
