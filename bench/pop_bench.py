@@ -58,35 +58,32 @@ async def serve(args: argparse.Namespace) -> None:
     from cti.web.pops_keys import POP_SERVICE
 
     configure_logging("WARNING", "console")
+    pbx = PbxSettings(
+        name="sim", host="127.0.0.1", port=args.ami_port, username="cti", secret=SIM_SECRET
+    )
     settings = Settings.model_validate(
         {
             "database": {"url": args.db},
             "logging": {"level": "WARNING", "format": "console"},
             "pops": {"queue_size": 512, "send_deadline_s": 5.0},
+            # With the CRM: the app consumes the PBX itself, exactly as `cti serve` does.
+            "pbx": [pbx.model_dump() | {"secret": SIM_SECRET}] if args.with_crm else [],
         }
     )
     app = create_app(settings)
-    client = AmiClient(
-        PbxSettings(
-            name="sim",
-            host="127.0.0.1",
-            port=args.ami_port,
-            username="cti",
-            secret=SIM_SECRET,
-        )
-    )
+    if not args.with_crm:
+        client = AmiClient(pbx)
 
-    async def ami_consumer(app: web.Application) -> Any:
-        service = app[POP_SERVICE]
-        # No CRM handler here: the bench measures the pops (with none, no outcome reaches them).
-        flow = CallFlow(CallTracker(CallModelConfig()), fast_sinks=[service])
-        await client.start()
-        task = asyncio.create_task(flow.consume(client.items()))
-        yield
-        await client.stop()
-        await asyncio.wait_for(task, timeout=5)
+        async def ami_consumer(app: web.Application) -> Any:
+            # Only the pops on the call flow: what a ringing card costs, without the CRM's writes.
+            flow = CallFlow(CallTracker(CallModelConfig()), fast_sinks=[app[POP_SERVICE]])
+            await client.start()
+            task = asyncio.create_task(flow.consume(client.items()))
+            yield
+            await client.stop()
+            await asyncio.wait_for(task, timeout=5)
 
-    app.cleanup_ctx.append(ami_consumer)
+        app.cleanup_ctx.append(ami_consumer)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=2048)
@@ -430,6 +427,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
                 db_url,
                 "--ami-port",
                 str(sim.port),
+                *(["--with-crm"] if args.with_crm else []),
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )
@@ -459,6 +457,7 @@ async def orchestrate(args: argparse.Namespace) -> int:
         "bench": "pops",
         "quick": args.quick,
         "database": "postgresql" if args.postgres else "sqlite",
+        "with_crm": args.with_crm,
         "rounds": results,
         "p99_ms_1000_clients": p99_top,
         "lost": lost,
@@ -497,6 +496,11 @@ def main() -> int:
         metavar="URL",
         help="run the service on PostgreSQL (a server URL such as "
         "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres) instead of SQLite",
+    )
+    parser.add_argument(
+        "--with-crm",
+        action="store_true",
+        help="the whole service as `cti serve` runs it (call-to-deal rules write the CRM too)",
     )
     parser.add_argument("--role", choices=("orchestra", "server", "clients"), default="orchestra")
     parser.add_argument("--db")

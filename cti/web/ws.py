@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import structlog
 from aiohttp import WSMsgType, web
+from sqlalchemy.exc import SQLAlchemyError
 
 from crmlite.domain.principal import Principal
 from crmlite.services.auth import resolve_api_token
@@ -74,7 +75,13 @@ async def pops_socket(request: web.Request) -> web.StreamResponse:
     found = credentials(request)
     ws = web.WebSocketResponse(heartbeat=config.heartbeat_s, max_msg_size=64 * 1024)
     await ws.prepare(request)
-    who = found.principal if found is not None else await _first_message_auth(request, ws)
+    try:
+        who = found.principal if found is not None else await _first_message_auth(request, ws)
+    except SQLAlchemyError as err:
+        # The token could not be checked (database locked or away): let the tab retry.
+        log.warning("pops_auth_unavailable", error=type(err).__name__)
+        await ws.close(code=CLOSE_TRY_AGAIN, message=b"try again")
+        return ws
     if who is None or who.user_id is None:
         await ws.close(code=CLOSE_UNAUTHENTICATED, message=b"unauthenticated")
         return ws
