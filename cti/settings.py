@@ -130,6 +130,14 @@ class PopsSettings(_Section):
     redis_prefix: str = "cti:pops"
 
 
+class CallbackSettings(_Section):
+    """The call-back SLA: a missed call nobody called back in time is escalated to the heads."""
+
+    sla_minutes: int = Field(15, ge=1)
+    check_interval_s: float = Field(60.0, gt=0)
+    enabled: bool = True
+
+
 class RulesSettings(_Section):
     """Call-to-deal rules (config/rules.example.toml); a set saved through the API wins."""
 
@@ -156,6 +164,7 @@ class Settings(_Section):
     simulator: SimulatorSettings = SimulatorSettings()
     pops: PopsSettings = PopsSettings()
     rules: RulesSettings = RulesSettings()
+    callbacks: CallbackSettings = CallbackSettings()
     webhooks: tuple[WebhookSettings, ...] = ()
 
 
