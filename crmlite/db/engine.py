@@ -36,6 +36,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # 64 MiB of page cache per connection: reports and lookups re-read the same index pages.
+        cursor.execute("PRAGMA cache_size=-65536")
     finally:
         cursor.close()
 
