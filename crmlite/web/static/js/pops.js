@@ -68,6 +68,14 @@ function idOf(message) {
   return message.card?.linkedid ?? message.linkedid ?? message.call?.linkedid;
 }
 
+let changedTimer = null;
+
+/** Tell open screens the CRM changed (a call made or moved a deal); bursts make one refresh. */
+function dealsChanged() {
+  clearTimeout(changedTimer);
+  changedTimer = setTimeout(() => window.dispatchEvent(new CustomEvent("deals-changed")), 400);
+}
+
 export function onMessage(message) {
   if (message.id) {
     if (seen.has(message.id)) return;
@@ -96,6 +104,8 @@ export function onMessage(message) {
         cards.set(linkedid, { ...(existing || {}), ...incoming });
       }
       if (type === "call.answered" && cards.has(linkedid) && !incoming?.status) cards.get(linkedid).status = "in-call";
+      // By answer time the call-to-deal rules have made or claimed the caller's deal.
+      if (type === "call.answered") dealsChanged();
       break;
     case "call.answered_elsewhere":
     case "call.withdrawn": {
@@ -113,10 +123,11 @@ export function onMessage(message) {
     }
     case "call.wrapup":
       cards.set(linkedid, { ...(existing || {}), ...incoming, status: "wrap-up" });
+      dealsChanged();
       break;
     case "call.wrapup_done":
       cards.delete(linkedid);
-      window.dispatchEvent(new CustomEvent("deals-changed"));
+      dealsChanged();
       break;
     case "click_to_call.status":
       toast(t(`c2c.${message.status}`, { reason: message.reason ?? "",
