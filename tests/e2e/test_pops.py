@@ -109,3 +109,39 @@ def test_a_call_pops_for_two_sellers_one_answers_and_the_wrapup_moves_the_deal(
     assert [(c["direction"], c["outcome"], c["from_number"]) for c in calls] == [
         ("inbound", "answered", caller)
     ]
+
+
+def test_a_transfer_moves_the_card_to_the_new_sellers_screen(
+    page: Page, context: BrowserContext, server: LiveServer, pbx: SimulatedPbx
+) -> None:
+    anna, boris = server.people["anna"], server.people["boris"]
+    caller = f"+7916123{next(_callers):04d}"
+    log_in(page, server, anna)
+    other = context.browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    other.set_default_timeout(10_000)
+    boris_page = other.new_page()
+    log_in(boris_page, server, boris)
+    for tab in (page, boris_page):
+        expect(tab.locator("body[data-pops=connected]")).to_have_count(1)
+
+    steps = flows.queue_call(
+        pbx.sim.ids,
+        caller=caller,
+        agents=("101",),
+        answer_by="101",
+        transfer_to="102",
+        ring_s=RING_S,
+        talk_s=TALK_S,
+    )
+    transfer_at = RING_S + TALK_S / 2
+    pbx.send([s for s in steps if s.at < transfer_at])
+    expect(page.get_by_test_id("pop")).to_have_attribute("data-status", "in-call")
+    expect(boris_page.get_by_test_id("pop")).to_have_count(0)
+
+    pbx.send([s for s in steps if transfer_at <= s.at < transfer_at + 2.0])
+    expect(page.get_by_test_id("pop-status")).to_have_text("Transferred")
+    expect(boris_page.get_by_test_id("pop")).to_contain_text("8 (916) 123-")
+
+    pbx.send([s for s in steps if s.at >= transfer_at + 2.0])
+    expect(boris_page.get_by_test_id("pop")).to_have_attribute("data-status", "wrap-up")
+    other.close()
