@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import Table, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from crmlite.db.models import Deal, Stage
@@ -31,9 +31,12 @@ from crmlite.services.pipelines import PipelineService, stage_ref
 from crmlite.services.stage_moves import apply_move, history_row, placement, record_history
 
 MAX_BULK = 500
-# Built once: a fresh alias per call would make every move's statement new to the SQL cache.
-_CURRENT_STAGE = aliased(Stage, name="current_stage")
-_TARGET_STAGE = aliased(Stage, name="target_stage")
+# The hot move path speaks Core (no ORM entity loading or unit of work). Aliases are built once:
+# a fresh alias per call would make every move's statement new to the SQL cache.
+DEALS = cast(Table, Deal.__table__)
+STAGES = cast(Table, Stage.__table__)
+_CURRENT_STAGE = STAGES.alias("current_stage")
+_TARGET_STAGE = STAGES.alias("target_stage")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,8 @@ class DealMoveService:
         ``version`` must still be the one read, so two concurrent moves cannot both win), one
         history row. A ``Deal`` of this session's identity map is kept in step.
         """
+        if self.session.dirty or self.session.new:
+            await self.session.flush()  # Core reads and writes below must see pending edits
         row = await self._placement(deal_id, stage_id)
         owner_id, version, closed_at, reason_now = row[0], row[1], row[2], row[3]
         current = StageRef(row[4], row[5], row[6], StageKind(row[7]), row[8])
@@ -111,17 +116,14 @@ class DealMoveService:
         if target.id != current.id:
             values["stage_entered_at"] = now
         result = await self.session.execute(
-            update(Deal)
-            .where(Deal.id == deal_id, Deal.version == version)
-            .values(values)
-            .execution_options(synchronize_session="evaluate")
+            update(DEALS).where(DEALS.c.id == deal_id, DEALS.c.version == version).values(values)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise StaleVersion(
                 "the deal was changed meanwhile; reload it and try again",
                 details={"expected_version": version},
             )
-        self._forget_loaded_stage(deal_id)
+        self._keep_loaded_deal_in_step(deal_id, values)
         if target.id != current.id:
             await record_history(
                 self.session,
@@ -135,25 +137,28 @@ class DealMoveService:
         row = (
             await self.session.execute(
                 select(
-                    Deal.owner_id,
-                    Deal.version,
-                    Deal.closed_at,
-                    Deal.lost_reason,
-                    current.id,
-                    current.pipeline_id,
-                    current.name,
-                    current.kind,
-                    current.is_unsorted,
-                    target.id,
-                    target.pipeline_id,
-                    target.name,
-                    target.kind,
-                    target.is_unsorted,
-                    target.archived_at,
+                    DEALS.c.owner_id,
+                    DEALS.c.version,
+                    DEALS.c.closed_at,
+                    DEALS.c.lost_reason,
+                    current.c.id,
+                    current.c.pipeline_id,
+                    current.c.name,
+                    current.c.kind,
+                    current.c.is_unsorted,
+                    target.c.id,
+                    target.c.pipeline_id,
+                    target.c.name,
+                    target.c.kind,
+                    target.c.is_unsorted,
+                    target.c.archived_at,
                 )
-                .join(current, current.id == Deal.stage_id)
-                .join(target, target.id == stage_id)
-                .where(Deal.id == deal_id)
+                .select_from(
+                    DEALS.join(current, current.c.id == DEALS.c.stage_id).join(
+                        target, target.c.id == stage_id
+                    )
+                )
+                .where(DEALS.c.id == deal_id)
             )
         ).first()
         if row is None:
@@ -161,11 +166,15 @@ class DealMoveService:
             raise InvalidInput("no such stage", fields={"stage_id": "no such stage"})
         return tuple(row)
 
-    def _forget_loaded_stage(self, deal_id: int) -> None:
-        """A loaded ``Deal.stage`` of this session now names the old stage: expire it."""
+    def _keep_loaded_deal_in_step(self, deal_id: int, values: dict[str, object]) -> None:
+        """Give a ``Deal`` of this session's identity map the values just written."""
         loaded = self.session.identity_map.get(identity_key(Deal, (deal_id,)))
-        if loaded is not None and "stage" in inspect(loaded).dict:
-            self.session.expire(loaded, ["stage"])
+        if loaded is None:
+            return
+        for key, value in values.items():
+            set_committed_value(loaded, key, value)
+        if "stage" in inspect(loaded).dict:
+            self.session.expire(loaded, ["stage"])  # it names the old stage
 
     async def move_to_pipeline(
         self,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Deal, DealStageChange
@@ -45,10 +46,13 @@ def history_row(
     }
 
 
+STAGE_CHANGES = cast(Table, DealStageChange.__table__)
+
+
 async def record_history(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
-    """Append stage changes in one executemany."""
+    """Append stage changes in one executemany (a Core insert: no ORM objects to track)."""
     if rows:
-        await session.execute(insert(DealStageChange), list(rows))
+        await session.execute(insert(STAGE_CHANGES), list(rows))
 
 
 async def apply_moves(

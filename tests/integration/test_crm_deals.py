@@ -295,6 +295,7 @@ async def test_a_deal_loaded_in_the_session_follows_a_move(
     async with sessions.begin() as session:
         stage = await stages_by_name(session)
         loaded = await DealService(session, anna).get(deal.id)
+        loaded.title = "Van, blue"  # pending, not flushed: the move must not lose or trip on it
         moved = await DealMoveService(session, anna).move(deal.id, stage["Proposal"])
         assert moved.changed
         assert (loaded.stage_id, loaded.version) == (stage["Proposal"], 2)
@@ -304,3 +305,6 @@ async def test_a_deal_loaded_in_the_session_follows_a_move(
         unchanged = await DealMoveService(session, anna).move(deal.id, stage["Proposal"])
         assert not unchanged.changed
         assert unchanged.version == 2
+    async with sessions() as session:
+        stored = await DealService(session, anna).get(deal.id)
+    assert (stored.title, stored.stage_id, stored.version) == ("Van, blue", stage["Proposal"], 2)
