@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Contact, ContactPhone
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import DuplicatePhone, NormalizedPhone, PhoneRules, normalize_phone
+
+# Lookups run while a phone rings: plain Core over the tables, no ORM entity loading.
+CONTACTS = cast(Table, Contact.__table__)
+PHONES = cast(Table, ContactPhone.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +56,14 @@ async def find_phone_owner(session: AsyncSession, normalized: str) -> PhoneMatch
     """Find who holds ``normalized``: one probe of the unique index on contact_phones."""
     row = (
         await session.execute(
-            select(Contact.id, Contact.name, Contact.company, Contact.owner_id)
-            .join(ContactPhone, ContactPhone.contact_id == Contact.id)
-            .where(ContactPhone.normalized == normalized)
+            select(CONTACTS.c.id, CONTACTS.c.name, CONTACTS.c.company, CONTACTS.c.owner_id)
+            .select_from(PHONES.join(CONTACTS, CONTACTS.c.id == PHONES.c.contact_id))
+            .where(PHONES.c.normalized == normalized)
         )
     ).first()
     if row is None:
         return None
-    return PhoneMatch(row.id, row.name, row.company, row.owner_id, normalized)
+    return PhoneMatch(row[0], row[1], row[2], row[3], normalized)
 
 
 async def lookup_phone(session: AsyncSession, raw: str, rules: PhoneRules) -> PhoneMatch | None:
