@@ -66,10 +66,14 @@ class LiveCall:
         return deals[0] if len(deals) == 1 else None
 
 
+def customer_raw(call: CallSnapshot) -> str | None:
+    """The far party's number as the PBX gave it: the caller, or the called of an outbound call."""
+    return call.called if call.direction == "outbound" else call.caller
+
+
 def customer_number(call: CallSnapshot, region: str, extension_pattern: str) -> CallerNumber:
-    """The far party's number: the caller of an inbound call, the called one of an outbound."""
-    raw = call.called if call.direction == "outbound" else call.caller
-    return format_number(raw, region, extension_pattern)
+    """The far party's number, normalized and formatted."""
+    return format_number(customer_raw(call), region, extension_pattern)
 
 
 def did_number(call: CallSnapshot, region: str, extension_pattern: str) -> CallerNumber | None:

@@ -35,6 +35,7 @@ from cti.pops.cards import (
     build_card,
     build_wrapup,
     customer_number,
+    customer_raw,
     did_number,
 )
 from cti.pops.directory import UserDirectory
@@ -95,7 +96,11 @@ class PopService:
 
     async def on_call_event(self, event: CallEvent) -> None:
         """Publish what ``event`` changes on the users' cards."""
-        live = self._calls.get(event.linkedid) or self._begin(event.call)
+        live = self._calls.get(event.linkedid)
+        if live is None:
+            live = self._begin(event.call)
+        elif customer_raw(event.call) != live.customer.raw:
+            self._renumber(live, event.call)  # e.g. an outbound call: the number comes after dial
         live.snapshot = event.call
         await self._resolve_agents(live, event)
         async with live.lock:
@@ -186,6 +191,19 @@ class PopService:
         else:
             live.lookup_task = self._spawn(self._look_up(live, live.customer.key))
         return live
+
+    def _renumber(self, live: LiveCall, call: CallSnapshot) -> None:
+        """The customer's number appeared or changed: format it and look it up."""
+        region, pattern = self._settings.default_region, self._settings.extension_pattern
+        live.customer = customer_number(call, region, pattern)
+        live.did = did_number(call, region, pattern)
+        if live.lookup_task is not None and not live.lookup_task.done():
+            live.lookup_task.cancel()
+        if live.customer.key is None or call.direction == "internal":
+            live.lookup = LOOKUP_SKIPPED
+            return
+        live.lookup = LOOKUP_PENDING
+        live.lookup_task = self._spawn(self._look_up(live, live.customer.key))
 
     async def _resolve_agents(self, live: LiveCall, event: CallEvent) -> None:
         names = {

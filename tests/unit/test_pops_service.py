@@ -224,3 +224,21 @@ async def test_the_crm_outcome_completes_the_card_with_the_new_deal() -> None:
     assert update["type"] == "call.updated"
     assert update["card"]["deal"]["id"] == 77
     assert update["card"]["contact"]["id"] == 10
+
+
+async def test_an_outbound_call_gets_its_number_when_the_agent_has_dialled() -> None:
+    lookup = FakeLookup()
+    service, inbox, _ = await _service(lookup)
+    started = CallSnapshot(
+        pbx="pbx", linkedid="O1", direction="unknown", state="dialing", caller="101", agent="101"
+    )
+    await service.on_call_event(CallStarted(pbx="pbx", at=1.0, call=started))
+    assert lookup.numbers == []  # an extension is not looked up
+    dialled = replace(started, direction="outbound", called="+79167654321", answered_at=3.0)
+    await service.on_call_event(CallAnswered(pbx="pbx", at=3.0, call=dialled, extension=None))
+    await _settle()
+    assert lookup.numbers == ["+79167654321"]
+    cards = [m["card"] for m in inbox.by_user[1] if m.get("card")]
+    assert cards[-1]["caller"]["display"] == "+7 916 765-43-21"
+    assert cards[-1]["contact"]["name"] == "Ivan Petrov"
+    assert cards[-1]["status"] == "in-call"
