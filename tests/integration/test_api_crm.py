@@ -87,6 +87,11 @@ async def test_a_seller_cannot_reach_another_sellers_deal_by_any_route(api: ApiH
     board = (await boris.get(f"/api/v1/board/{sales['id']}")).json()
     on_board = [card["id"] for column in board["columns"] for card in column["cards"]]
     assert on_board == [mine["id"]]
+    unsorted = sales["stage"]["Unsorted"]
+    column = await boris.get(f"/api/v1/board/{sales['id']}/columns/{unsorted}")
+    assert [card["id"] for card in column.json()["cards"]] == [mine["id"]]
+    searched = await boris.get("/api/v1/deals", params={"q": "Anna"})
+    assert searched.json()["total"] == 0
     unchanged = await anna.get(url)
     assert unchanged.status == 200
     assert unchanged.json()["title"] == "Anna's deal"
