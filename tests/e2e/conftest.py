@@ -48,6 +48,7 @@ PEOPLE = {
     "helen": ("head", "Helen Head", None),
     "anna": ("seller", "Anna Seller", "101"),
     "boris": ("seller", "Boris Seller", "102"),
+    "chen": ("seller", "Chen Seller", "103"),
 }
 T = TypeVar("T")
 
@@ -241,6 +242,15 @@ def page(context: BrowserContext) -> Iterator[Page]:
     opened.on("pageerror", lambda error: errors.append(str(error)))
     yield opened
     assert not errors, f"script errors in the page: {errors}"
+
+
+@pytest.fixture
+def second_page(browser: Browser) -> Iterator[Page]:
+    """A second person's tab, in a browser context of its own."""
+    made = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
+    made.set_default_timeout(10_000)
+    yield made.new_page()
+    made.close()
 
 
 def log_in(

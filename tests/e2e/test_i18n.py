@@ -35,8 +35,10 @@ def test_persian_lays_the_page_out_right_to_left(page: Page, server: LiveServer)
     expect(page.locator("html")).to_have_attribute("dir", "rtl")
     expect(page.get_by_test_id("column").first).to_contain_text("دسته‌بندی‌نشده")
     expect(page.get_by_test_id("column").nth(1)).to_be_visible()
-    first = page.get_by_test_id("column").first.bounding_box()
-    second = page.get_by_test_id("column").nth(1).bounding_box()
-    assert first is not None
-    assert second is not None
-    assert first["x"] > second["x"], "the first column (Unsorted) stands rightmost in RTL"
+    # Read both columns' places in one go: the board may redraw between two separate reads.
+    places = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid=column]')].slice(0, 2)
+              .map((el) => el.getBoundingClientRect().x)"""
+    )
+    assert len(places) == 2
+    assert places[0] > places[1], "the first column (Unsorted) stands rightmost in RTL"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from cti.sim import flows
 from cti.sim.builder import Step
@@ -14,6 +14,12 @@ from tests.e2e.conftest import LiveServer, SimulatedPbx, log_in, screenshot
 RING_S = 10.0
 TALK_S = 30.0
 _callers = itertools.count(10)
+
+
+def pop_of(tab: Page, caller: str) -> Locator:
+    """The card of the call from ``caller`` (+7916123NNNN), found by its number as shown."""
+    digits = caller[-4:]
+    return tab.get_by_test_id("pop").filter(has_text=f"8 (916) 123-{digits[:2]}-{digits[2:]}")
 
 
 def phases(steps: list[Step]) -> tuple[list[Step], list[Step], list[Step]]:
@@ -25,7 +31,7 @@ def phases(steps: list[Step]) -> tuple[list[Step], list[Step], list[Step]]:
 
 
 def test_a_call_pops_for_two_sellers_one_answers_and_the_wrapup_moves_the_deal(
-    page: Page, context: BrowserContext, server: LiveServer, pbx: SimulatedPbx
+    page: Page, second_page: Page, server: LiveServer, pbx: SimulatedPbx
 ) -> None:
     anna, boris = server.people["anna"], server.people["boris"]
     caller = f"+7916123{next(_callers):04d}"
@@ -44,9 +50,7 @@ def test_a_call_pops_for_two_sellers_one_answers_and_the_wrapup_moves_the_deal(
     )
 
     log_in(page, server, anna)
-    other = context.browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
-    other.set_default_timeout(10_000)
-    boris_page = other.new_page()
+    boris_page = second_page
     log_in(boris_page, server, boris)
     for tab in (page, boris_page):
         expect(tab.locator("body[data-pops=connected]")).to_have_count(1)
@@ -63,23 +67,25 @@ def test_a_call_pops_for_two_sellers_one_answers_and_the_wrapup_moves_the_deal(
 
     pbx.send(ringing)
     for tab in (page, boris_page):
-        pop = tab.get_by_test_id("pop")
+        pop = pop_of(tab, caller)
         expect(pop).to_have_attribute("data-status", "ringing")
         expect(pop.get_by_test_id("pop-status")).to_have_text("Incoming call")
-        expect(pop).to_contain_text("8 (916) 123-")
+        expect(pop).to_be_visible()
         expect(pop).to_contain_text("Ivan Petrov")
         expect(pop).to_contain_text("Inbound: Ivan")
     screenshot(page, "pop-ringing")
 
     pbx.send(talking)
-    expect(page.get_by_test_id("pop")).to_have_attribute("data-status", "in-call")
-    expect(page.get_by_test_id("pop-status")).to_have_text("In call")
-    expect(boris_page.get_by_test_id("pop")).to_have_attribute("data-status", "withdrawn")
-    expect(boris_page.get_by_test_id("pop-status")).to_have_text("Answered by Anna Seller")
+    expect(pop_of(page, caller)).to_have_attribute("data-status", "in-call")
+    expect(pop_of(page, caller).get_by_test_id("pop-status")).to_have_text("In call")
+    expect(pop_of(boris_page, caller)).to_have_attribute("data-status", "withdrawn")
+    expect(pop_of(boris_page, caller).get_by_test_id("pop-status")).to_have_text(
+        "Answered by Anna Seller"
+    )
     screenshot(boris_page, "pop-withdrawn")
 
     pbx.send(ended)
-    pop = page.get_by_test_id("pop")
+    pop = pop_of(page, caller)
     expect(pop).to_have_attribute("data-status", "wrap-up")
     pop.get_by_label("Note").fill("Wants a quote for 3 cars")
     pop.get_by_label("Next stage").select_option(str(qualification["id"]))
@@ -88,8 +94,7 @@ def test_a_call_pops_for_two_sellers_one_answers_and_the_wrapup_moves_the_deal(
     with page.expect_response(lambda r: r.url.endswith("/api/v1/wrapups")) as saved:
         pop.get_by_role("button", name="Save").click()
     assert saved.value.status == 201, saved.value.text()
-    expect(page.get_by_test_id("pop")).to_have_count(0)
-    other.close()
+    expect(pop_of(page, caller)).to_have_count(0)
 
     assert anna.api.get(f"/api/v1/deals/{deal['id']}")["stage_id"] == qualification["id"]
     page.reload()
@@ -112,14 +117,12 @@ def test_a_call_pops_for_two_sellers_one_answers_and_the_wrapup_moves_the_deal(
 
 
 def test_a_transfer_moves_the_card_to_the_new_sellers_screen(
-    page: Page, context: BrowserContext, server: LiveServer, pbx: SimulatedPbx
+    page: Page, second_page: Page, server: LiveServer, pbx: SimulatedPbx
 ) -> None:
     anna, boris = server.people["anna"], server.people["boris"]
     caller = f"+7916123{next(_callers):04d}"
     log_in(page, server, anna)
-    other = context.browser.new_context(locale="en-US", viewport={"width": 1280, "height": 800})
-    other.set_default_timeout(10_000)
-    boris_page = other.new_page()
+    boris_page = second_page
     log_in(boris_page, server, boris)
     for tab in (page, boris_page):
         expect(tab.locator("body[data-pops=connected]")).to_have_count(1)
@@ -135,13 +138,12 @@ def test_a_transfer_moves_the_card_to_the_new_sellers_screen(
     )
     transfer_at = RING_S + TALK_S / 2
     pbx.send([s for s in steps if s.at < transfer_at])
-    expect(page.get_by_test_id("pop")).to_have_attribute("data-status", "in-call")
-    expect(boris_page.get_by_test_id("pop")).to_have_count(0)
+    expect(pop_of(page, caller)).to_have_attribute("data-status", "in-call")
+    expect(pop_of(boris_page, caller)).to_have_count(0)
 
     pbx.send([s for s in steps if transfer_at <= s.at < transfer_at + 2.0])
-    expect(page.get_by_test_id("pop-status")).to_have_text("Transferred")
-    expect(boris_page.get_by_test_id("pop")).to_contain_text("8 (916) 123-")
+    expect(pop_of(page, caller).get_by_test_id("pop-status")).to_have_text("Transferred")
+    expect(pop_of(boris_page, caller)).to_contain_text("8 (916) 123-")
 
     pbx.send([s for s in steps if s.at >= transfer_at + 2.0])
-    expect(boris_page.get_by_test_id("pop")).to_have_attribute("data-status", "wrap-up")
-    other.close()
+    expect(pop_of(boris_page, caller)).to_have_attribute("data-status", "wrap-up")

@@ -86,7 +86,10 @@ export async function render(main) {
   });
   replace(main, h("h1", {}, t("reports.title")), form, body);
 
+  let drawSeq = 0;
   async function draw() {
+    // A slower answer for an earlier choice must not overwrite the latest one.
+    const seq = ++drawSeq;
     charts.splice(0).forEach((c) => c.dispose());
     loading(body);
     const query = { pipeline_id: params.pipeline, ...windowOf(params.from, params.to), seller_id: params.seller || undefined };
@@ -101,6 +104,7 @@ export async function render(main) {
     const perSeller = await Promise.all(sellers.map((u) =>
       api.get("/api/v1/reports/sales", { ...query, seller_id: u.id }).then((r) => ({ user: u, sales: r }))
         .catch(() => ({ user: u, sales: null }))));
+    if (seq !== drawSeq) return;
     const chart = (option, label) => {
       const el = h("div", { class: "chart", role: "img", "aria-label": label, "data-testid": "chart" });
       queueMicrotask(() => {
