@@ -262,7 +262,7 @@ class DealMoveService:
         target = await self.session.get(Stage, stage_id) if stage_id is not None else None
         if stage_id is not None and target is None:
             raise InvalidInput("no such stage", fields={"stage_id": "no such stage"})
-        for deal_id in ids:
+        for deal_id in sorted(ids):  # one lock order for every bulk change (PostgreSQL)
             deal = deals[deal_id]
             moved = False
             if target is not None:
