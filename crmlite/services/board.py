@@ -84,7 +84,7 @@ class BoardService:
         """One column's next page after ``cursor`` (totals included, as on the board)."""
         check_limit(criteria.limit)
         stage = await self.session.get(Stage, stage_id)
-        if stage is None or stage.pipeline_id != pipeline_id:
+        if stage is None or stage.pipeline_id != pipeline_id or stage.archived_at is not None:
             raise NotFound(f"no stage {stage_id} in pipeline {pipeline_id}")
         totals = await self._totals(pipeline_id, criteria, [stage])
         column = _column(stage)
