@@ -142,3 +142,19 @@ def test_a_refused_move_rolls_back_with_a_message(page: Page, server: LiveServer
     expect(page.get_by_role("alert").filter(has_text="was not moved")).to_be_visible()
     expect(column(page, first["id"]).locator(".deal-card", has_text="Stale: coupe")).to_be_visible()
     assert anna.api.get(f"/api/v1/deals/{deal['id']}")["stage_id"] == first["id"]
+
+
+def test_a_new_deal_from_the_board_lands_in_its_column(page: Page, server: LiveServer) -> None:
+    anna = server.people["anna"]
+    first = open_stages(default_pipeline(anna))[0]
+    log_in(page, server, anna)
+    page.get_by_role("button", name="New deal").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Title").fill("New from board: pickup")
+    dialog.get_by_label("Amount").fill("350000")
+    dialog.get_by_label("Contact", exact=True).fill("Marat Ismailov")
+    dialog.get_by_label("Phone (for a new contact)").fill("8 926 444-55-66")
+    dialog.get_by_role("button", name="Create deal").click()
+    shown = column(page, first["id"]).locator(".deal-card", has_text="New from board: pickup")
+    expect(shown).to_contain_text("Marat Ismailov")
+    expect(shown).to_contain_text("₽350,000")
