@@ -18,6 +18,8 @@ let stopped = true;
 let audio = null;
 const prefs = JSON.parse(localStorage.getItem("pop-prefs") || '{"sound":false,"notify":false}');
 
+window.addEventListener("locale-changed", () => draw());
+
 export function startPops() {
   stopped = false;
   connect();
@@ -207,14 +209,20 @@ function draw() {
   const existing = new Map([...panel.querySelectorAll(".pop")].map((el) => [el.dataset.linkedid, el]));
   const ordered = [...cards.values()].sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
   const nodes = ordered.map((card) => {
-    const key = JSON.stringify([card.status, card.rev, card.lookup, card.answered_by, card.contact, card.deal]);
+    const key = JSON.stringify([document.documentElement.lang, card.status, card.rev, card.lookup, card.answered_by, card.contact, card.deal]);
     const old = existing.get(card.linkedid);
     if (old && old.dataset.key === key) return old;
     const el = cardEl(card);
     el.dataset.key = key;
     return el;
   });
-  replace(panel, h("div", { class: "pop-header" }, h("h2", {}, t("pop.title")), settingsEl()), nodes);
+  // The header (with the alert settings, maybe open) survives redraws unless the language changed.
+  let header = panel.querySelector(".pop-header");
+  if (!header || header.dataset.locale !== document.documentElement.lang) {
+    header = h("div", { class: "pop-header", dataset: { locale: document.documentElement.lang } },
+      h("h2", {}, t("pop.title")), settingsEl());
+  }
+  replace(panel, header, nodes);
   if (focused) document.getElementById(focused)?.focus();
 }
 
