@@ -66,3 +66,20 @@ def test_a_seller_cannot_reach_another_sellers_deal_by_url(page: Page, server: L
     page.goto(f"{server.url}/board")
     expect(page.get_by_test_id("board")).to_be_visible()
     expect(page.get_by_text("Private: Anna's lead")).to_have_count(0)
+
+
+def test_a_duplicate_phone_names_the_contact_that_has_it(page: Page, server: LiveServer) -> None:
+    anna = server.people["anna"]
+    owner = anna.api.post(
+        "/api/v1/contacts", json={"name": "Rustam Karimov", "phones": [{"raw": "+7 495 123-99-88"}]}
+    )
+    log_in(page, server, anna, path="/contacts")
+    form = page.get_by_role("form", name="New contact")
+    form.get_by_label("Name").fill("R. Karimov")
+    form.get_by_label("Phones").fill("8 (495) 123 99 88")
+    form.get_by_role("button", name="Add").click()
+    expect(form.get_by_role("alert")).to_contain_text(
+        "This number already belongs to Rustam Karimov."
+    )
+    form.get_by_role("link", name="Open Rustam Karimov").click()
+    expect(page).to_have_url(f"{server.url}/contacts/{owner['id']}")
