@@ -51,6 +51,8 @@ PEOPLE = {
     "chen": ("seller", "Chen Seller", "103"),
 }
 T = TypeVar("T")
+# CI machines are shared and slow at times: wait up to 10 s for what a page should show.
+expect.set_options(timeout=10_000)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
