@@ -30,6 +30,9 @@ function navLink(href, label, active) {
 
 function renderTopbar() {
   const bar = document.getElementById("topbar");
+  // The page's fixed landmarks speak the chosen language too.
+  document.querySelector(".skip").textContent = t("nav.skip");
+  document.getElementById("pops").setAttribute("aria-label", t("pop.title"));
   const path = location.pathname;
   const user = session.user;
   const language = h("select", { id: "language", "aria-label": t("nav.language"),
