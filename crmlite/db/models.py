@@ -219,6 +219,8 @@ class Deal(Base):
         # Covers the board's per-column count and sums (migration 0002): no table reads.
         Index("ix_deals_board_totals", "pipeline_id", "stage_id", "currency", "amount", "owner_id"),
         Index("ix_deals_owner_stage", "owner_id", "stage_id"),
+        # A seller's board column, newest first, straight off the index (migration 0002).
+        Index("ix_deals_owner_stage_created", "owner_id", "stage_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)

@@ -3,7 +3,8 @@
 The "Sales" pipeline exists from the first start, default, with "Unsorted" first (where deals
 made from calls land), then the usual open stages, and one won and one lost stage.
 Also adds ``stages.archived_at`` (a removed stage with history is archived, not deleted),
-``ix_deals_board_totals`` (filtered board totals read from an index alone) and ``board_totals``,
+``ix_deals_board_totals`` (filtered board totals read from an index alone),
+``ix_deals_owner_stage_created`` (a seller's board column in order) and ``board_totals``,
 the per stage, owner and currency running count and sum of deals that triggers on ``deals`` keep,
 so an unfiltered board reads a few hundred rows instead of every deal of the pipeline.
 
@@ -161,6 +162,7 @@ def upgrade() -> None:
     with op.batch_alter_table("stages", schema=None) as batch_op:
         batch_op.add_column(sa.Column("archived_at", UtcDateTime(timezone=True), nullable=True))
     _create_board_totals()
+    op.create_index("ix_deals_owner_stage_created", "deals", ["owner_id", "stage_id", "created_at"])
     op.create_index(
         "ix_deals_board_totals",
         "deals",
@@ -201,6 +203,7 @@ def downgrade() -> None:
         bind.execute(stages.delete().where(stages.c.pipeline_id == pipeline_id))
         bind.execute(pipelines.delete().where(pipelines.c.id == pipeline_id))
     op.drop_index("ix_deals_board_totals", table_name="deals")
+    op.drop_index("ix_deals_owner_stage_created", table_name="deals")
     _drop_board_totals()
     with op.batch_alter_table("stages", schema=None) as batch_op:
         batch_op.drop_column("archived_at")
