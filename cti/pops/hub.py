@@ -106,36 +106,38 @@ class PopConnection:
         self.queue.put_nowait(None)
 
     async def run_writer(self) -> None:
-        """Send queued messages one by one, each within the deadline."""
-        code = CLOSE_SLOW_CONSUMER
+        """Send queued messages one by one, each within the deadline; then close the socket."""
         try:
-            while True:
-                item = await self.queue.get()
-                if item is None:
-                    code = CLOSE_SHUTDOWN if self.close_reason == "shutdown" else code
-                    break
-                try:
-                    async with asyncio.timeout(self.limits.send_deadline_s):
-                        await self.socket.send_str(item)
-                except asyncio.CancelledError:
-                    if not self._aborted:
-                        raise
-                    # The hub gave up on this socket (queue full): close it now.
-                    current = asyncio.current_task()
-                    if current is not None:
-                        current.uncancel()
-                    break
-                except TimeoutError:
-                    self.close_reason = self.close_reason or "send-deadline"
-                    break
-                except ConnectionError as err:
-                    self.close_reason = self.close_reason or f"send-failed: {err}"
-                    return
-                self.sent += 1
+            code = await self._send_queued()
+        except asyncio.CancelledError:
+            if not self._aborted:
+                raise
+            # The hub gave up on this socket (its queue filled): close it now.
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            code = CLOSE_SLOW_CONSUMER
+        except ConnectionError as err:
+            self.close_reason = self.close_reason or f"send-failed: {err}"
+            return  # the socket is gone already
         finally:
             self.close_reason = self.close_reason or "writer-stopped"
         if self.close_reason != "client-closed":
             await self._close_socket(code)
+
+    async def _send_queued(self) -> int:
+        """Send until told to stop; return the close code to use."""
+        while True:
+            item = await self.queue.get()
+            if item is None:
+                return CLOSE_SHUTDOWN if self.close_reason == "shutdown" else CLOSE_SLOW_CONSUMER
+            try:
+                async with asyncio.timeout(self.limits.send_deadline_s):
+                    await self.socket.send_str(item)
+            except TimeoutError:
+                self.close_reason = self.close_reason or "send-deadline"
+                return CLOSE_SLOW_CONSUMER
+            self.sent += 1
 
     async def _close_socket(self, code: int) -> None:
         if self.socket.closed:

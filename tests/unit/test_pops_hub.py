@@ -144,3 +144,15 @@ async def test_a_closed_tab_is_forgotten() -> None:
     await hub.publish(5, hub.encoder.encode("call.ringing", {}))
     assert hub.delivered == 0
     await hub.stop()
+
+
+async def test_an_aborted_writer_closes_its_socket_whatever_it_was_doing() -> None:
+    hub = await _hub()
+    tab = FakeSocket()
+    connection = await hub.attach(9, tab)
+    await _settle(hub)  # the writer now waits for the next message
+    connection.finish("queue-full", abort=True)
+    await hub.wait_closed(connection)
+    assert tab.closed
+    assert tab.close_code == CLOSE_SLOW_CONSUMER
+    await hub.stop()
