@@ -158,3 +158,23 @@ def test_a_new_deal_from_the_board_lands_in_its_column(page: Page, server: LiveS
     shown = column(page, first["id"]).locator(".deal-card", has_text="New from board: pickup")
     expect(shown).to_contain_text("Marat Ismailov")
     expect(shown).to_contain_text("₽350,000")
+
+
+def test_a_head_filters_the_board_by_owner_and_text(page: Page, server: LiveServer) -> None:
+    anna, boris = server.people["anna"], server.people["boris"]
+    first = open_stages(default_pipeline(anna))[0]
+    make_deal(anna, first, "Filter: Anna's tractor")
+    make_deal(boris, first, "Filter: Boris's tractor")
+    log_in(page, server, server.people["helen"])
+    expect(card(page, "Filter: Anna's tractor")).to_be_visible()
+    expect(card(page, "Filter: Boris's tractor")).to_be_visible()
+
+    page.get_by_label("Owner").select_option(label="Boris Seller")
+    expect(card(page, "Filter: Anna's tractor")).to_have_count(0)
+    expect(card(page, "Filter: Boris's tractor")).to_be_visible()
+
+    page.get_by_label("Owner").select_option(label="Everyone I may see")
+    page.get_by_label("Search").fill("Anna's tractor")
+    expect(card(page, "Filter: Boris's tractor")).to_have_count(0)
+    expect(card(page, "Filter: Anna's tractor")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"q=Anna"))
