@@ -147,3 +147,37 @@ def test_a_transfer_moves_the_card_to_the_new_sellers_screen(
 
     pbx.send([s for s in steps if s.at >= transfer_at + 2.0])
     expect(pop_of(boris_page, caller)).to_have_attribute("data-status", "wrap-up")
+
+
+def test_the_wrapup_closes_a_deal_as_lost_with_its_reason(
+    page: Page, server: LiveServer, pbx: SimulatedPbx
+) -> None:
+    anna = server.people["anna"]
+    caller = f"+7916123{next(_callers):04d}"
+    pipeline = next(p for p in anna.api.get("/api/v1/pipelines") if p["is_default"])
+    lost = next(s for s in pipeline["stages"] if s["kind"] == "lost")
+    first = next(s for s in pipeline["stages"] if s["kind"] == "open" and not s["is_unsorted"])
+    contact = anna.api.post(
+        "/api/v1/contacts", json={"name": "Gleb Lost", "phones": [{"raw": caller}]}
+    )
+    deal = anna.api.post(
+        "/api/v1/deals",
+        json={"title": "Lost: minibus", "stage_id": first["id"], "contact_id": contact["id"]},
+    )
+    log_in(page, server, anna)
+    expect(page.locator("body[data-pops=connected]")).to_have_count(1)
+    steps = flows.queue_call(
+        pbx.sim.ids, caller=caller, agents=("101",), answer_by="101", ring_s=RING_S, talk_s=TALK_S
+    )
+    pbx.send(steps)
+    pop = pop_of(page, caller)
+    expect(pop).to_have_attribute("data-status", "wrap-up")
+    reason = pop.get_by_label("Why lost?")
+    expect(reason).to_be_hidden()
+    pop.get_by_label("Next stage").select_option(str(lost["id"]))
+    reason.fill("Bought from a competitor")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/wrapups")) as saved:
+        pop.get_by_role("button", name="Save").click()
+    assert saved.value.status == 201, saved.value.text()
+    closed = anna.api.get(f"/api/v1/deals/{deal['id']}")
+    assert (closed["status"], closed["lost_reason"]) == ("lost", "Bought from a competitor")
