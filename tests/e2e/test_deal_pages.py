@@ -83,3 +83,16 @@ def test_a_duplicate_phone_names_the_contact_that_has_it(page: Page, server: Liv
     )
     form.get_by_role("link", name="Open Rustam Karimov").click()
     expect(page).to_have_url(f"{server.url}/contacts/{owner['id']}")
+
+
+def test_my_tasks_list_marks_a_task_done(page: Page, server: LiveServer) -> None:
+    chen = server.people["chen"]
+    task = chen.api.post(
+        "/api/v1/tasks", json={"title": "Call back Dmitry", "due_at": "2026-01-05T09:00:00+00:00"}
+    )
+    log_in(page, server, chen, path="/tasks")
+    row = page.locator("tr", has_text="Call back Dmitry")
+    expect(row).to_contain_text("Overdue")
+    row.get_by_role("button", name="Mark done").click()
+    expect(page.get_by_text("Call back Dmitry")).to_have_count(0)
+    assert chen.api.get(f"/api/v1/tasks/{task['id']}")["done_at"] is not None
