@@ -22,6 +22,7 @@ from crmlite.domain.reports import Escalation
 from crmlite.services.reports_calls import sla_escalations
 from crmlite.web.keys import ENGINE, SESSIONS
 from cti.leader import consumer_lock
+from cti.pops.fanout import FanoutUnavailable
 from cti.pops.hub import ScreenPopHub
 from cti.pops.lookup import format_number
 from cti.settings import Settings
@@ -60,12 +61,17 @@ class CallbackSlaWatch:
         now = self._clock()
         async with self._sessions() as db:
             breaches = await sla_escalations(db, now=now, sla=self._sla, since=self._since)
+        try:
+            for breach in breaches:
+                text = self._hub.encoder.encode(CALLBACK_OVERDUE, self._body(breach))
+                for user_id in breach.notify_user_ids:
+                    await self._hub.publish(user_id, text)
+                    self.notified += 1
+        except FanoutUnavailable as err:
+            # Redis is away: keep the window, so the next pass tells these breaches again.
+            log.warning("call-back notices not delivered", error=str(err), count=len(breaches))
+            return breaches
         self._since = now
-        for breach in breaches:
-            text = self._hub.encoder.encode(CALLBACK_OVERDUE, self._body(breach))
-            for user_id in breach.notify_user_ids:
-                await self._hub.publish(user_id, text)
-                self.notified += 1
         if breaches:
             log.info("call-backs overdue", count=len(breaches))
         return breaches

@@ -15,7 +15,7 @@ from crmlite.services.contacts import ContactService
 from crmlite.services.phones import PhoneInput
 from crmlite.services.users import create_user
 from cti.callbacks import CALLBACK_OVERDUE, CallbackSlaWatch
-from cti.pops.fanout import InProcessFanout
+from cti.pops.fanout import FanoutUnavailable, InProcessFanout, LiveChange
 from cti.pops.hub import ScreenPopHub
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -98,3 +98,44 @@ async def test_overdue_call_back_notifies_the_heads_once(
     assert notices[0]["caller"]["display"] == "+7 916 123-45-67"
     assert notices[0]["sla_minutes"] == 15
     assert not [m for m in seller_tab.sent if m["type"] == CALLBACK_OVERDUE]
+
+
+class FlakyFanout(InProcessFanout):
+    """Redis-like fan-out that is away for the first ``outages`` publishes."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__()
+        self.outages = outages
+
+    async def publish(self, user_id: int, text: str, live: LiveChange | None = None) -> None:
+        if self.outages > 0:
+            self.outages -= 1
+            raise FanoutUnavailable("redis is away")
+        await super().publish(user_id, text, live)
+
+
+async def test_a_notice_lost_to_a_fanout_outage_is_told_on_the_next_pass(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    head_id, _ = await _seed(sessions)
+    hub = ScreenPopHub(FlakyFanout(outages=1))
+    await hub.start()
+    head_tab = RecordingSocket()
+    await hub.attach(head_id, head_tab)
+    clock = iter([NOW, NOW + dt.timedelta(minutes=1), NOW + dt.timedelta(minutes=2)])
+    watch = CallbackSlaWatch(
+        sessions,
+        hub,
+        sla=SLA,
+        region="RU",
+        extension_pattern=r"^\d{2,5}$",
+        clock=lambda: next(clock),
+    )
+    try:
+        assert len(await watch.check()) == 1  # found, but Redis was away
+        assert len(await watch.check()) == 1  # the same window again: told now
+        assert await watch.check() == []
+        await asyncio.sleep(0.05)
+    finally:
+        await hub.stop()
+    assert len([m for m in head_tab.sent if m["type"] == CALLBACK_OVERDUE]) == 1
