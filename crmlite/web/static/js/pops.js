@@ -266,6 +266,17 @@ function cardEl(card) {
   return el;
 }
 
+// "Skip" saves nothing but tells the server, so the card leaves every tab and the reconnect state.
+async function skipWrapup(card, info) {
+  cards.delete(card.linkedid);
+  draw();
+  try {
+    await api.post(info.endpoint || "/api/v1/wrapups", { linkedid: card.linkedid });
+  } catch (err) {
+    console.warn("wrap-up skip not recorded", err);
+  }
+}
+
 function wrapupForm(card, deal) {
   const info = card.wrapup || {};
   const id = card.linkedid.replace(/[^\w-]/g, "_");
@@ -295,7 +306,7 @@ function wrapupForm(card, deal) {
     field(t("wrapup.callback_at"), due),
     status,
     h("div", { class: "actions" },
-      h("button", { type: "button", class: "secondary small", on: { click: () => { cards.delete(card.linkedid); draw(); } } }, t("wrapup.skip")),
+      h("button", { type: "button", class: "secondary small", on: { click: () => skipWrapup(card, info) } }, t("wrapup.skip")),
       h("button", { type: "submit", class: "primary small", id: `wrapup-save-${id}` }, t("wrapup.save"))));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
