@@ -92,7 +92,8 @@ def build_card(live: LiveCall, holder: Holder) -> dict[str, Any]:
         "direction": call.direction,
         "extension": holder.extension,
         "caller": live.customer.to_dict(),
-        "caller_name": call.caller_name,
+        # On an outbound call the PBX's caller name is our own agent's, not the customer's.
+        "caller_name": None if call.direction == "outbound" else call.caller_name,
         "did": live.did.to_dict() if live.did else None,
         "queue": call.queue,
         "originated": call.originated,
