@@ -15,7 +15,7 @@ from crmlite.db.migrate import upgrade
 from crmlite.domain.phones import PhoneRules
 from cti.app import create_app
 from cti.demo import DEMO_PASSWORD, DEMO_USERS, demo_caller_numbers, seed_demo
-from cti.observability import configure_logging
+from cti.observability import configure_logging, settle_memory
 from cti.settings import Settings, load_settings
 
 DEMO_DATABASE = Path(".demo") / "cti-demo.db"
@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}/"
     print(_banner(url, seeded, settings), flush=True)
     app = create_app(settings)
+    app.on_startup.append(_settle)
     if not args.no_browser:
         app.on_startup.append(lambda _app: _open_browser(url))
     web.run_app(app, host=args.host, port=args.port, print=None)
@@ -88,3 +89,7 @@ def _banner(url: str, seeded: bool, settings: Settings) -> str:
         f"PBX: {pbx}\nLog in with any of these (password {DEMO_PASSWORD}):\n{logins}\n"
         "Press Ctrl+C to stop.\n"
     )
+
+
+async def _settle(_app: web.Application) -> None:
+    settle_memory()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crmlite.db.engine import create_engine
 from cti.app import create_app
-from cti.observability import configure_logging
+from cti.observability import configure_logging, settle_memory
 from cti.settings import load_settings
 from cti.web.health import schema_head, schema_revision
 
@@ -44,5 +44,11 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"cti: {problem}", file=sys.stderr)
         return 2
-    web.run_app(create_app(settings), host=host, port=port, print=None)
+    app = create_app(settings)
+    app.on_startup.append(_settle)
+    web.run_app(app, host=host, port=port, print=None)
     return 0
+
+
+async def _settle(_app: web.Application) -> None:
+    settle_memory()
