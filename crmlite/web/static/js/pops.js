@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { field, h, options, replace } from "./dom.js";
-import { formatDuration, formatMoney, formatPhone, formatRelative, t, tOr } from "./i18n.js";
+import { formatDuration, formatMoney, formatPhone, formatRelative, formatTime, t, tOr } from "./i18n.js";
 import { session } from "./session.js";
 import { errorText, showFieldErrors, toast } from "./ui.js";
 
@@ -135,6 +135,11 @@ export function onMessage(message) {
       toast(t(`c2c.${message.status}`, { reason: message.reason ?? "",
         number: message.number?.e164 ? formatPhone(message.number.e164) : (message.number?.display ?? "") }),
         message.status === "failed" ? "error" : "info");
+      return;
+    case "callback.overdue":
+      toast(t("callback.overdue", { minutes: message.sla_minutes,
+        number: message.caller?.e164 ? formatPhone(message.caller.e164) : (message.caller?.display ?? ""),
+        time: formatTime(message.missed_at) }), "error");
       return;
     case "error":
       toast(message.message || message.detail || t("error.generic"), "error");
