@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from cti.calls.config import CallModelConfig
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./cti.db"
 
 
@@ -105,6 +107,15 @@ class PbxSettings(_Section):
     # reads every class and no filter is set.
     resync_on_sequence_gap: bool = False
     queue_status_on_resync: bool = True
+
+    def call_model(self, extension_pattern: str) -> CallModelConfig:
+        """The call model's view of this PBX's dial plan."""
+        return CallModelConfig(
+            trunk_endpoints=self.trunk_endpoints,
+            inbound_contexts=self.inbound_contexts,
+            internal_contexts=self.internal_contexts,
+            extension_pattern=extension_pattern,
+        )
 
 
 class SimulatorSettings(_Section):

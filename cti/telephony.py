@@ -20,7 +20,7 @@ from aiohttp import web
 from crmlite.web.keys import ENGINE
 from cti.ami import AmiClient, ClientState
 from cti.callflow import CallFlow, OutcomeSink
-from cti.calls import CallModelConfig, CallTracker
+from cti.calls import CallTracker
 from cti.leader import consumer_lock
 from cti.settings import PbxSettings, Settings
 from cti.sim import PbxSimulator
@@ -76,23 +76,13 @@ class Telephony:
 TELEPHONY = web.AppKey("telephony", Telephony)
 
 
-def model_config(pbx: PbxSettings, extension_pattern: str) -> CallModelConfig:
-    """The call model's view of a PBX's dial plan."""
-    return CallModelConfig(
-        trunk_endpoints=pbx.trunk_endpoints,
-        inbound_contexts=pbx.inbound_contexts,
-        internal_contexts=pbx.internal_contexts,
-        extension_pattern=extension_pattern,
-    )
-
-
 def setup_telephony(app: web.Application, settings: Settings) -> None:
     """Add the telephony cleanup context (after the pops' and the call-to-CRM's)."""
 
     async def telephony_context(app: web.Application) -> AsyncIterator[None]:
         simulator, pbxs = await _start_simulator(settings)
         tracker = CallTracker(
-            per_pbx={p.name: model_config(p, settings.phone.extension_pattern) for p in pbxs}
+            per_pbx={p.name: p.call_model(settings.phone.extension_pattern) for p in pbxs}
         )
         pops = app[POP_SERVICE]
         outcome_sinks: list[OutcomeSink] = [pops]

@@ -29,13 +29,7 @@ def model_config(settings: Settings) -> CallModelConfig:
     pattern = settings.phone.extension_pattern
     if not settings.pbx:
         return CallModelConfig(extension_pattern=pattern)
-    pbx = settings.pbx[0]
-    return CallModelConfig(
-        trunk_endpoints=pbx.trunk_endpoints,
-        inbound_contexts=pbx.inbound_contexts,
-        internal_contexts=pbx.internal_contexts,
-        extension_pattern=pattern,
-    )
+    return settings.pbx[0].call_model(pattern)
 
 
 def replay_capture(
