@@ -139,10 +139,12 @@ def start_sim(
 
 async def consume_product(port: int, with_tracker: bool = True) -> dict[str, Any]:
     from cti.ami import AmiClient
+    from cti.observability import settle_memory
     from cti.protocol import PbxEvent
     from cti.settings import PbxSettings
 
     tracker = _tracker() if with_tracker else None
+    settle_memory()  # as `cti serve` does once it has started
     settings = PbxSettings(
         name="bench",
         port=port,
