@@ -29,12 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.dataset import DatasetSummary, seed_crm, typed_forms
 from crmlite.db.engine import create_engine, session_factory
 from crmlite.db.migrate import upgrade
+from crmlite.db.reads import OneHopReads
 from crmlite.domain.phones import PhoneRules
 from crmlite.domain.principal import Principal, Role
 from crmlite.services.board import BoardFilter, BoardService
 from crmlite.services.contacts import ContactService
 from crmlite.services.deal_moves import DealMoveService
-from crmlite.services.phones import lookup_phone
+from crmlite.services.phones import PhoneDirectory
 
 TARGETS_MS = {"phone_lookup_p99": 2.0, "board_page_p99": 50.0, "move_p99": 10.0}
 FULL = {"contacts": 100_000, "deals": 100_000, "stage_changes": 1_000_000}
@@ -107,9 +108,10 @@ async def measure(engine: Any, data: DatasetSummary, runs: int) -> dict[str, Any
     sellers = [Principal(i, f"s{i}", Role.SELLER) for i in data.seller_ids]
     numbers = [rng.choice(typed_forms(rng.choice(data.phones))) for _ in range(runs + 50)]
 
+    directory = PhoneDirectory(OneHopReads(engine), RULES)
+
     async def call_side_lookup(i: int) -> object:
-        async with sessions() as session:
-            match = await lookup_phone(session, numbers[i], RULES)
+        match = await directory.lookup(numbers[i])
         assert match is not None
         return match
 

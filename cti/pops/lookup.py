@@ -7,7 +7,6 @@ whatever the contact's history, one when the number is unknown.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 from collections.abc import Callable
@@ -15,11 +14,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import phonenumbers
-from sqlalchemy import Connection, Engine, bindparam, create_engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Pipeline, Stage, User
+from crmlite.db.reads import OneHopReads
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import PhoneKind, PhoneRules, normalize_phone
 
@@ -258,23 +258,16 @@ class SqlCallerLookup:
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._sync: Engine | None = None
-        if engine.dialect.name == "sqlite":
-            self._sync = create_engine(
-                engine.url.set(drivername="sqlite"),
-                connect_args={"check_same_thread": False, "timeout": 5.0},
-            )
+        self._reads = OneHopReads(engine)
 
     @property
     def statement_engine(self) -> Engine:
         """The engine the statements run on (to count them, or to log them)."""
-        return self._sync if self._sync is not None else self._engine.sync_engine
+        return self._reads.statement_engine
 
     def close(self) -> None:
         """Close the worker-thread engine, if any."""
-        if self._sync is not None:
-            self._sync.dispose()
+        self._reads.close()
 
     async def by_number(self, key: str) -> CallerInfo:
         """Everything a card shows about the contact owning number ``key``."""
@@ -289,13 +282,4 @@ class SqlCallerLookup:
         return await self._run(functools.partial(read_stages, pipeline_id=pipeline_id))
 
     async def _run(self, read: Callable[[Connection], T]) -> T:
-        sync = self._sync
-        if sync is None:
-            async with self._engine.connect() as connection:
-                return await connection.run_sync(read)
-
-        def in_thread() -> T:
-            with sync.connect() as connection:
-                return read(connection)
-
-        return await asyncio.to_thread(in_thread)
+        return await self._reads.run(read)
