@@ -174,6 +174,8 @@ def test_a_head_filters_the_board_by_owner_and_text(page: Page, server: LiveServ
     expect(card(page, "Filter: Boris's tractor")).to_be_visible()
 
     page.get_by_label("Owner").select_option(label="Everyone I may see")
+    # Let that reload redraw the board before typing: the toolbar is redrawn with it.
+    expect(card(page, "Filter: Anna's tractor")).to_be_visible()
     page.get_by_label("Search").fill("Anna's tractor")
     expect(card(page, "Filter: Boris's tractor")).to_have_count(0)
     expect(card(page, "Filter: Anna's tractor")).to_be_visible()
