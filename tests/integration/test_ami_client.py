@@ -14,29 +14,13 @@ import pytest
 from cti.ami import AmiActionFailed, AmiClient, AmiFleet
 from cti.protocol import LinkDown, LinkItem, LinkUp, PbxEvent
 from cti.sim import PbxSimulator, flows
-
-FAST = {
-    "ping_interval_s": 0.2,
-    "ping_timeout_s": 0.2,
-    "reconnect_min_s": 0.02,
-    "reconnect_max_s": 0.1,
-    "action_timeout_s": 2.0,
-}
+from tests.integration.ami_support import FAST, next_item
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[PbxSimulator]:
     async with PbxSimulator() as simulator:
         yield simulator
-
-
-async def next_item(items: AsyncIterator[LinkItem], kind: type, within_s: float = 5.0) -> LinkItem:
-    """Skip items until one of ``kind`` arrives."""
-    async with asyncio.timeout(within_s):
-        async for item in items:
-            if isinstance(item, kind):
-                return item
-    raise AssertionError("items ended")
 
 
 async def collect_events(items: AsyncIterator[LinkItem], count: int) -> list[PbxEvent]:

@@ -14,14 +14,8 @@ from cti.ami import AmiClient
 from cti.ami.backoff import Backoff
 from cti.protocol import LinkDown, LinkItem, LinkUp, PbxEvent
 from cti.sim import PbxSimulator
+from tests.integration.ami_support import FAST, next_item
 
-FAST = {
-    "ping_interval_s": 0.2,
-    "ping_timeout_s": 0.2,
-    "reconnect_min_s": 0.02,
-    "reconnect_max_s": 0.1,
-    "action_timeout_s": 2.0,
-}
 NAMES = ["王伟", "Ирина Петрова", "علی رضایی"]
 
 
@@ -29,14 +23,6 @@ NAMES = ["王伟", "Ирина Петрова", "علی رضایی"]
 async def sim() -> AsyncIterator[PbxSimulator]:
     async with PbxSimulator() as simulator:
         yield simulator
-
-
-async def next_of(items: AsyncIterator[LinkItem], kind: type, within_s: float = 5.0) -> LinkItem:
-    async with asyncio.timeout(within_s):
-        async for item in items:
-            if isinstance(item, kind):
-                return item
-    raise AssertionError("items ended")
 
 
 async def events_until(items: AsyncIterator[LinkItem], name: str) -> list[PbxEvent]:
@@ -60,12 +46,12 @@ def name_events() -> list[dict[str, str]]:
 async def test_dropped_connection_reconnects_and_resyncs(sim: PbxSimulator) -> None:
     async with AmiClient(sim.client_settings(**FAST)) as client:
         items = client.items()
-        await next_of(items, LinkUp)
+        await next_item(items, LinkUp)
         sim.drop_connections()
-        down = await next_of(items, LinkDown)
+        down = await next_item(items, LinkDown)
         assert isinstance(down, LinkDown)
         assert "connection" in down.reason
-        await next_of(items, LinkUp)
+        await next_item(items, LinkUp)
         assert client.state.connects == 2
         sim.send_events(name_events())
         got = await events_until(items, "Marker")
@@ -89,20 +75,20 @@ async def test_backoff_grows_while_the_pbx_is_away(sim: PbxSimulator) -> None:
 async def test_silent_peer_is_detected_and_reconnected(sim: PbxSimulator) -> None:
     async with AmiClient(sim.client_settings(**FAST)) as client:
         items = client.items()
-        await next_of(items, LinkUp)
+        await next_item(items, LinkUp)
         sim.silent = True
-        down = await next_of(items, LinkDown, within_s=3)
+        down = await next_item(items, LinkDown, within_s=3)
         assert isinstance(down, LinkDown)
         assert "Ping" in down.reason
         sim.silent = False
-        await next_of(items, LinkUp, within_s=5)
+        await next_item(items, LinkUp, within_s=5)
         assert client.state.connected
 
 
 async def test_malformed_and_oversized_frames_are_survived(sim: PbxSimulator) -> None:
     async with AmiClient(sim.client_settings(max_message_bytes=65536, **FAST)) as client:
         items = client.items()
-        await next_of(items, LinkUp)
+        await next_item(items, LinkUp)
         sim.send_malformed()
         sim.send_oversized(300_000)
         sim.send_events(name_events())
@@ -119,7 +105,7 @@ async def test_malformed_and_oversized_frames_are_survived(sim: PbxSimulator) ->
 async def test_utf8_names_survive_reads_split_at_every_byte(sim: PbxSimulator, chunk: int) -> None:
     async with AmiClient(sim.client_settings(**FAST)) as client:
         items = client.items()
-        await next_of(items, LinkUp)
+        await next_item(items, LinkUp)
         sim.write_chunk_size = chunk
         for session in sim.sessions:
             session.enable_chunking()
@@ -136,29 +122,29 @@ async def test_sequence_gap_triggers_a_resync(sim: PbxSimulator) -> None:
     settings = sim.client_settings(resync_on_sequence_gap=True, server_side_filter=False, **FAST)
     async with AmiClient(settings) as client:
         items = client.items()
-        await next_of(items, LinkUp)
+        await next_item(items, LinkUp)
         sim.send_events(name_events())
         sim.skip_sequence(5)
         sim.send_events(name_events())
-        down = await next_of(items, LinkDown)
+        down = await next_item(items, LinkDown)
         assert isinstance(down, LinkDown)
         assert "SequenceNumber gap" in down.reason
-        await next_of(items, LinkUp)
+        await next_item(items, LinkUp)
         assert client.state.sequence_gaps == 1
 
 
 async def test_a_full_queue_drops_then_resyncs_without_blocking_reads(sim: PbxSimulator) -> None:
     async with AmiClient(sim.client_settings(event_queue_size=100, **FAST)) as client:
         items = client.items()
-        await next_of(items, LinkUp)
+        await next_item(items, LinkUp)
         burst = [{"Event": "Burst", "Privilege": "call,all", "N": str(i)} for i in range(400)]
         sim.send_events(burst)
         await asyncio.sleep(0.2)  # nobody consumes: the queue fills up
         assert client.state.dropped > 0
-        down = await next_of(items, LinkDown)
+        down = await next_item(items, LinkDown)
         assert isinstance(down, LinkDown)
         assert "overflow" in down.reason
-        await next_of(items, LinkUp)
+        await next_item(items, LinkUp)
         sim.send_events(name_events())
         got = await events_until(items, "Marker")
         assert got[-1].message.event == "Marker"
@@ -203,7 +189,7 @@ async def test_a_refused_channel_list_never_makes_an_empty_snapshot(sim: PbxSimu
         assert not client.state.connected
         sim.refuse_actions = set()
         lifted = time.time()
-        up = await next_of(client.items(), LinkUp)
+        up = await next_item(client.items(), LinkUp)
         assert isinstance(up, LinkUp)
         assert up.at >= lifted
 
