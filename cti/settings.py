@@ -82,6 +82,8 @@ class PbxSettings(_Section):
     internal_contexts: tuple[str, ...] = ("from-internal",)
     originate_context: str = "from-internal"
     server_side_filter: bool = True
+    # Drop filtered_events on arrival, before parsing, whatever the PBX sends (see docs/AMI.md).
+    client_side_filter: bool = True
     ping_interval_s: float = Field(10.0, gt=0)
     ping_timeout_s: float = Field(5.0, gt=0)
     action_timeout_s: float = Field(10.0, gt=0)

@@ -22,7 +22,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from cti.ami.errors import AmiConnectionLost
-from cti.protocol import AmiFrameDecoder, AmiMessage, DecodeProblem
+from cti.protocol import AmiFrameDecoder, AmiMessage, DecodeProblem, EventSkip
 
 
 class LinkSink(Protocol):
@@ -50,9 +50,11 @@ class PendingAction:
 class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's AMIProtocol with byte framing and whole-message decoding."""
 
-    def __init__(self, sink: LinkSink, max_message_bytes: int) -> None:
+    def __init__(
+        self, sink: LinkSink, max_message_bytes: int, skip: EventSkip | None = None
+    ) -> None:
         self._sink = sink
-        self.decoder = AmiFrameDecoder(max_message_bytes=max_message_bytes)
+        self.decoder = AmiFrameDecoder(max_message_bytes=max_message_bytes, skip=skip)
         self.pending: dict[str, PendingAction] = {}
         self.abandoned: deque[str] = deque(maxlen=64)
         self.reads = 0

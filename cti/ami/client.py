@@ -33,7 +33,7 @@ from cti.ami.login import check_login, install_filters, login_fields, ssl_contex
 from cti.ami.originate import OriginateDesk, OriginateResult, originate_fields
 from cti.ami.snapshot import SnapshotCollector
 from cti.ami.state import ClientState
-from cti.protocol import AmiMessage, DecodeProblem, LinkDown, LinkItem, LinkUp
+from cti.protocol import AmiMessage, DecodeProblem, EventSkip, LinkDown, LinkItem, LinkUp
 from cti.settings import PbxSettings
 
 log = structlog.get_logger(__name__)
@@ -64,6 +64,8 @@ class AmiClient:
         self._intake = EventIntake(self.name, settings.event_queue_size, self._overflowed)
         self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng)
         self._state = ClientState(pbx=self.name)
+        self._skip = client_skip(settings)
+        self._filtered_before = 0  # skipped on earlier connections
         self._recovering = False
         self._link_up = False
         self._protocol: FramedAmiProtocol | None = None
@@ -121,9 +123,11 @@ class AmiClient:
     def state(self) -> ClientState:
         """A snapshot of the link's health."""
         intake = self._intake
+        protocol = self._protocol
         return replace(
             self._state,
             events=intake.events,
+            filtered=self._filtered_before + (protocol.decoder.skipped if protocol else 0),
             dropped=intake.dropped,
             sequence_gaps=intake.sequence_gaps,
             queued=len(intake),
@@ -271,7 +275,9 @@ class AmiClient:
             port=settings.port,
             ssl=ssl_context(settings),
             loop=loop,
-            protocol_factory=functools.partial(FramedAmiProtocol, self, settings.max_message_bytes),
+            protocol_factory=functools.partial(
+                FramedAmiProtocol, self, settings.max_message_bytes, self._skip
+            ),
         )
         self._manager = manager
         try:
@@ -301,6 +307,7 @@ class AmiClient:
         finally:
             if self._protocol is not None:
                 self._protocol.close()
+                self._filtered_before += self._protocol.decoder.skipped
                 self._protocol = None
 
     async def _login(self) -> None:
@@ -429,3 +436,13 @@ class AmiClient:
 
 
 _CONTROL_EVENTS = frozenset({"OriginateResponse", "FullyBooted", "Reload", "Shutdown"})
+
+
+def client_skip(settings: PbxSettings) -> EventSkip | None:
+    """The events this link drops unparsed: ``filtered_events``, less those the link needs.
+
+    Off when SequenceNumber gaps are trusted: a skipped event's number would look like a gap.
+    """
+    if not settings.client_side_filter or settings.resync_on_sequence_gap:
+        return None
+    return EventSkip(set(settings.filtered_events) - _CONTROL_EVENTS)

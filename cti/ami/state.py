@@ -14,6 +14,7 @@ class ClientState:
     since: float | None = None  # when the current connection came up (epoch seconds)
     last_error: str | None = None  # why the last connection ended or failed (never a secret)
     events: int = 0
+    filtered: int = 0  # events the client dropped unparsed (client_side_filter)
     dropped: int = 0
     connects: int = 0
     resyncs: int = 0

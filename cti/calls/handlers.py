@@ -11,11 +11,9 @@ from cti.calls.channels import clean, extension_of, interface_of, is_trunk, pars
 from cti.calls.events import CallEvent
 from cti.calls.model import PbxCalls
 from cti.calls.state import Call, Channel
-from cti.protocol import AmiMessage
+from cti.protocol import RECORDING_VARIABLES, AmiMessage
 
 Handler = Callable[[PbxCalls, AmiMessage, float, list[CallEvent]], None]
-
-_RECORDING_VARIABLES = frozenset({"MIXMONITOR_FILENAME", "MONITOR_FILENAME"})
 
 
 def _newchannel(model: PbxCalls, msg: AmiMessage, at: float, out: list[CallEvent]) -> None:
@@ -171,7 +169,7 @@ def _hangup(model: PbxCalls, msg: AmiMessage, at: float, out: list[CallEvent]) -
 
 
 def _var_set(model: PbxCalls, msg: AmiMessage, at: float, out: list[CallEvent]) -> None:
-    if msg.get("Variable") not in _RECORDING_VARIABLES:
+    if msg.get("Variable") not in RECORDING_VARIABLES:
         return
     call = model.call_of_channel(msg.get("Uniqueid"))
     value = clean(msg.get("Value"))

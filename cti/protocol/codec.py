@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cti.protocol.message import AmiMessage
+from cti.protocol.skip import EventSkip
 
 _MESSAGE_END = re.compile(rb"\r?\n\r?\n")
 _MESSAGE_END_TEXT = re.compile(r"\r?\n\r?\n")
@@ -31,9 +32,13 @@ class DecodeProblem:
 class AmiFrameDecoder:
     """Incremental decoder: ``feed`` bytes as they arrive, get back complete messages."""
 
-    def __init__(self, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+    def __init__(
+        self, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, skip: EventSkip | None = None
+    ) -> None:
         self._buffer = bytearray()
         self._max = max_message_bytes
+        self._drops = skip.drops if skip else None
+        self.skipped = 0  # events dropped unparsed by ``skip``
         self._discarding = False
         self.banner: str | None = None
         self._expect_banner = True
@@ -65,13 +70,19 @@ class AmiFrameDecoder:
                 else:
                     limit = self._max
                     append = messages.append
+                    drops = self._drops
+                    skipped = 0
                     for chunk in text.split("\r\n\r\n"):
                         if len(chunk) > limit:
                             self._parse_checked(chunk, len(chunk), messages)
                         elif chunk:
+                            if drops is not None and drops(chunk):
+                                skipped += 1
+                                continue
                             message = self._parse(chunk, crlf=True)
                             if message is not None:
                                 append(message)
+                    self.skipped += skipped
         if len(buffer) > self._max:
             self._note("oversized", f"message over {self._max} bytes dropped")
             # Keep the tail: it may hold the beginning of the end marker.
@@ -102,6 +113,9 @@ class AmiFrameDecoder:
     def _parse_checked(self, text: str, size: int, messages: list[AmiMessage]) -> None:
         if size > self._max:
             self._note("oversized", f"message over {self._max} bytes dropped")
+            return
+        if self._drops is not None and self._drops(text):
+            self.skipped += 1
             return
         message = self._parse(text)
         if message is not None:

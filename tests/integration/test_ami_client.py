@@ -36,7 +36,7 @@ async def collect_events(items: AsyncIterator[LinkItem], count: int) -> list[Pbx
 
 
 async def test_login_resync_then_events_in_wire_order(sim: PbxSimulator) -> None:
-    settings = sim.client_settings(server_side_filter=False, **FAST)
+    settings = sim.client_settings(server_side_filter=False, client_side_filter=False, **FAST)
     async with AmiClient(settings) as client:
         items = client.items()
         up = await next_item(items, LinkUp)
@@ -54,6 +54,58 @@ async def test_login_resync_then_events_in_wire_order(sim: PbxSimulator) -> None
         assert "王伟" in names
         assert client.state.connected
         assert client.state.events >= len(received)
+
+
+async def test_unused_events_are_dropped_on_arrival_and_counted(sim: PbxSimulator) -> None:
+    # The PBX sends everything (no server-side Filter): the client drops what the model never
+    # reads before parsing it, keeps the rest in wire order, and counts what it dropped.
+    settings = sim.client_settings(server_side_filter=False, **FAST)
+    async with AmiClient(settings) as client:
+        items = client.items()
+        await next_item(items, LinkUp)
+        sent: list[dict[str, str]] = []
+        sim.on_sent = lambda events, _at: sent.extend(
+            {k: str(v) for k, v in e.items()} for e in events
+        )
+        await sim.ring_queue(caller="+79161234567", caller_name="Ирина", ring_s=0.01, talk_s=0.01)
+        sim.send_events(
+            [
+                {
+                    "Event": "VarSet",
+                    "Privilege": "dialplan,all",
+                    "Uniqueid": "1.1",
+                    "Variable": "MIXMONITOR_FILENAME",
+                    "Value": "/var/spool/asterisk/monitor/1.1.wav",
+                }
+            ]
+        )
+        listed = set(settings.filtered_events)
+        expected = [
+            e["Event"]
+            for e in sent
+            if e["Event"] not in listed or e.get("Variable") == "MIXMONITOR_FILENAME"
+        ]
+        events = await collect_events(items, len(expected))
+        assert [e.message.event for e in events] == expected
+        assert [e.message.get("Variable") for e in events if e.message.event == "VarSet"] == [
+            "MIXMONITOR_FILENAME"
+        ]
+        assert client.state.filtered == len(sent) - len(expected)
+        assert client.state.filtered > len(sent) / 2
+
+
+async def test_trusting_sequence_numbers_turns_the_client_filter_off(sim: PbxSimulator) -> None:
+    settings = sim.client_settings(server_side_filter=False, resync_on_sequence_gap=True, **FAST)
+    async with AmiClient(settings) as client:
+        items = client.items()
+        await next_item(items, LinkUp)
+        sent: list[str] = []
+        sim.on_sent = lambda events, _at: sent.extend(str(e["Event"]) for e in events)
+        await sim.ring_queue(caller="+79161234567", ring_s=0.01, talk_s=0.01)
+        events = await collect_events(items, len(sent))
+        assert [e.message.event for e in events] == sent
+        assert "VarSet" in sent
+        assert client.state.filtered == 0
 
 
 async def test_wrong_secret_is_refused_and_never_shown(sim: PbxSimulator) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cti.protocol import AmiFrameDecoder, AmiMessage, encode_action
+from cti.protocol import AmiFrameDecoder, AmiMessage, EventSkip, encode_action
+from cti.settings import PbxSettings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ami"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "ami-traces"
@@ -158,3 +159,81 @@ def test_message_lookups_fold_case_and_first_value_wins() -> None:
     assert message.action_id is None
     with pytest.raises(KeyError):
         message["Missing"]
+
+
+def _var_set(variable: str, value: str) -> bytes:
+    return (
+        "Event: VarSet\r\nPrivilege: dialplan,all\r\nChannel: PJSIP/101-00000001\r\n"
+        f"Uniqueid: 1.1\r\nVariable: {variable}\r\nValue: {value}\r\n\r\n"
+    ).encode()
+
+
+SKIPPED_STREAM = (
+    b"Asterisk Call Manager/11.0.0\r\n"
+    + _var_set("SIPDOMAIN", "127.0.0.1")
+    + _event("0", NAMES[0])
+    + b"Event: Newexten\r\nPrivilege: dialplan,all\r\nApplication: Dial\r\n\r\n"
+    + _var_set("MIXMONITOR_FILENAME", "/var/spool/asterisk/monitor/1.1.wav")
+    + _event("1", NAMES[1])
+    + b"Event: VarSetAndMore\r\nPrivilege: call,all\r\n\r\n"
+    + _var_set("MONITOR_FILENAME", "/var/spool/asterisk/monitor/2.wav")
+    + b"Event: DeviceStateChange\r\nPrivilege: call,all\r\nDevice: PJSIP/101\r\n\r\n"
+    + _event("2", NAMES[2])
+)
+DEFAULT_SKIP = EventSkip(PbxSettings.model_fields["filtered_events"].default)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 17, 64, 333, len(SKIPPED_STREAM)])
+def test_skipped_events_are_dropped_unparsed_at_any_read_size(size: int) -> None:
+    decoder = AmiFrameDecoder(skip=DEFAULT_SKIP)
+    messages: list[AmiMessage] = []
+    for start in range(0, len(SKIPPED_STREAM), size):
+        messages.extend(decoder.feed(SKIPPED_STREAM[start : start + size]))
+    kept = [(m.event, m.get("Variable") or m.get("CallerIDName")) for m in messages]
+    assert kept == [
+        ("Newchannel", NAMES[0]),
+        ("VarSet", "MIXMONITOR_FILENAME"),  # a recording's file name is kept
+        ("Newchannel", NAMES[1]),
+        ("VarSetAndMore", None),  # only the exact event name is skipped
+        ("VarSet", "MONITOR_FILENAME"),
+        ("Newchannel", NAMES[2]),
+    ]
+    assert decoder.skipped == 3
+    assert decoder.problems == []
+
+
+def test_skip_applies_to_bare_newline_messages_only_when_spelled_as_asterisk_does() -> None:
+    lf = b"Event: VarSet\nVariable: X\nValue: 1\n\n"
+    crlf_lf_end = b"Event: VarSet\r\nVariable: X\r\nValue: 1\r\n\n"
+    decoder = AmiFrameDecoder(skip=DEFAULT_SKIP)
+    messages = decoder.feed(b"Asterisk Call Manager/11.0.0\r\n" + lf + crlf_lf_end)
+    assert [m.event for m in messages] == ["VarSet"]  # the LF-only one is parsed as it came
+    assert decoder.skipped == 1
+
+
+def test_without_a_skip_every_event_is_parsed() -> None:
+    decoder = AmiFrameDecoder()
+    messages = decoder.feed(SKIPPED_STREAM)
+    assert len(messages) == 9
+    assert decoder.skipped == 0
+    assert not EventSkip(())
+    assert not EventSkip(()).drops("Event: VarSet\r\nVariable: X")
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_a_skip_drops_exactly_the_events_the_call_model_never_reads(path: Path) -> None:
+    data = path.read_bytes()
+    every = AmiFrameDecoder().feed(data)
+    decoder = AmiFrameDecoder(skip=DEFAULT_SKIP)
+    kept = decoder.feed(data)
+    listed = DEFAULT_SKIP.events
+    expected = [
+        m
+        for m in every
+        if m.event not in listed
+        or (
+            m.event == "VarSet" and m.get("Variable") in ("MIXMONITOR_FILENAME", "MONITOR_FILENAME")
+        )
+    ]
+    assert kept == expected
+    assert decoder.skipped == len(every) - len(expected)
