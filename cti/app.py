@@ -12,10 +12,12 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from crmlite.db.checkpoints import WalCheckpointer
 from crmlite.db.engine import create_engine, session_factory
+from crmlite.db.one_hop import OneHop
 from crmlite.web.app import setup_crm_web
 from crmlite.web.crm_schemas import PHONE_EXTENSION_PATTERN
-from crmlite.web.keys import DEFAULT_REGION, ENGINE, SESSIONS
+from crmlite.web.keys import DEFAULT_REGION, ENGINE, ONE_HOP, SESSIONS
 from crmlite.web.ui import ui_routes
 from cti.callbacks import setup_callback_watch
 from cti.settings import Settings
@@ -38,11 +40,19 @@ SETTINGS = web.AppKey("settings", Settings)
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     engine = create_engine(
-        settings.database.url, pool_size=settings.database.pool_size, echo=settings.database.echo
+        settings.database.url,
+        pool_size=settings.database.pool_size,
+        echo=settings.database.echo,
+        background_checkpoints=True,
     )
+    checkpointer = WalCheckpointer(engine)
+    await checkpointer.start()
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
+    app[ONE_HOP] = units = OneHop(engine)
     yield
+    units.close()
+    await checkpointer.stop()
     await engine.dispose()
 
 

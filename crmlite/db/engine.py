@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -14,10 +16,24 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Remembered on the engine, so the plain-sqlite3 twin (crmlite.db.one_hop) tunes its connections
+# the same way.
+_BACKGROUND_CHECKPOINTS = "crmlite_background_checkpoints"
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
-    """Create the async engine for ``url``, tuned per backend."""
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    echo: bool = False,
+    background_checkpoints: bool = False,
+) -> AsyncEngine:
+    """Create the async engine for ``url``, tuned per backend.
+
+    ``background_checkpoints`` (SQLite): no commit checkpoints the WAL itself; the caller runs a
+    :class:`crmlite.db.checkpoints.WalCheckpointer`. A long-lived service wants that: an inline
+    checkpoint copies ~1,000 pages and syncs the file inside whichever commit crossed the mark.
+    """
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
@@ -25,11 +41,35 @@ def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Async
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine.sync_engine.update_execution_options(
+            **{_BACKGROUND_CHECKPOINTS: background_checkpoints}
+        )
+        _tune_sqlite(engine.sync_engine, background_checkpoints)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def sqlite_sync_twin(engine: AsyncEngine) -> Engine:
+    """A plain sqlite3 engine on the same file, its connections tuned as ``engine``'s are."""
+    sync = create_sync_engine(
+        engine.url.set(drivername="sqlite"),
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    options = engine.sync_engine.get_execution_options()
+    _tune_sqlite(sync, bool(options.get(_BACKGROUND_CHECKPOINTS, False)))
+    return sync
+
+
+def _tune_sqlite(engine: Engine, background_checkpoints: bool) -> None:
+    event.listen(
+        engine,
+        "connect",
+        functools.partial(_sqlite_pragmas, autocheckpoint=not background_checkpoints),
+    )
+
+
+def _sqlite_pragmas(
+    dbapi_connection: Any, _record: ConnectionPoolEntry, *, autocheckpoint: bool = True
+) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -38,6 +78,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None
         cursor.execute("PRAGMA foreign_keys=ON")
         # 64 MiB of page cache per connection: reports and lookups re-read the same index pages.
         cursor.execute("PRAGMA cache_size=-65536")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
     finally:
         cursor.close()
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
-from sqlalchemy import Table, inspect, select, update
+from sqlalchemy import Connection, Table, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from crmlite.db.models import Deal, Stage
+from crmlite.db.one_hop import OneHop
 from crmlite.domain.access import may_assign_to_others, sees_deal
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied
@@ -28,7 +29,13 @@ from crmlite.domain.stages import (
 from crmlite.services.common import require_active_user, utc_now
 from crmlite.services.deals import DealService, deal_query
 from crmlite.services.pipelines import PipelineService, stage_ref
-from crmlite.services.stage_moves import apply_move, history_row, placement, record_history
+from crmlite.services.stage_moves import (
+    STAGE_CHANGES,
+    apply_move,
+    history_row,
+    placement,
+    record_history,
+)
 
 MAX_BULK = 500
 # The hot move path speaks Core (no ORM entity loading or unit of work). Aliases are built once:
@@ -75,96 +82,22 @@ class DealMoveService:
         expected_version: int | None = None,
         lost_reason: str | None = None,
     ) -> MovedDeal:
-        """Move a deal to another stage of its pipeline; the change joins its history.
+        """Move a deal to another stage of its pipeline, inside this session's unit of work.
 
-        The hot path of the board and the wrap-up form: one read, one guarded UPDATE (its
-        ``version`` must still be the one read, so two concurrent moves cannot both win), one
-        history row. A ``Deal`` of this session's identity map is kept in step.
+        A ``Deal`` of this session's identity map is kept in step. For a move that is a request
+        of its own (the board), :class:`StageMover` does the same in one hop.
         """
         if self.session.dirty or self.session.new:
             await self.session.flush()  # Core reads and writes below must see pending edits
-        row = await self._placement(deal_id, stage_id)
-        owner_id, version, closed_at, reason_now = row[0], row[1], row[2], row[3]
-        current = StageRef(row[4], row[5], row[6], StageKind(row[7]), row[8])
-        target = StageRef(
-            row[9], row[10], row[11], StageKind(row[12]), row[13], archived=row[14] is not None
+        request = MoveRequest(
+            self.principal, deal_id, stage_id, self.clock(), expected_version, lost_reason
         )
-        if not sees_deal(self.principal, owner_id, in_unsorted=current.is_unsorted):
-            raise NotFound(f"no deal {deal_id}", details={"deal_id": deal_id})
-        if not self.principal.may_touch(owner_id):
-            raise PermissionDenied(
-                "claim this deal before changing it", details={"deal_id": deal_id}
-            )
-        now = self.clock()
-        move = plan_move(
-            DealPlacement(current, version, closed_at, reason_now),
-            target,
-            now=now,
-            lost_reason=lost_reason,
-            expected_version=expected_version,
+        moved, written = await self.session.run_sync(
+            lambda sync_session: move_deal(sync_session.connection(), request)
         )
-        if not move.changed:
-            return MovedDeal(deal_id, current.id, current.pipeline_id, version, closed_at, False)
-        values: dict[str, object] = {
-            "stage_id": target.id,
-            "pipeline_id": target.pipeline_id,
-            "closed_at": move.closed_at,
-            "lost_reason": move.lost_reason,
-            "updated_at": now,
-            "version": version + 1,
-        }
-        if target.id != current.id:
-            values["stage_entered_at"] = now
-        result = await self.session.execute(
-            update(DEALS).where(DEALS.c.id == deal_id, DEALS.c.version == version).values(values)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise StaleVersion(
-                "the deal was changed meanwhile; reload it and try again",
-                details={"expected_version": version},
-            )
-        self._keep_loaded_deal_in_step(deal_id, values)
-        if target.id != current.id:
-            await record_history(
-                self.session,
-                [history_row(deal_id, current.id, target.id, now, self.principal.user_id)],
-            )
-        return MovedDeal(deal_id, target.id, target.pipeline_id, version + 1, move.closed_at, True)
-
-    async def _placement(self, deal_id: int, stage_id: int) -> tuple[Any, ...]:
-        """The deal's fields a move needs, its stage and the target stage, in one statement."""
-        current, target = _CURRENT_STAGE, _TARGET_STAGE
-        row = (
-            await self.session.execute(
-                select(
-                    DEALS.c.owner_id,
-                    DEALS.c.version,
-                    DEALS.c.closed_at,
-                    DEALS.c.lost_reason,
-                    current.c.id,
-                    current.c.pipeline_id,
-                    current.c.name,
-                    current.c.kind,
-                    current.c.is_unsorted,
-                    target.c.id,
-                    target.c.pipeline_id,
-                    target.c.name,
-                    target.c.kind,
-                    target.c.is_unsorted,
-                    target.c.archived_at,
-                )
-                .select_from(
-                    DEALS.join(current, current.c.id == DEALS.c.stage_id).join(
-                        target, target.c.id == stage_id
-                    )
-                )
-                .where(DEALS.c.id == deal_id)
-            )
-        ).first()
-        if row is None:
-            await self.deals.get_for_change(deal_id)  # NotFound when the deal is the problem
-            raise InvalidInput("no such stage", fields={"stage_id": "no such stage"})
-        return tuple(row)
+        if written:
+            self._keep_loaded_deal_in_step(deal_id, written)
+        return moved
 
     def _keep_loaded_deal_in_step(self, deal_id: int, values: dict[str, object]) -> None:
         """Give a ``Deal`` of this session's identity map the values just written."""
@@ -289,3 +222,147 @@ class DealMoveService:
         await self.session.flush()
         await record_history(self.session, rows)
         return BulkResult(deal_ids=ids, moved=len(rows), reassigned=reassigned)
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRequest:
+    """Who moves which deal where, and when."""
+
+    principal: Principal
+    deal_id: int
+    stage_id: int
+    now: dt.datetime
+    expected_version: int | None = None
+    lost_reason: str | None = None
+
+
+class StageMover:
+    """A stage move that is a unit of work of its own (the board's drag and drop): one hop.
+
+    The same rules as :meth:`DealMoveService.move`, committed on return. On SQLite the read, the
+    guarded update, the history row and the commit run in one worker-thread call instead of a
+    dozen aiosqlite hops.
+    """
+
+    def __init__(self, units: OneHop, principal: Principal, *, clock: Clock = utc_now) -> None:
+        self.units = units
+        self.principal = principal
+        self.clock = clock
+
+    async def move(
+        self,
+        deal_id: int,
+        stage_id: int,
+        *,
+        expected_version: int | None = None,
+        lost_reason: str | None = None,
+    ) -> MovedDeal:
+        """Move a deal to another stage of its pipeline and commit; the change joins its history."""
+        request = MoveRequest(
+            self.principal, deal_id, stage_id, self.clock(), expected_version, lost_reason
+        )
+        moved, _ = await self.units.write(lambda connection: move_deal(connection, request))
+        return moved
+
+
+def move_deal(
+    connection: Connection, request: MoveRequest
+) -> tuple[MovedDeal, dict[str, object] | None]:
+    """Move one deal on ``connection`` (the caller commits); return it and the values written.
+
+    One read, one guarded UPDATE (its ``version`` must still be the one read, so two concurrent
+    moves cannot both win), one history row.
+    """
+    deal_id, principal = request.deal_id, request.principal
+    row = _placement(connection, deal_id, request.stage_id)
+    if row is None:
+        _raise_missing(connection, principal, deal_id)
+    owner_id, version, closed_at, reason_now = row[0], row[1], row[2], row[3]
+    current = StageRef(row[4], row[5], row[6], StageKind(row[7]), row[8])
+    target = StageRef(
+        row[9], row[10], row[11], StageKind(row[12]), row[13], archived=row[14] is not None
+    )
+    if not sees_deal(principal, owner_id, in_unsorted=current.is_unsorted):
+        raise NotFound(f"no deal {deal_id}", details={"deal_id": deal_id})
+    if not principal.may_touch(owner_id):
+        raise PermissionDenied("claim this deal before changing it", details={"deal_id": deal_id})
+    now = request.now
+    move = plan_move(
+        DealPlacement(current, version, closed_at, reason_now),
+        target,
+        now=now,
+        lost_reason=request.lost_reason,
+        expected_version=request.expected_version,
+    )
+    if not move.changed:
+        return MovedDeal(deal_id, current.id, current.pipeline_id, version, closed_at, False), None
+    # Only the columns that change: every index holding a SET column is rewritten.
+    values: dict[str, object] = {"stage_id": target.id, "updated_at": now, "version": version + 1}
+    if target.pipeline_id != current.pipeline_id:
+        values["pipeline_id"] = target.pipeline_id
+    if move.closed_at != closed_at:
+        values["closed_at"] = move.closed_at
+    if move.lost_reason != reason_now:
+        values["lost_reason"] = move.lost_reason
+    if target.id != current.id:
+        values["stage_entered_at"] = now
+    result = connection.execute(
+        update(DEALS).where(DEALS.c.id == deal_id, DEALS.c.version == version).values(values)
+    )
+    if result.rowcount != 1:
+        raise StaleVersion(
+            "the deal was changed meanwhile; reload it and try again",
+            details={"expected_version": version},
+        )
+    if target.id != current.id:
+        connection.execute(
+            insert(STAGE_CHANGES),
+            [history_row(deal_id, current.id, target.id, now, principal.user_id)],
+        )
+    moved = MovedDeal(deal_id, target.id, target.pipeline_id, version + 1, move.closed_at, True)
+    return moved, values
+
+
+def _placement(connection: Connection, deal_id: int, stage_id: int) -> tuple[Any, ...] | None:
+    """The deal's fields a move needs, its stage and the target stage, in one statement."""
+    current, target = _CURRENT_STAGE, _TARGET_STAGE
+    row = connection.execute(
+        select(
+            DEALS.c.owner_id,
+            DEALS.c.version,
+            DEALS.c.closed_at,
+            DEALS.c.lost_reason,
+            current.c.id,
+            current.c.pipeline_id,
+            current.c.name,
+            current.c.kind,
+            current.c.is_unsorted,
+            target.c.id,
+            target.c.pipeline_id,
+            target.c.name,
+            target.c.kind,
+            target.c.is_unsorted,
+            target.c.archived_at,
+        )
+        .select_from(
+            DEALS.join(current, current.c.id == DEALS.c.stage_id).join(
+                target, target.c.id == stage_id
+            )
+        )
+        .where(DEALS.c.id == deal_id)
+    ).first()
+    return None if row is None else tuple(row)
+
+
+def _raise_missing(connection: Connection, principal: Principal, deal_id: int) -> NoReturn:
+    """No row: NotFound when the deal is the problem (absent or not theirs), else the stage."""
+    found = connection.execute(
+        select(DEALS.c.owner_id, STAGES.c.is_unsorted)
+        .join(STAGES, STAGES.c.id == DEALS.c.stage_id)
+        .where(DEALS.c.id == deal_id)
+    ).first()
+    if found is None or not sees_deal(principal, found[0], in_unsorted=found[1]):
+        raise NotFound(f"no deal {deal_id}", details={"deal_id": deal_id})
+    if not principal.may_touch(found[0]):
+        raise PermissionDenied("claim this deal before changing it", details={"deal_id": deal_id})
+    raise InvalidInput("no such stage", fields={"stage_id": "no such stage"})

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Contact, ContactPhone
-from crmlite.db.reads import OneHopReads
+from crmlite.db.one_hop import OneHop
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import DuplicatePhone, NormalizedPhone, PhoneRules, normalize_phone
 
@@ -80,7 +80,7 @@ def read_phone_owner(connection: Connection, normalized: str) -> PhoneMatch | No
 class PhoneDirectory:
     """Who holds a number, for the call side: one hop off the event loop, no unit of work."""
 
-    def __init__(self, reads: OneHopReads, rules: PhoneRules) -> None:
+    def __init__(self, reads: OneHop, rules: PhoneRules) -> None:
         self._reads = reads
         self._rules = rules
 
@@ -90,7 +90,7 @@ class PhoneDirectory:
             number = normalize_phone(raw, self._rules)
         except InvalidInput:
             return None
-        return await self._reads.run(
+        return await self._reads.read(
             functools.partial(read_phone_owner, normalized=number.normalized)
         )
 

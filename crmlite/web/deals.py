@@ -10,10 +10,10 @@ from pydantic import AwareDatetime, Field
 
 from crmlite.db.models import Deal
 from crmlite.domain.errors import InvalidInput
-from crmlite.services.deal_moves import MAX_BULK, DealMoveService
+from crmlite.services.deal_moves import MAX_BULK, DealMoveService, StageMover
 from crmlite.services.deals import DealChanges, DealFilter, DealService, DealStatus, deal_status
 from crmlite.web.crm_schemas import AmountIn, AmountOut, Currency, OwnerFilter, owner_filter
-from crmlite.web.keys import SESSIONS
+from crmlite.web.keys import ONE_HOP, SESSIONS
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, IdPath, Page, PageQuery
 from crmlite.web.security import principal
@@ -259,27 +259,28 @@ async def delete_deal(request: web.Request, *, path: IdPath) -> None:
 )
 async def move_deal(request: web.Request, *, path: IdPath, body: DealMove) -> DealOut:
     """Move a deal to a stage (a lost stage needs lost_reason), or to another pipeline."""
-    async with request.app[SESSIONS].begin() as session:
-        moves = DealMoveService(session, principal(request))
-        if body.pipeline_id is not None:
-            deal = await moves.move_to_pipeline(
-                path.id,
-                body.pipeline_id,
-                stage_id=body.stage_id,
-                stage_mapping=body.stage_mapping,
-                expected_version=body.expected_version,
-                lost_reason=body.lost_reason,
-            )
-        elif body.stage_id is not None:
-            await moves.move(
-                path.id,
-                body.stage_id,
-                expected_version=body.expected_version,
-                lost_reason=body.lost_reason,
-            )
-            deal = await moves.deals.get_unchecked(path.id)
-        else:
+    who = principal(request)
+    if body.pipeline_id is None:
+        if body.stage_id is None:
             raise InvalidInput("say where to", fields={"stage_id": "give stage_id or pipeline_id"})
+        # The board's drag and drop: a unit of work of its own, in one hop on SQLite.
+        await StageMover(request.app[ONE_HOP], who).move(
+            path.id,
+            body.stage_id,
+            expected_version=body.expected_version,
+            lost_reason=body.lost_reason,
+        )
+        async with request.app[SESSIONS]() as session:
+            return deal_out(await DealService(session, who).get_unchecked(path.id))
+    async with request.app[SESSIONS].begin() as session:
+        deal = await DealMoveService(session, who).move_to_pipeline(
+            path.id,
+            body.pipeline_id,
+            stage_id=body.stage_id,
+            stage_mapping=body.stage_mapping,
+            expected_version=body.expected_version,
+            lost_reason=body.lost_reason,
+        )
         return deal_out(deal)
 
 

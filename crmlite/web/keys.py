@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 if TYPE_CHECKING:
+    from crmlite.db.one_hop import OneHop
     from crmlite.web.routing import ApiRoute
     from crmlite.web.security import AuthConfig, Credentials
     from crmlite.web.throttle import LoginThrottle
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 DEFAULT_REGION = web.AppKey("default_region", str)
+# Units of work in one worker-thread hop on SQLite (the board's stage move).
+ONE_HOP: web.AppKey[OneHop] = web.AppKey("one_hop")
 
 # Set by crmlite.web.app.setup_crm_web.
 AUTH_CONFIG: web.AppKey[AuthConfig] = web.AppKey("auth_config")

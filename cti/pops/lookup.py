@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Pipeline, Stage, User
-from crmlite.db.reads import OneHopReads
+from crmlite.db.one_hop import OneHop
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import PhoneKind, PhoneRules, normalize_phone
 
@@ -258,7 +258,7 @@ class SqlCallerLookup:
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._reads = OneHopReads(engine)
+        self._reads = OneHop(engine)
 
     @property
     def statement_engine(self) -> Engine:
@@ -282,4 +282,4 @@ class SqlCallerLookup:
         return await self._run(functools.partial(read_stages, pipeline_id=pipeline_id))
 
     async def _run(self, read: Callable[[Connection], T]) -> T:
-        return await self._reads.run(read)
+        return await self._reads.read(read)

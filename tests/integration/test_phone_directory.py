@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from crmlite.db.reads import OneHopReads
+from crmlite.db.one_hop import OneHop
 from crmlite.domain.phones import PhoneRules
 from crmlite.domain.principal import SYSTEM
 from crmlite.services.contacts import ContactService
@@ -21,7 +21,7 @@ async def test_every_typed_form_finds_the_contact(
         contact = await ContactService(db, SYSTEM, RULES).create(
             "Ирина Петрова", company="ООО Ромашка", phones=[PhoneInput("+7 495 123-45-67")]
         )
-    reads = OneHopReads(engine)
+    reads = OneHop(engine)
     directory = PhoneDirectory(reads, RULES)
     statements: list[str] = []
     event.listen(

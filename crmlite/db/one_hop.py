@@ -1,9 +1,10 @@
-"""Read-only units of work in one hop off the event loop, for the lookups made while a phone rings.
+"""Units of work in one hop off the event loop: the lookups made while a phone rings, and the
+stage move of the board.
 
 Through aiosqlite every statement hops to a worker thread and back several times (cursor, execute,
-fetch, close, rollback), each hop contending for the GIL with the event loop. A lookup done on the
-plain sqlite3 driver inside one ``asyncio.to_thread`` call costs one hop. Other backends (asyncpg)
-run the same read on the async engine.
+fetch, close, commit), each hop contending for the GIL with the event loop. A unit of work done on
+the plain sqlite3 driver inside one ``asyncio.to_thread`` call costs one hop. Other backends
+(asyncpg) run the same function on the async engine.
 """
 
 from __future__ import annotations
@@ -12,35 +13,29 @@ import asyncio
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from crmlite.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from crmlite.db.engine import sqlite_sync_twin
 
 T = TypeVar("T")
 
 
-class OneHopReads:
-    """Run ``read(connection)`` functions: one worker-thread hop on SQLite, async elsewhere."""
+class OneHop:
+    """Run ``work(connection)`` functions: one worker-thread hop on SQLite, async elsewhere."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sync: Engine | None = None
         if engine.dialect.name == "sqlite":
-            self._sync = create_engine(
-                engine.url.set(drivername="sqlite"),
-                connect_args={
-                    "check_same_thread": False,
-                    "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000,
-                },
-            )
+            self._sync = sqlite_sync_twin(engine)
 
     @property
     def statement_engine(self) -> Engine:
         """The engine the statements run on (to count them, or to log them)."""
         return self._sync if self._sync is not None else self._engine.sync_engine
 
-    async def run(self, read: Callable[[Connection], T]) -> T:
+    async def read(self, read: Callable[[Connection], T]) -> T:
         """Run ``read`` on a connection of its own and return what it returns."""
         sync = self._sync
         if sync is None:
@@ -50,6 +45,19 @@ class OneHopReads:
         def in_thread() -> T:
             with sync.connect() as connection:
                 return read(connection)
+
+        return await asyncio.to_thread(in_thread)
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in a transaction of its own: committed when it returns, else rolled back."""
+        sync = self._sync
+        if sync is None:
+            async with self._engine.begin() as connection:
+                return await connection.run_sync(work)
+
+        def in_thread() -> T:
+            with sync.begin() as connection:
+                return work(connection)
 
         return await asyncio.to_thread(in_thread)
 
