@@ -149,10 +149,12 @@ def start_sim(
     return proc, int(line[1]), int(line[3]), float(line[5])
 
 
-async def consume_product(port: int, with_tracker: bool = True) -> dict[str, Any]:
+async def consume_product(
+    port: int, with_tracker: bool = True, client_filter: bool = True
+) -> dict[str, Any]:
     from cti.ami import AmiClient
     from cti.observability import settle_memory
-    from cti.protocol import PbxEvent
+    from cti.protocol import LinkUp, PbxEvent
     from cti.settings import PbxSettings
 
     tracker = _tracker() if with_tracker else None
@@ -163,6 +165,7 @@ async def consume_product(port: int, with_tracker: bool = True) -> dict[str, Any
         username="cti",
         secret="secret",  # noqa: S106 - the simulator's demo account
         server_side_filter=False,
+        client_side_filter=client_filter,
         event_queue_size=500_000,
         ping_interval_s=5,
     )
@@ -172,11 +175,14 @@ async def consume_product(port: int, with_tracker: bool = True) -> dict[str, Any
     call_events = 0
     cpu_first = 0.0
     clock = time.time
+    filtered_before = 0  # dropped during login and resync, before the stream
     async with AmiClient(settings) as client:
         async for item in client.items():
             if tracker is not None:
                 call_events += len(tracker.feed(item))
             if not isinstance(item, PbxEvent):
+                if isinstance(item, LinkUp):
+                    filtered_before = client.state.filtered
                 continue
             message = item.message
             sent = message.get("SimSentAt")
@@ -195,9 +201,9 @@ async def consume_product(port: int, with_tracker: bool = True) -> dict[str, Any
     # Events dropped unparsed by the client-side filter were read and recognised all the same:
     # they count as consumed (and are not in the delay figures, which need a parsed stamp).
     return {
-        "events": count + state.filtered,
+        "events": count + state.filtered - filtered_before,
         "parsed": count,
-        "filtered": state.filtered,
+        "filtered": state.filtered - filtered_before,
         "seconds": last - first,
         "cpu_seconds": time.process_time() - cpu_first,
         "delays": delays,
@@ -261,7 +267,13 @@ def run_one(
         if kind == "panoramisk":
             result = asyncio.run(consume_panoramisk(port))
         else:
-            result = asyncio.run(consume_product(port, with_tracker=kind == "product"))
+            result = asyncio.run(
+                consume_product(
+                    port,
+                    with_tracker=kind.startswith("product"),
+                    client_filter=kind != "product-unfiltered",
+                )
+            )
     finally:
         proc.wait(timeout=30)
     result["sent"] = total
@@ -337,6 +349,7 @@ def main() -> int:
     flood_rate = 1000.0
     flood_seconds = flood_calls / flood_rate
     product = run_one("product", corpus_path, flood_rate, flood_seconds, flood=True)
+    unfiltered = run_one("product-unfiltered", corpus_path, flood_rate, flood_seconds, flood=True)
     client = run_one("client", corpus_path, flood_rate, flood_seconds, flood=True)
     bare = run_one("panoramisk", corpus_path, flood_rate, flood_seconds, flood=True)
     ratio = product["rate"] / bare["rate"] if bare["rate"] else 0.0
@@ -346,6 +359,7 @@ def main() -> int:
     print("   processes on a shared machine do not distort)")
     for label, run in (
         (f"product ({path})", product),
+        ("product, client-side filter off", unfiltered),
         ("AmiClient alone", client),
         ("bare panoramisk (no-op callback)", bare),
     ):
@@ -371,6 +385,8 @@ def main() -> int:
         "path": path,
         "rates": rows,
         "product_events_s": round(product["rate"]),
+        "product_unfiltered_events_s": round(unfiltered["rate"]),
+        "unfiltered_ratio": round(unfiltered["rate"] / bare["rate"], 3) if bare["rate"] else 0.0,
         "product_filtered_share": round(product["filtered"] / max(1, product["events"]), 3),
         "client_only_events_s": round(client["rate"]),
         "panoramisk_events_s": round(bare["rate"]),
