@@ -37,26 +37,21 @@ class OneHop:
 
     async def read(self, read: Callable[[Connection], T]) -> T:
         """Run ``read`` on a connection of its own and return what it returns."""
-        sync = self._sync
-        if sync is None:
-            async with self._engine.connect() as connection:
-                return await connection.run_sync(read)
-
-        def in_thread() -> T:
-            with sync.connect() as connection:
-                return read(connection)
-
-        return await asyncio.to_thread(in_thread)
+        return await self._run(read, transaction=False)
 
     async def write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a transaction of its own: committed when it returns, else rolled back."""
+        return await self._run(work, transaction=True)
+
+    async def _run(self, work: Callable[[Connection], T], *, transaction: bool) -> T:
         sync = self._sync
         if sync is None:
-            async with self._engine.begin() as connection:
+            opened = self._engine.begin() if transaction else self._engine.connect()
+            async with opened as connection:
                 return await connection.run_sync(work)
 
         def in_thread() -> T:
-            with sync.begin() as connection:
+            with sync.begin() if transaction else sync.connect() as connection:
                 return work(connection)
 
         return await asyncio.to_thread(in_thread)
