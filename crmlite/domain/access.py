@@ -8,6 +8,7 @@ every seller so one of them can claim it; until claimed, only heads and admins m
 
 from __future__ import annotations
 
+from crmlite.domain.errors import NotFound, PermissionDenied
 from crmlite.domain.principal import Principal
 
 
@@ -19,6 +20,16 @@ def sees_owned(principal: Principal, owner_id: int | None) -> bool:
 def sees_deal(principal: Principal, owner_id: int | None, *, in_unsorted: bool) -> bool:
     """Own deals, everything for heads, plus unclaimed deals waiting in an Unsorted stage."""
     return principal.may_touch(owner_id) or (owner_id is None and in_unsorted)
+
+
+def check_may_change_deal(
+    principal: Principal, deal_id: int, owner_id: int | None, *, in_unsorted: bool
+) -> None:
+    """NotFound when the principal does not see the deal, forbidden until they claim it."""
+    if not sees_deal(principal, owner_id, in_unsorted=in_unsorted):
+        raise NotFound(f"no deal {deal_id}", details={"deal_id": deal_id})
+    if not principal.may_touch(owner_id):
+        raise PermissionDenied("claim this deal before changing it", details={"deal_id": deal_id})
 
 
 def may_claim_deal(principal: Principal, owner_id: int | None, *, in_unsorted: bool) -> bool:

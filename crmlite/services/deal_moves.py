@@ -14,7 +14,7 @@ from sqlalchemy.orm.util import identity_key
 
 from crmlite.db.models import Deal, Stage
 from crmlite.db.one_hop import OneHop
-from crmlite.domain.access import may_assign_to_others, sees_deal
+from crmlite.domain.access import check_may_change_deal, may_assign_to_others, sees_deal
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied
 from crmlite.domain.principal import Principal
@@ -282,10 +282,7 @@ def move_deal(
     target = StageRef(
         row[9], row[10], row[11], StageKind(row[12]), row[13], archived=row[14] is not None
     )
-    if not sees_deal(principal, owner_id, in_unsorted=current.is_unsorted):
-        raise NotFound(f"no deal {deal_id}", details={"deal_id": deal_id})
-    if not principal.may_touch(owner_id):
-        raise PermissionDenied("claim this deal before changing it", details={"deal_id": deal_id})
+    check_may_change_deal(principal, deal_id, owner_id, in_unsorted=current.is_unsorted)
     now = request.now
     move = plan_move(
         DealPlacement(current, version, closed_at, reason_now),
@@ -361,8 +358,7 @@ def _raise_missing(connection: Connection, principal: Principal, deal_id: int) -
         .join(STAGES, STAGES.c.id == DEALS.c.stage_id)
         .where(DEALS.c.id == deal_id)
     ).first()
-    if found is None or not sees_deal(principal, found[0], in_unsorted=found[1]):
+    if found is None:
         raise NotFound(f"no deal {deal_id}", details={"deal_id": deal_id})
-    if not principal.may_touch(found[0]):
-        raise PermissionDenied("claim this deal before changing it", details={"deal_id": deal_id})
+    check_may_change_deal(principal, deal_id, found[0], in_unsorted=found[1])
     raise InvalidInput("no such stage", fields={"stage_id": "no such stage"})

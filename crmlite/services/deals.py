@@ -12,7 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload
 
 from crmlite.db.models import Contact, Deal, DealStageChange, Stage, User
-from crmlite.domain.access import may_assign_to_others, may_claim_deal, sees_deal, sees_owned
+from crmlite.domain.access import (
+    check_may_change_deal,
+    may_assign_to_others,
+    may_claim_deal,
+    sees_deal,
+    sees_owned,
+)
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied
 from crmlite.domain.money import parse_amount, parse_currency
@@ -129,12 +135,9 @@ class DealService:
 
     def check_may_change(self, deal: Deal) -> None:
         """NotFound when the principal does not see the deal, forbidden until they claim it."""
-        if not sees_deal(self.principal, deal.owner_id, in_unsorted=deal.stage.is_unsorted):
-            raise NotFound(f"no deal {deal.id}", details={"deal_id": deal.id})
-        if not self.principal.may_touch(deal.owner_id):
-            raise PermissionDenied(
-                "claim this deal before changing it", details={"deal_id": deal.id}
-            )
+        check_may_change_deal(
+            self.principal, deal.id, deal.owner_id, in_unsorted=deal.stage.is_unsorted
+        )
 
     async def create(
         self,
