@@ -85,6 +85,7 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
             per_pbx={p.name: p.call_model(settings.phone.extension_pattern) for p in pbxs}
         )
         pops = app[POP_SERVICE]
+        pops.expect_crm_outcomes()
         outcome_sinks: list[OutcomeSink] = [pops]
         if WEBHOOK_EVENTS in app:
             outcome_sinks.append(app[WEBHOOK_EVENTS])

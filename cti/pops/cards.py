@@ -42,6 +42,9 @@ class LiveCall:
     revision: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     lookup_task: asyncio.Task[None] | None = None
+    # Set when the call's CRM lane has handled its end: no later contact or deal will come.
+    crm_settled: asyncio.Event = field(default_factory=asyncio.Event)
+    wrapup_sent: bool = False
 
     @property
     def linkedid(self) -> str:

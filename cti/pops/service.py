@@ -57,6 +57,8 @@ class PopSettings:
     default_region: str = "RU"
     lookup_timeout_s: float = 5.0
     wrapup_wait_s: float = 2.0
+    # How long after a call's wrap-up a contact or deal from its CRM lane still updates the card.
+    crm_followup_s: float = 60.0
     # Internal short numbers are not looked up in the CRM (Settings.phone.extension_pattern).
     extension_pattern: str = r"^\d{2,5}$"
 
@@ -80,6 +82,9 @@ class PopService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stages: dict[int | None, tuple[list[dict[str, Any]], float]] = {}
         self._clicks: dict[str, tuple[int, str]] = {}  # linkedid -> (user, click-to-call request)
+        # Ended calls whose CRM lane has not yet handled the end (see expect_crm_outcomes).
+        self._ending: dict[str, LiveCall] = {}
+        self._crm_follows = False
         self.published = 0
 
     async def close(self) -> None:
@@ -117,18 +122,36 @@ class PopService:
         if self._clicks:
             await self._click_progress(event)
 
+    def expect_crm_outcomes(self) -> None:
+        """The call flow tells this service what its CRM lane made of each event (the app wires it).
+
+        From then on a call's wrap-up waits briefly for the lane to finish the call, and a contact
+        or deal the lane makes after the wrap-up went out is sent as a fresh wrap-up card.
+        """
+        self._crm_follows = True
+
     async def on_crm_outcome(self, event: CallEvent, outcome: object | None) -> None:
         """Complete the card with the contact and deal the CRM linked the call to."""
-        live = self._calls.get(event.linkedid)
-        if live is None or outcome is None:
+        live = self._calls.get(event.linkedid) or self._ending.get(event.linkedid)
+        if live is None:
             return
+        try:
+            if outcome is not None and await self._take_outcome(live, outcome):
+                await self._republish(live)
+        finally:
+            if isinstance(event, CallEnded):
+                live.crm_settled.set()
+                self._ending.pop(event.linkedid, None)
+
+    async def _take_outcome(self, live: LiveCall, outcome: object) -> bool:
+        """Note the outcome's contact and deal on the call; True when the card changes."""
         contact_id = _int_attr(outcome, "contact_id")
         deal_id = _int_attr(outcome, "deal_id")
         known = live.info.contact["id"] if live.info.contact else None
         if contact_id is None and deal_id is None:
-            return
+            return False
         if deal_id == live.deal_id and contact_id in (None, known):
-            return
+            return False
         live.deal_id = deal_id if deal_id is not None else live.deal_id
         live.contact_id = contact_id if contact_id is not None else live.contact_id
         if live.contact_id is not None:
@@ -138,10 +161,16 @@ class PopService:
                 live.lookup = LOOKUP_DONE
             except (SQLAlchemyError, OSError, TimeoutError) as err:
                 log.warning("pops_contact_refresh_failed", linkedid=live.linkedid, error=repr(err))
-        async with live.lock:
-            await self._publish_all(
-                live, msg.UPDATED, statuses=(msg.STATUS_RINGING, msg.STATUS_IN_CALL)
-            )
+        return True
+
+    async def _republish(self, live: LiveCall) -> None:
+        """Send the changed card: an update while the call lasts, a new wrap-up after it."""
+        if live.linkedid in self._calls:
+            async with live.lock:
+                await self._publish_all(live, msg.UPDATED, statuses=_LIVE_STATUSES)
+        elif live.wrapup_sent:
+            await self._send_wrapups(live)
+        # else the wrap-up is still being made and reads the new contact and deal itself
 
     # -- click-to-call and wrap-up notices --------------------------------------------------
 
@@ -173,6 +202,9 @@ class PopService:
 
     async def wrapup_saved(self, user_id: int, linkedid: str, result: dict[str, Any]) -> None:
         """Withdraw the wrap-up card from every tab of the user."""
+        ending = self._ending.get(linkedid)
+        if ending is not None:
+            ending.holders.pop(user_id, None)  # a late deal must not bring the card back
         text = self.hub.encoder.encode(msg.WRAPUP_DONE, {"linkedid": linkedid, "result": result})
         await self.hub.publish(user_id, text, LiveChange(linkedid, None))
 
@@ -280,6 +312,8 @@ class PopService:
 
     def _ended(self, live: LiveCall) -> None:
         del self._calls[live.linkedid]
+        if self._crm_follows:
+            self._ending[live.linkedid] = live
         self._spawn(self._end(live))
 
     async def _end(self, live: LiveCall) -> None:
@@ -291,22 +325,46 @@ class PopService:
                     await self._withdraw(live, holder, msg.WITHDRAWN, reason)
                 else:
                     holder.status = msg.STATUS_WRAPUP
-        wrapping = [h for h in live.holders.values() if h.status == msg.STATUS_WRAPUP]
-        if not wrapping:
+        if not any(h.status == msg.STATUS_WRAPUP for h in live.holders.values()):
             self._cancel_lookup(live)
+            self._ending.pop(live.linkedid, None)
             return
+        # A short wait lets the wrap-up name the caller and the deal the CRM made of the call;
+        # what comes later arrives as a fresh wrap-up card (on_crm_outcome).
+        waits: set[asyncio.Future[Any]] = set()
         if live.lookup_task is not None and not live.lookup_task.done():
-            # A short wait lets the wrap-up name the deal; without it, the number alone.
-            await asyncio.wait({live.lookup_task}, timeout=self._settings.wrapup_wait_s)
-            self._cancel_lookup(live)
+            waits.add(live.lookup_task)
+        settled = None
+        if live.linkedid in self._ending and not live.crm_settled.is_set():
+            settled = asyncio.ensure_future(live.crm_settled.wait())
+            waits.add(settled)
+        if waits:
+            await asyncio.wait(waits, timeout=self._settings.wrapup_wait_s)
+        if settled is not None:
+            settled.cancel()
+        self._cancel_lookup(live)
+        await self._send_wrapups(live)
+        live.wrapup_sent = True
+        if live.linkedid in self._ending:
+            self._spawn(self._forget_when_settled(live))
+
+    async def _send_wrapups(self, live: LiveCall) -> None:
         deal = live.deal()
         pipeline = deal.get("pipeline", {}).get("id") if deal else None
         stages = await self._stage_options(live, pipeline)
         async with live.lock:
-            for holder in wrapping:
+            for holder in [h for h in live.holders.values() if h.status == msg.STATUS_WRAPUP]:
                 live.revision += 1
                 card = build_wrapup(live, holder, stages)
                 await self._send(holder.user.id, msg.WRAPUP, live.linkedid, card, keep=True)
+
+    async def _forget_when_settled(self, live: LiveCall) -> None:
+        """Stop waiting for the call's CRM lane after a while (a failed lane never reports)."""
+        try:
+            await asyncio.wait_for(live.crm_settled.wait(), self._settings.crm_followup_s)
+        except TimeoutError:
+            log.warning("pops_crm_outcome_missing", linkedid=live.linkedid)
+        self._ending.pop(live.linkedid, None)
 
     async def _stage_options(self, live: LiveCall, pipeline: int | None) -> list[dict[str, Any]]:
         """The stage picker of a pipeline, cached for a minute (stages rarely change)."""

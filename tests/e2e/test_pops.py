@@ -181,3 +181,42 @@ def test_the_wrapup_closes_a_deal_as_lost_with_its_reason(
     assert saved.value.status == 201, saved.value.text()
     closed = anna.api.get(f"/api/v1/deals/{deal['id']}")
     assert (closed["status"], closed["lost_reason"]) == ("lost", "Bought from a competitor")
+
+
+def test_a_wrapup_redrawn_with_a_late_deal_keeps_what_the_seller_typed(
+    page: Page, server: LiveServer, pbx: SimulatedPbx
+) -> None:
+    """The CRM can name the call's deal after the wrap-up went out; the new card keeps the form."""
+    anna = server.people["anna"]
+    caller = f"+7916123{next(_callers):04d}"
+    log_in(page, server, anna)
+    expect(page.locator("body[data-pops=connected]")).to_have_count(1)
+    steps = flows.queue_call(
+        pbx.sim.ids, caller=caller, agents=("101",), answer_by="101", ring_s=RING_S, talk_s=TALK_S
+    )
+    pbx.send(steps)
+    pop = pop_of(page, caller)
+    expect(pop).to_have_attribute("data-status", "wrap-up")
+    pop.get_by_label("Note").fill("Call back about the trade-in")
+    pop.get_by_label("Create a call-back task").check()
+    # The call-to-CRM rules made the unknown caller a contact with an Unsorted deal. Redraw the
+    # card as the server does when that deal is linked after the wrap-up went out.
+    contact = anna.api.get("/api/v1/contacts", params={"phone": caller})["items"][0]
+    deal = anna.api.get("/api/v1/deals", params={"contact_id": contact["id"]})["items"][0]
+    linkedid = pop.get_attribute("data-linkedid")
+    page.evaluate(
+        """async ([linkedid, deal]) => {
+            const pops = await import("/static/js/pops.js");
+            pops.onMessage({ type: "call.wrapup", linkedid, card: { linkedid, rev: 1000, deal } });
+        }""",
+        [linkedid, {"id": deal["id"], "title": "Linked late"}],
+    )
+    pop = pop_of(page, caller)
+    expect(pop.get_by_role("link", name="Linked late")).to_be_visible()
+    expect(pop.get_by_label("Note")).to_have_value("Call back about the trade-in")
+    expect(pop.get_by_label("Create a call-back task")).to_be_checked()
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/wrapups")) as saved:
+        pop.get_by_role("button", name="Save").click()
+    assert saved.value.status == 201, saved.value.text()
+    activities = anna.api.get("/api/v1/activities", params={"deal_id": deal["id"]})["items"]
+    assert ("note", "Call back about the trade-in") in {(a["kind"], a["body"]) for a in activities}

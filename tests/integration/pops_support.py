@@ -132,6 +132,7 @@ async def receive_until(
 async def pbx_feeding(app: web.Application, client: AmiClient) -> AsyncIterator[CallFlow]:
     """Consume ``client``'s AMI items into the call tracker and the app's pop service."""
     service = app[POP_SERVICE]
+    service.expect_crm_outcomes()
     flow = CallFlow(CallTracker(CallModelConfig()), fast_sinks=[service], outcome_sinks=[service])
     await client.start()
     consumer = asyncio.create_task(flow.consume(client.items()))

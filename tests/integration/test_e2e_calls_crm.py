@@ -69,6 +69,7 @@ async def feeding(
     """The lead's call path as the composition root wires it: pops first, CRM in lanes."""
     app = running.app
     ends = CallEnds()
+    app[POP_SERVICE].expect_crm_outcomes()
     flow = CallFlow(
         CallTracker(CallModelConfig()),
         fast_sinks=[app[POP_SERVICE]],

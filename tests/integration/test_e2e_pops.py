@@ -207,8 +207,10 @@ async def test_through_the_composition_root_the_crm_deal_reaches_the_card_and_th
             answered = await receive_until(tabs["103"], "call.answered")
             linkedid = answered["linkedid"]
             wrapup = await receive_until(tabs["103"], "call.wrapup", wait_s=10)
+            while wrapup["card"]["deal"] is None:
+                # The CRM lane was slower than the wrap-up's wait: the card comes again with it.
+                wrapup = await receive_until(tabs["103"], "call.wrapup", wait_s=10)
             deal = wrapup["card"]["deal"]
-            assert deal is not None, "the call-to-deal rules made a deal and the card shows it"
             assert wrapup["card"]["contact"] is not None
             stage = next(s for s in wrapup["card"]["wrapup"]["stages"] if s["kind"] == "won")
             saved = await client.post(

@@ -242,3 +242,90 @@ async def test_an_outbound_call_gets_its_number_when_the_agent_has_dialled() -> 
     assert cards[-1]["caller"]["display"] == "+7 916 765-43-21"
     assert cards[-1]["contact"]["name"] == "Ivan Petrov"
     assert cards[-1]["status"] == "in-call"
+
+
+async def _answer_and_end(service: PopService) -> CallEnded:
+    """Ring 101-103, 103 answers, the call ends: the wrap-up goes to user 3."""
+    await _ring_all(service)
+    answered = replace(BASE, state="answered", answered_by="103", answered_at=102.0)
+    await service.on_call_event(CallAnswered(pbx="pbx", at=102.0, call=answered, extension="103"))
+    ended = replace(answered, state="ended", ended_at=130.0, outcome="answered")
+    end = CallEnded(pbx="pbx", at=130.0, call=ended, outcome="answered")
+    await service.on_call_event(end)
+    return end
+
+
+async def test_the_wrapup_waits_for_the_crm_lane_to_finish_the_call() -> None:
+    lookup = FakeLookup(info=CallerInfo())
+    service, inbox, _ = await _service(lookup)
+    service.expect_crm_outcomes()
+    end = await _answer_and_end(service)
+    await _settle()
+    assert "call.wrapup" not in inbox.types(3), "the lane is still busy with the call"
+    lookup.info = replace(KNOWN, deals=({"id": 77, "title": "New", "pipeline": {"id": 1}},))
+    await service.on_crm_outcome(end, {"contact_id": 10, "deal_id": 77})
+    await _settle()
+    wrapups = [m for m in inbox.by_user[3] if m["type"] == "call.wrapup"]
+    assert len(wrapups) == 1
+    assert wrapups[0]["card"]["deal"]["id"] == 77
+    assert wrapups[0]["card"]["contact"]["id"] == 10
+
+
+async def test_a_deal_made_after_the_wrapup_went_out_sends_the_wrapup_again() -> None:
+    lookup = FakeLookup(info=CallerInfo())
+    service, inbox, fanout = await _service(lookup)
+    service.expect_crm_outcomes()
+    end = await _answer_and_end(service)
+    await asyncio.sleep(0.6)  # past wrapup_wait_s: the lane is slower than the wrap-up's wait
+    first = inbox.by_user[3][-1]
+    assert first["type"] == "call.wrapup"
+    assert first["card"]["deal"] is None
+    lookup.info = replace(KNOWN, deals=({"id": 77, "title": "New", "pipeline": {"id": 1}},))
+    answered = replace(end.call, state="answered", ended_at=None)
+    late = CallAnswered(pbx="pbx", at=102.0, call=answered, extension="103")
+    await service.on_crm_outcome(late, {"contact_id": 10, "deal_id": 77})
+    second = inbox.by_user[3][-1]
+    assert second["type"] == "call.wrapup"
+    assert second["card"]["deal"]["id"] == 77
+    assert second["card"]["rev"] > first["card"]["rev"]
+    live = [json.loads(c) for c in await fanout.live_cards(3)]
+    assert [c["deal"]["id"] for c in live] == [77], "a reconnecting tab gets the new wrap-up"
+    sent = len(inbox.by_user[3])
+    await service.on_crm_outcome(end, None)  # the lane is done with the call: nothing new
+    assert len(inbox.by_user[3]) == sent
+
+
+async def test_a_saved_wrapup_is_not_brought_back_by_a_late_deal() -> None:
+    lookup = FakeLookup(info=CallerInfo())
+    service, inbox, _ = await _service(lookup)
+    service.expect_crm_outcomes()
+    end = await _answer_and_end(service)
+    await asyncio.sleep(0.6)
+    await service.wrapup_saved(3, BASE.linkedid, {"result": "skipped"})
+    assert inbox.types(3)[-1] == "call.wrapup_done"
+    await service.on_crm_outcome(end, {"contact_id": 10, "deal_id": 77})
+    assert inbox.types(3)[-1] == "call.wrapup_done"
+
+
+async def test_without_a_crm_lane_the_wrapup_waits_only_for_the_lookup() -> None:
+    service, inbox, _ = await _service(FakeLookup())
+    await _answer_and_end(service)
+    await _settle()
+    assert inbox.types(3)[-1] == "call.wrapup"
+    assert inbox.by_user[3][-1]["card"]["deal"]["id"] == 5
+
+
+async def test_a_crm_lane_that_never_reports_is_forgotten_after_the_followup() -> None:
+    fanout = InProcessFanout()
+    hub = ScreenPopHub(fanout, encoder=MessageEncoder(MessageIds("u")))
+    inbox = Inbox()
+    await fanout.start(inbox.deliver)
+    settings = PopSettings(wrapup_wait_s=0.05, crm_followup_s=0.05)
+    service = PopService(hub, FakeDirectory(), FakeLookup(), settings=settings)
+    service.expect_crm_outcomes()
+    end = await _answer_and_end(service)
+    await asyncio.sleep(0.3)
+    assert inbox.types(3)[-1] == "call.wrapup"
+    sent = len(inbox.by_user[3])
+    await service.on_crm_outcome(end, {"contact_id": 10, "deal_id": 77})
+    assert len(inbox.by_user[3]) == sent, "the call is no longer followed"

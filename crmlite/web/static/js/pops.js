@@ -219,6 +219,7 @@ function draw() {
     if (old && old.dataset.key === key) return old;
     const el = cardEl(card);
     el.dataset.key = key;
+    if (old) keepTyped(old, el);
     return el;
   });
   // The header (with the alert settings, maybe open) survives redraws unless the language changed.
@@ -229,6 +230,20 @@ function draw() {
   }
   replace(panel, header, nodes);
   if (focused) document.getElementById(focused)?.focus();
+}
+
+/** A wrap-up redrawn (the CRM named the deal late) keeps what the seller typed and picked. */
+function keepTyped(oldEl, newEl) {
+  const before = oldEl.querySelector("form.wrapup");
+  const after = newEl.querySelector("form.wrapup");
+  if (!before || !after) return;
+  for (const input of after.querySelectorAll("input[name], textarea[name], select[name]")) {
+    const was = before.querySelector(`[name="${input.name}"]`);
+    if (!was) continue;
+    if (input.type === "checkbox") input.checked = was.checked;
+    else if (input.tagName !== "SELECT" || [...input.options].some((o) => o.value === was.value)) input.value = was.value;
+    input.dispatchEvent(new Event("change"));
+  }
 }
 
 function statusText(card) {
