@@ -15,7 +15,6 @@ from typing import Any, Protocol, TypeVar
 
 import phonenumbers
 from sqlalchemy import Connection, Engine, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Pipeline, Stage, User
@@ -257,17 +256,13 @@ class SqlCallerLookup:
     statements on the async engine.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._reads = OneHop(engine)
+    def __init__(self, reads: OneHop) -> None:
+        self._reads = reads  # the app's (ONE_HOP): its owner closes it
 
     @property
     def statement_engine(self) -> Engine:
         """The engine the statements run on (to count them, or to log them)."""
         return self._reads.statement_engine
-
-    def close(self) -> None:
-        """Close the worker-thread engine, if any."""
-        self._reads.close()
 
     async def by_number(self, key: str) -> CallerInfo:
         """Everything a card shows about the contact owning number ``key``."""

@@ -13,7 +13,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
 from crmlite.domain.phones import PhoneRules
-from crmlite.web.keys import ENGINE, SESSIONS
+from crmlite.web.keys import ONE_HOP, SESSIONS
 from cti.pops.click_to_call import ClickToCall
 from cti.pops.directory import CachedUserDirectory
 from cti.pops.fanout import FanoutBackend, InProcessFanout
@@ -65,7 +65,7 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
         except (SQLAlchemyError, OSError) as err:
             # The pops still work: each extension is then looked up at its first ring.
             log.warning("pops_directory_preload_failed", error=str(err))
-        lookup = SqlCallerLookup(app[ENGINE])
+        lookup = SqlCallerLookup(app[ONE_HOP])
         service = PopService(
             hub,
             directory,
@@ -85,7 +85,6 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
         await click.close()
         await service.close()
         await hub.stop()
-        lookup.close()
 
     app.cleanup_ctx.append(pops_context)
     app.add_routes(ws_routes())

@@ -10,6 +10,7 @@ from sqlalchemy import Engine, event, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Stage, User
+from crmlite.db.one_hop import OneHop
 from cti.pops.lookup import SqlCallerLookup, format_number
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -68,7 +69,8 @@ async def test_the_card_costs_the_same_statements_for_1_and_50_activities(
 ) -> None:
     await _seed(sessions, "+79160000001", activities=1)
     await _seed(sessions, "+79160000050", activities=50)
-    lookup = SqlCallerLookup(engine)
+    reads = OneHop(engine)
+    lookup = SqlCallerLookup(reads)
     counter = StatementCounter(lookup.statement_engine)
     few = await lookup.by_number("+79160000001")
     statements_for_one = counter.count
@@ -92,7 +94,7 @@ async def test_the_card_costs_the_same_statements_for_1_and_50_activities(
     unknown = await lookup.by_number("+79169999999")
     assert unknown.contact is None
     assert counter.count == 1
-    lookup.close()
+    reads.close()
 
 
 def test_numbers_are_formatted_for_people_in_international_format() -> None:
