@@ -343,8 +343,8 @@ class PopService:
         if settled is not None:
             settled.cancel()
         self._cancel_lookup(live)
+        live.wrapup_sent = True  # from here a late contact or deal sends the wrap-up again
         await self._send_wrapups(live)
-        live.wrapup_sent = True
         if live.linkedid in self._ending:
             self._spawn(self._forget_when_settled(live))
 
