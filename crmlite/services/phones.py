@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Select, Table, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Contact, ContactPhone
-from crmlite.db.one_hop import OneHop
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import DuplicatePhone, NormalizedPhone, PhoneRules, normalize_phone
 
@@ -54,7 +52,7 @@ def normalize_all(phones: Sequence[PhoneInput], rules: PhoneRules) -> list[Norma
     return result
 
 
-def _owner_of(normalized: str) -> Select[Any]:
+def phone_owner_query(normalized: str) -> Select[Any]:
     """One probe of the unique index on contact_phones, joined to its contact."""
     return (
         select(CONTACTS.c.id, CONTACTS.c.name, CONTACTS.c.company, CONTACTS.c.owner_id)
@@ -69,39 +67,7 @@ def _match(row: Sequence[Any] | None, normalized: str) -> PhoneMatch | None:
 
 async def find_phone_owner(session: AsyncSession, normalized: str) -> PhoneMatch | None:
     """Find who holds ``normalized`` inside the caller's unit of work."""
-    return _match((await session.execute(_owner_of(normalized))).first(), normalized)
-
-
-def read_phone_owner(connection: Connection, normalized: str) -> PhoneMatch | None:
-    """The same lookup on a plain (sync) connection, for :class:`PhoneDirectory`."""
-    return _match(connection.execute(_owner_of(normalized)).first(), normalized)
-
-
-class PhoneDirectory:
-    """Who holds a number, for the call side: one hop off the event loop, no unit of work."""
-
-    def __init__(self, reads: OneHop, rules: PhoneRules) -> None:
-        self._reads = reads
-        self._rules = rules
-
-    async def lookup(self, raw: str) -> PhoneMatch | None:
-        """The contact of a number in any typed form (unknown or not a number -> None)."""
-        try:
-            number = normalize_phone(raw, self._rules)
-        except InvalidInput:
-            return None
-        return await self._reads.read(
-            functools.partial(read_phone_owner, normalized=number.normalized)
-        )
-
-
-async def lookup_phone(session: AsyncSession, raw: str, rules: PhoneRules) -> PhoneMatch | None:
-    """Find the contact of a number in any typed form (for the call side; unknown -> None)."""
-    try:
-        number = normalize_phone(raw, rules)
-    except InvalidInput:
-        return None
-    return await find_phone_owner(session, number.normalized)
+    return _match((await session.execute(phone_owner_query(normalized))).first(), normalized)
 
 
 async def ensure_phones_free(
