@@ -218,8 +218,8 @@ class Deal(Base):
         Index("ix_deals_board", "pipeline_id", "stage_id", "created_at"),
         # Covers the board's per-column count and sums (migration 0002): no table reads.
         Index("ix_deals_board_totals", "pipeline_id", "stage_id", "currency", "amount", "owner_id"),
-        Index("ix_deals_owner_stage", "owner_id", "stage_id"),
-        # A seller's board column, newest first, straight off the index (migration 0002).
+        # A seller's board column, newest first, straight off the index (migration 0002); also
+        # every lookup by owner, or owner and stage (its prefix).
         Index("ix_deals_owner_stage_created", "owner_id", "stage_id", "created_at"),
     )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crmlite.db.migrate import downgrade, upgrade
@@ -24,3 +26,15 @@ async def test_downgrade_to_base_and_back(engine: AsyncEngine) -> None:
     assert await _tables(engine) == set()
     await upgrade(engine)
     assert await _tables(engine) == set(Base.metadata.tables)
+
+
+async def test_the_migrated_schema_is_the_models_schema(engine: AsyncEngine) -> None:
+    """Tables, columns, indexes and constraints: what Alembic built is what the models declare."""
+
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with engine.connect() as connection:
+        drift = await connection.run_sync(differences)
+    assert drift == []
