@@ -30,6 +30,19 @@ def phases(steps: list[Step]) -> tuple[list[Step], list[Step], list[Step]]:
     return ringing, talking, ended
 
 
+def answer_to_wrapup(page: Page, server: LiveServer, pbx: SimulatedPbx, caller: str) -> Locator:
+    """Anna logs in, takes a whole queue call from ``caller`` at 101: her wrap-up card."""
+    log_in(page, server, server.people["anna"])
+    expect(page.locator("body[data-pops=connected]")).to_have_count(1)
+    steps = flows.queue_call(
+        pbx.sim.ids, caller=caller, agents=("101",), answer_by="101", ring_s=RING_S, talk_s=TALK_S
+    )
+    pbx.send(steps)
+    pop = pop_of(page, caller)
+    expect(pop).to_have_attribute("data-status", "wrap-up")
+    return pop
+
+
 def test_a_call_pops_for_two_sellers_one_answers_and_the_wrapup_moves_the_deal(
     page: Page, second_page: Page, server: LiveServer, pbx: SimulatedPbx
 ) -> None:
@@ -164,14 +177,7 @@ def test_the_wrapup_closes_a_deal_as_lost_with_its_reason(
         "/api/v1/deals",
         json={"title": "Lost: minibus", "stage_id": first["id"], "contact_id": contact["id"]},
     )
-    log_in(page, server, anna)
-    expect(page.locator("body[data-pops=connected]")).to_have_count(1)
-    steps = flows.queue_call(
-        pbx.sim.ids, caller=caller, agents=("101",), answer_by="101", ring_s=RING_S, talk_s=TALK_S
-    )
-    pbx.send(steps)
-    pop = pop_of(page, caller)
-    expect(pop).to_have_attribute("data-status", "wrap-up")
+    pop = answer_to_wrapup(page, server, pbx, caller)
     reason = pop.get_by_label("Why lost?")
     expect(reason).to_be_hidden()
     pop.get_by_label("Next stage").select_option(str(lost["id"]))
@@ -189,14 +195,7 @@ def test_a_wrapup_redrawn_with_a_late_deal_keeps_what_the_seller_typed(
     """The CRM can name the call's deal after the wrap-up went out; the new card keeps the form."""
     anna = server.people["anna"]
     caller = f"+7916123{next(_callers):04d}"
-    log_in(page, server, anna)
-    expect(page.locator("body[data-pops=connected]")).to_have_count(1)
-    steps = flows.queue_call(
-        pbx.sim.ids, caller=caller, agents=("101",), answer_by="101", ring_s=RING_S, talk_s=TALK_S
-    )
-    pbx.send(steps)
-    pop = pop_of(page, caller)
-    expect(pop).to_have_attribute("data-status", "wrap-up")
+    pop = answer_to_wrapup(page, server, pbx, caller)
     pop.get_by_label("Note").fill("Call back about the trade-in")
     pop.get_by_label("Create a call-back task").check()
     # The call-to-CRM rules make the unknown caller a contact with an Unsorted deal; the wrap-up
