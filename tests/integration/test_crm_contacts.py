@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.domain.errors import Conflict, NotFound
-from crmlite.domain.phones import PhoneRules
+from crmlite.domain.phones import PhoneRules, normalize_phone
 from crmlite.services.contacts import ContactChanges, ContactService
-from crmlite.services.phones import PhoneInput, lookup_phone
+from crmlite.services.phones import PhoneInput, find_phone_owner
 from tests.integration.crm_support import add_users
 
 RU = PhoneRules(default_region="RU")
@@ -35,7 +35,7 @@ async def test_the_three_russian_forms_are_one_number(
         assert caught.value.details["phone"] == "+74951234567"
     async with sessions() as session:
         for form in SAME_NUMBER:
-            match = await lookup_phone(session, form, RU)
+            match = await find_phone_owner(session, normalize_phone(form, RU).normalized)
             assert match is not None
             assert match.contact_id == first.id
 

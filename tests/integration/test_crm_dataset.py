@@ -9,11 +9,11 @@ from sqlalchemy.orm import aliased
 from bench.dataset import seed_crm, typed_forms
 from crmlite.db.engine import session_factory
 from crmlite.db.models import BoardTotal, Contact, ContactPhone, Deal, DealStageChange
-from crmlite.domain.phones import PhoneRules
+from crmlite.domain.phones import PhoneRules, normalize_phone
 from crmlite.domain.principal import Principal, Role
 from crmlite.services.deal_moves import DealMoveService
 from crmlite.services.deals import DealService
-from crmlite.services.phones import lookup_phone
+from crmlite.services.phones import find_phone_owner
 
 
 async def test_seeded_data_is_whole_and_the_services_carry_on(engine: AsyncEngine) -> None:
@@ -68,7 +68,8 @@ async def test_seeded_data_is_whole_and_the_services_carry_on(engine: AsyncEngin
             200,
             await session.scalar(select(func.sum(func.round(Deal.amount * 100)))),
         )
-        match = await lookup_phone(session, typed_forms(summary.phones[3])[1], PhoneRules())
+        typed = typed_forms(summary.phones[3])[1]
+        match = await find_phone_owner(session, normalize_phone(typed, PhoneRules()).normalized)
         assert match is not None
     seller = Principal(summary.seller_ids[0], "seller1", Role.SELLER)
     async with sessions.begin() as session:
