@@ -32,17 +32,14 @@ from cti.pops.cards import (
     LOOKUP_SKIPPED,
     Holder,
     LiveCall,
-    build_card,
-    build_wrapup,
     customer_number,
     customer_raw,
     did_number,
 )
 from cti.pops.directory import UserDirectory
-from cti.pops.fanout import FanoutUnavailable, LiveChange
 from cti.pops.hub import ScreenPopHub
 from cti.pops.lookup import CallerInfo, CallerLookup
-from cti.pops.messages import encode_card
+from cti.pops.publisher import CardPublisher
 
 log = structlog.get_logger(__name__)
 
@@ -75,6 +72,7 @@ class PopService:
         settings: PopSettings | None = None,
     ) -> None:
         self.hub = hub
+        self._out = CardPublisher(hub)
         self._directory = directory
         self._lookup = lookup
         self._settings = settings or PopSettings()
@@ -85,7 +83,11 @@ class PopService:
         # Ended calls whose CRM lane has not yet handled the end (see expect_crm_outcomes).
         self._ending: dict[str, LiveCall] = {}
         self._crm_follows = False
-        self.published = 0
+
+    @property
+    def published(self) -> int:
+        """Messages put on the hub so far."""
+        return self._out.published
 
     async def close(self) -> None:
         """Cancel lookups and wrap-ups still running."""
@@ -167,7 +169,7 @@ class PopService:
         """Send the changed card: an update while the call lasts, a new wrap-up after it."""
         if live.linkedid in self._calls:
             async with live.lock:
-                await self._publish_all(live, msg.UPDATED, statuses=_LIVE_STATUSES)
+                await self._out.cards(live, msg.UPDATED, statuses=_LIVE_STATUSES)
         elif live.wrapup_sent:
             await self._send_wrapups(live)
         # else the wrap-up is still being made and reads the new contact and deal itself
@@ -176,7 +178,7 @@ class PopService:
 
     async def click_to_call_status(self, user_id: int, body: dict[str, Any]) -> None:
         """Tell the user's tabs how their click-to-call goes (ringing, answered, failed)."""
-        await self.hub.publish(user_id, self.hub.encoder.encode(msg.CLICK_TO_CALL, body))
+        await self._out.notice(user_id, msg.CLICK_TO_CALL, body)
 
     def follow_click_to_call(self, linkedid: str, user_id: int, request_id: str) -> None:
         """Report the far end's answer (``connected``) and the end of an originated call."""
@@ -205,8 +207,8 @@ class PopService:
         ending = self._ending.get(linkedid)
         if ending is not None:
             ending.holders.pop(user_id, None)  # a late deal must not bring the card back
-        text = self.hub.encoder.encode(msg.WRAPUP_DONE, {"linkedid": linkedid, "result": result})
-        await self.hub.publish(user_id, text, LiveChange(linkedid, None))
+        body = {"linkedid": linkedid, "result": result}
+        await self._out.notice(user_id, msg.WRAPUP_DONE, body, withdraw=linkedid)
 
     # -- per event ---------------------------------------------------------------------------
 
@@ -266,7 +268,7 @@ class PopService:
             return  # already in call with it (a transfer back): the card stays as it is
         holder = Holder(user=user, extension=extension, status=msg.STATUS_RINGING)
         live.holders[user.id] = holder
-        await self._publish(live, holder, msg.RINGING)
+        await self._out.card(live, holder, msg.RINGING)
 
     async def _stopped_ringing(self, live: LiveCall, extension: str, reason: str) -> None:
         user = live.agents.get(extension)
@@ -275,9 +277,9 @@ class PopService:
             return
         answered_by = live.snapshot.answered_by
         if reason == "answered-elsewhere" and answered_by and live.agents.get(answered_by) != user:
-            await self._withdraw(live, holder, msg.ANSWERED_ELSEWHERE, reason)
+            await self._out.withdraw(live, holder, msg.ANSWERED_ELSEWHERE, reason)
         else:
-            await self._withdraw(live, holder, msg.WITHDRAWN, reason)
+            await self._out.withdraw(live, holder, msg.WITHDRAWN, reason)
 
     async def _answered(self, live: LiveCall, extension: str | None) -> None:
         user = live.agents.get(extension) if extension else None
@@ -288,10 +290,10 @@ class PopService:
                 live.holders[user.id] = holder
             holder.status = msg.STATUS_IN_CALL
             holder.extension = extension
-            await self._publish(live, holder, msg.ANSWERED)
+            await self._out.card(live, holder, msg.ANSWERED)
         for other in list(live.holders.values()):
             if other.status == msg.STATUS_RINGING and (user is None or other.user.id != user.id):
-                await self._withdraw(live, other, msg.ANSWERED_ELSEWHERE, "answered-elsewhere")
+                await self._out.withdraw(live, other, msg.ANSWERED_ELSEWHERE, "answered-elsewhere")
 
     async def _transferred(self, live: LiveCall, source: str | None, target: str | None) -> None:
         target_user = live.agents.get(target) if target else None
@@ -304,11 +306,11 @@ class PopService:
                 status=msg.STATUS_IN_CALL if answered else msg.STATUS_RINGING,
             )
             live.holders[target_user.id] = holder
-            await self._publish(live, holder, msg.TRANSFERRED)
+            await self._out.card(live, holder, msg.TRANSFERRED)
         if source_user is not None and (target_user is None or source_user.id != target_user.id):
             previous = live.holders.get(source_user.id)
             if previous is not None:
-                await self._withdraw(live, previous, msg.WITHDRAWN, "transferred")
+                await self._out.withdraw(live, previous, msg.WITHDRAWN, "transferred")
 
     def _ended(self, live: LiveCall) -> None:
         del self._calls[live.linkedid]
@@ -322,7 +324,7 @@ class PopService:
             for holder in list(live.holders.values()):
                 if holder.status == msg.STATUS_RINGING:
                     reason = live.snapshot.outcome or "ended"
-                    await self._withdraw(live, holder, msg.WITHDRAWN, reason)
+                    await self._out.withdraw(live, holder, msg.WITHDRAWN, reason)
                 else:
                     holder.status = msg.STATUS_WRAPUP
         if not any(h.status == msg.STATUS_WRAPUP for h in live.holders.values()):
@@ -354,9 +356,7 @@ class PopService:
         stages = await self._stage_options(live, pipeline)
         async with live.lock:
             for holder in [h for h in live.holders.values() if h.status == msg.STATUS_WRAPUP]:
-                live.revision += 1
-                card = build_wrapup(live, holder, stages)
-                await self._send(holder.user.id, msg.WRAPUP, live.linkedid, card, keep=True)
+                await self._out.wrapup(live, holder, stages)
 
     async def _forget_when_settled(self, live: LiveCall) -> None:
         """Stop waiting for the call's CRM lane after a while (a failed lane never reports)."""
@@ -396,7 +396,7 @@ class PopService:
         if live.linkedid not in self._calls:
             return  # ended meanwhile: the wrap-up carries what was found
         async with live.lock:
-            await self._publish_all(
+            await self._out.cards(
                 live, msg.UPDATED, statuses=(msg.STATUS_RINGING, msg.STATUS_IN_CALL)
             )
 
@@ -405,46 +405,6 @@ class PopService:
             live.lookup_task.cancel()
             if live.lookup == LOOKUP_PENDING:
                 live.lookup = LOOKUP_FAILED
-
-    # -- publishing ----------------------------------------------------------------------------
-
-    async def _publish_all(self, live: LiveCall, kind: str, *, statuses: tuple[str, ...]) -> None:
-        for holder in list(live.holders.values()):
-            if holder.status in statuses:
-                await self._publish(live, holder, kind)
-
-    async def _publish(self, live: LiveCall, holder: Holder, kind: str) -> None:
-        live.revision += 1
-        await self._send(holder.user.id, kind, live.linkedid, build_card(live, holder), keep=True)
-
-    async def _withdraw(self, live: LiveCall, holder: Holder, kind: str, reason: str) -> None:
-        live.holders.pop(holder.user.id, None)
-        live.revision += 1
-        body = {
-            "linkedid": live.linkedid,
-            "rev": live.revision,
-            "reason": reason,
-            "answered_by": live.agent_ref(live.snapshot.answered_by),
-        }
-        text = self.hub.encoder.encode(kind, body)
-        await self._deliver(holder.user.id, text, LiveChange(live.linkedid, None))
-
-    async def _send(
-        self, user_id: int, kind: str, linkedid: str, card: dict[str, Any], *, keep: bool
-    ) -> None:
-        card_json = encode_card(card)
-        text = self.hub.encoder.encode_with_card(kind, {"linkedid": linkedid}, card_json)
-        live = LiveChange(linkedid, card_json) if keep else None
-        await self._deliver(user_id, text, live)
-
-    async def _deliver(self, user_id: int, text: str, live: LiveChange | None) -> None:
-        try:
-            await self.hub.publish(user_id, text, live)
-        except FanoutUnavailable as err:
-            # One pop lost; the tab gets the call's state when the fan-out is back (resync).
-            log.warning("pops_publish_failed", user_id=user_id, error=str(err))
-            return
-        self.published += 1
 
     def _spawn(self, coro: Any) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro)

@@ -1,0 +1,78 @@
+"""Put a call's cards on the hub: one message per user per change, each with the call's revision.
+
+The pop service decides who gets what; this module turns that into messages (the card as JSON,
+kept as the user's live card for a reconnecting tab, or withdrawn) and counts what went out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from cti.pops.cards import Holder, LiveCall, build_card, build_wrapup
+from cti.pops.fanout import FanoutUnavailable, LiveChange
+from cti.pops.hub import ScreenPopHub
+from cti.pops.messages import WRAPUP, encode_card
+
+log = structlog.get_logger(__name__)
+
+
+class CardPublisher:
+    """Encode and publish the pops' messages; a fan-out outage costs one message, not the call."""
+
+    def __init__(self, hub: ScreenPopHub) -> None:
+        self.hub = hub
+        self.published = 0
+
+    async def card(self, live: LiveCall, holder: Holder, kind: str) -> None:
+        """Send ``holder`` the call's card as a ``kind`` message, kept as their live card."""
+        live.revision += 1
+        await self._send_card(live, holder, kind, build_card(live, holder))
+
+    async def cards(self, live: LiveCall, kind: str, *, statuses: tuple[str, ...]) -> None:
+        """The same to every holder whose card is in one of ``statuses``."""
+        for holder in list(live.holders.values()):
+            if holder.status in statuses:
+                await self.card(live, holder, kind)
+
+    async def wrapup(self, live: LiveCall, holder: Holder, stages: list[dict[str, Any]]) -> None:
+        """Send ``holder`` the wrap-up form of the ended call."""
+        live.revision += 1
+        await self._send_card(live, holder, WRAPUP, build_wrapup(live, holder, stages))
+
+    async def withdraw(self, live: LiveCall, holder: Holder, kind: str, reason: str) -> None:
+        """Take ``holder``'s card away (answered elsewhere, transferred away, missed)."""
+        live.holders.pop(holder.user.id, None)
+        live.revision += 1
+        body = {
+            "linkedid": live.linkedid,
+            "rev": live.revision,
+            "reason": reason,
+            "answered_by": live.agent_ref(live.snapshot.answered_by),
+        }
+        text = self.hub.encoder.encode(kind, body)
+        await self._deliver(holder.user.id, text, LiveChange(live.linkedid, None))
+
+    async def notice(
+        self, user_id: int, kind: str, body: dict[str, Any], *, withdraw: str | None = None
+    ) -> None:
+        """A message without a card; ``withdraw`` names a call whose live card it ends."""
+        live = LiveChange(withdraw, None) if withdraw is not None else None
+        await self._deliver(user_id, self.hub.encoder.encode(kind, body), live)
+
+    async def _send_card(
+        self, live: LiveCall, holder: Holder, kind: str, card: dict[str, Any]
+    ) -> None:
+        card_json = encode_card(card)
+        text = self.hub.encoder.encode_with_card(kind, {"linkedid": live.linkedid}, card_json)
+        await self._deliver(holder.user.id, text, LiveChange(live.linkedid, card_json))
+
+    async def _deliver(self, user_id: int, text: str, live: LiveChange | None) -> None:
+        try:
+            await self.hub.publish(user_id, text, live)
+        except FanoutUnavailable as err:
+            # One pop lost; the tab gets the call's state when the fan-out is back (resync).
+            log.warning("pops_publish_failed", user_id=user_id, error=str(err))
+            return
+        self.published += 1
