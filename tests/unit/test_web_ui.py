@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator
@@ -135,13 +136,46 @@ def test_every_module_of_the_app_parses() -> None:
         assert result.returncode == 0, f"{module.name}: {result.stderr}"
 
 
-def test_every_language_has_valid_messages_and_chinese_has_them_all() -> None:
+def test_every_language_has_every_message_with_the_same_placeholders() -> None:
+    def placeholders(text: str) -> set[str]:
+        return set(re.findall(r"\{(\w+)\}", text))  # the pattern t() in i18n.js fills
+
     catalogs = {
         path.stem: json.loads(path.read_text(encoding="utf-8"))
         for path in (STATIC_ROOT / "i18n").glob("*.json")
     }
-    assert {"en", "zh-CN", "fa"} <= set(catalogs)
-    english = set(catalogs["en"])
-    assert set(catalogs["zh-CN"]) == english
+    assert {"en", "zh-CN", "ru", "fa"} <= set(catalogs)
+    # The plural categories Intl.PluralRules picks in each language (CLDR); "other" is the fallback.
+    plural_forms = {
+        "en": {"one", "other"},
+        "ru": {"one", "few", "many", "other"},
+        "fa": {"other"},
+        "zh-CN": {"other"},
+    }
+    cldr_forms = {"zero", "one", "two", "few", "many", "other"}
+    english = catalogs["en"]
     for name, catalog in catalogs.items():
-        assert set(catalog) <= english, f"{name} has keys English lacks"
+        assert set(catalog) == set(english), (
+            f"{name}: missing {sorted(set(english) - set(catalog))}, "
+            f"extra {sorted(set(catalog) - set(english))}"
+        )
+        for key, source in english.items():
+            text = catalog[key]
+            if isinstance(source, dict):
+                assert isinstance(text, dict), f"{name}:{key} must be plural forms"
+                assert plural_forms.get(name, {"other"}) <= set(text) <= cldr_forms, (
+                    f"{name}:{key} has forms {sorted(text)}"
+                )
+                wanted = placeholders(source["other"])
+                forms = list(text.items())
+            else:
+                assert isinstance(text, str), f"{name}:{key} must be a string"
+                wanted = placeholders(source)
+                forms = [("text", text)]
+            for form, value in forms:
+                assert isinstance(value, str), f"{name}:{key}.{form} must be a string"
+                assert value.strip(), f"{name}:{key}.{form} is empty"
+                found = placeholders(value)
+                assert found == wanted, (
+                    f"{name}:{key}.{form} has {sorted(found)}, not {sorted(wanted)}"
+                )
