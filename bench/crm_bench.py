@@ -123,7 +123,7 @@ async def measure(engine: Any, data: DatasetSummary, runs: int) -> dict[str, Any
     cards = SqlCallerLookup(units)
     keys = [normalize_phone(n, RULES).normalized for n in numbers]
 
-    async def call_side_lookup(i: int) -> object:
+    async def ringing_card_lookup(i: int) -> object:
         # What a ringing phone costs (the pops): contact, owner, open deals and last activities.
         info = await cards.by_number(keys[i])
         assert info.contact is not None
@@ -159,7 +159,9 @@ async def measure(engine: Any, data: DatasetSummary, runs: int) -> dict[str, Any
         return deal
 
     return {
-        "phone_lookup": await timed("find contact by phone (ringing card)", runs, call_side_lookup),
+        "phone_lookup": await timed(
+            "find contact by phone (ringing card)", runs, ringing_card_lookup
+        ),
         "phone_lookup_api": await timed(
             "find contact by phone (API, with phones)", runs, api_lookup
         ),

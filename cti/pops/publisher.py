@@ -22,7 +22,7 @@ class CardPublisher:
     """Encode and publish the pops' messages; a fan-out outage costs one message, not the call."""
 
     def __init__(self, hub: ScreenPopHub) -> None:
-        self.hub = hub
+        self._hub = hub
         self.published = 0
 
     async def card(self, live: LiveCall, holder: Holder, kind: str) -> None:
@@ -51,7 +51,7 @@ class CardPublisher:
             "reason": reason,
             "answered_by": live.agent_ref(live.snapshot.answered_by),
         }
-        text = self.hub.encoder.encode(kind, body)
+        text = self._hub.encoder.encode(kind, body)
         await self._deliver(holder.user.id, text, LiveChange(live.linkedid, None))
 
     async def notice(
@@ -59,18 +59,18 @@ class CardPublisher:
     ) -> None:
         """A message without a card; ``withdraw`` names a call whose live card it ends."""
         live = LiveChange(withdraw, None) if withdraw is not None else None
-        await self._deliver(user_id, self.hub.encoder.encode(kind, body), live)
+        await self._deliver(user_id, self._hub.encoder.encode(kind, body), live)
 
     async def _send_card(
         self, live: LiveCall, holder: Holder, kind: str, card: dict[str, Any]
     ) -> None:
         card_json = encode_card(card)
-        text = self.hub.encoder.encode_with_card(kind, {"linkedid": live.linkedid}, card_json)
+        text = self._hub.encoder.encode_with_card(kind, {"linkedid": live.linkedid}, card_json)
         await self._deliver(holder.user.id, text, LiveChange(live.linkedid, card_json))
 
     async def _deliver(self, user_id: int, text: str, live: LiveChange | None) -> None:
         try:
-            await self.hub.publish(user_id, text, live)
+            await self._hub.publish(user_id, text, live)
         except FanoutUnavailable as err:
             # One pop lost; the tab gets the call's state when the fan-out is back (resync).
             log.warning("pops_publish_failed", user_id=user_id, error=str(err))
