@@ -161,6 +161,27 @@ class RulesSettings(_Section):
     retry_queue_size: int = Field(10_000, ge=1)
 
 
+class PoolSettings(_Section):
+    """The public pool: contacts nobody works go back to the team, and who may take them."""
+
+    enabled: bool = True
+    # A contact whose owner has done nothing with it for this long returns to the pool.
+    idle_days: int = Field(30, ge=1)
+    # How many contacts one seller may hold; a claim over it is refused.
+    max_held: int = Field(200, ge=1)
+    # The seller a contact came back from may not claim it again for this long.
+    reclaim_cooldown_days: int = Field(7, ge=0)
+    # Who gets the pop and the Unsorted deal when a pool contact calls.
+    ring: Literal["previous_owner", "queue", "head"] = "previous_owner"
+    check_interval_s: float = Field(3600.0, gt=0)
+
+
+class I18nSettings(_Section):
+    """The install's language for text the product writes (deal and task titles, pipelines)."""
+
+    default_locale: Literal["en", "ru", "zh-CN", "fa"] = "en"
+
+
 class WebhookSettings(_Section):
     url: str
     secret: SecretStr
@@ -178,6 +199,8 @@ class Settings(_Section):
     pops: PopsSettings = PopsSettings()
     rules: RulesSettings = RulesSettings()
     callbacks: CallbackSettings = CallbackSettings()
+    pool: PoolSettings = PoolSettings()
+    i18n: I18nSettings = I18nSettings()
     webhooks: tuple[WebhookSettings, ...] = ()
 
 

@@ -141,6 +141,10 @@ class Contact(Base):
     # table without rebuilding it; crmlite.services.campaigns keeps them consistent.
     first_campaign_id: Mapped[int | None] = mapped_column(PK)
     latest_campaign_id: Mapped[int | None] = mapped_column(PK)
+    # The public pool (migration 0007): since when the current owner holds the contact (the idle
+    # clock starts there), and since when nobody does (NULL while someone owns it).
+    owned_since: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    pooled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
 
     phones: Mapped[list[ContactPhone]] = relationship(
         back_populates="contact",
@@ -169,6 +173,101 @@ class ContactPhone(Base):
     label: Mapped[str | None] = mapped_column(String(32))
 
     contact: Mapped[Contact] = relationship(back_populates="phones", lazy="raise")
+
+
+class ContactEmail(Base):
+    """Every email of a contact (migration 0007); ``contacts.email`` is the one shown first.
+
+    ``normalized`` is the address lower-cased: the duplicate check matches on it. Unlike phones an
+    email may be shared (a company's info@), so it is indexed, not unique.
+    """
+
+    __tablename__ = "contact_emails"
+    __table_args__ = (UniqueConstraint("contact_id", "normalized"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    address: Mapped[str] = mapped_column(String(254))
+    normalized: Mapped[str] = mapped_column(String(254), index=True)
+
+
+class ContactPoolEvent(Base):
+    """A contact leaving or entering someone's hands through the pool: who, when, why."""
+
+    __tablename__ = "contact_pool_events"
+    __table_args__ = (
+        CheckConstraint("kind IN ('returned', 'released', 'claimed', 'assigned')", name="kind"),
+        Index("ix_contact_pool_events_contact_at", "contact_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # returned: the idle rule took it back; released: its owner gave it up; claimed: a seller
+    # took it from the pool; assigned: a head gave it to a seller.
+    kind: Mapped[str] = mapped_column(String(16))
+    from_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    to_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(String(200))
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ContactMerge(Base):
+    """A contact merged into another: the survivor, who merged, and the merged one as it was.
+
+    The merged contact's row is deleted; this record answers for its id afterwards (a redirect to
+    the survivor). No foreign keys to contacts: the survivor may itself be merged later, and the
+    chain is followed through this table.
+    """
+
+    __tablename__ = "contact_merges"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    merged_id: Mapped[int] = mapped_column(PK, unique=True)
+    survivor_id: Mapped[int] = mapped_column(PK, index=True)
+    # The merged contact's fields, phones and emails, and what moved (deal, activity ids...).
+    snapshot: Mapped[dict[str, object]] = mapped_column(JSON)
+    # Per conflicting field, which side won: {"name": "from", "company": "into", ...}.
+    keep: Mapped[dict[str, object]] = mapped_column(JSON)
+    merged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    merged_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ImportRun(Base):
+    """One run of a contacts or deals import: the file, how far it got, what it counted."""
+
+    __tablename__ = "import_runs"
+    __table_args__ = (
+        CheckConstraint("kind IN ('contacts', 'deals')", name="kind"),
+        CheckConstraint("status IN ('running', 'done', 'failed')", name="status"),
+        Index("ix_import_runs_file", "kind", "file_sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(255))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    rows_total: Mapped[int | None] = mapped_column(Integer)
+    # Rows whose batch is committed: a resumed run starts after them.
+    rows_done: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, object]] = mapped_column(JSON)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class ImportedRow(Base):
+    """A row an import has applied, by a key of its content: the same row twice makes one record."""
+
+    __tablename__ = "imported_rows"
+    __table_args__ = (UniqueConstraint("kind", "row_key"),)
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    row_key: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[int | None] = mapped_column(PK)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("import_runs.id", ondelete="SET NULL"))
 
 
 class Pipeline(Base):
