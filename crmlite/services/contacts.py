@@ -23,6 +23,7 @@ from crmlite.services.common import (
     text_variants,
     utc_now,
 )
+from crmlite.services.emails import add_email, remove_email
 from crmlite.services.phones import (
     PhoneInput,
     ensure_phones_free,
@@ -89,6 +90,8 @@ class ContactService:
         )
         self.session.add(contact)
         await self.session.flush()
+        if contact.email:
+            await add_email(self.session, contact.id, contact.email)
         await insert_phones(self.session, contact.id, numbers, [p.label for p in phones])
         return await self.get(contact.id, check_access=False)
 
@@ -112,7 +115,13 @@ class ContactService:
         if changes.clear_company or changes.company is not None:
             contact.company = None if changes.clear_company else _optional(changes.company)
         if changes.clear_email or changes.email is not None:
+            # The shown email is replaced; the address it had is dropped from the contact's
+            # emails too, the new one joins them.
+            if contact.email:
+                await remove_email(self.session, contact.id, contact.email)
             contact.email = None if changes.clear_email else _clean_email(changes.email)
+            if contact.email:
+                await add_email(self.session, contact.id, contact.email)
         if changes.owner_id is not None and changes.owner_id != contact.owner_id:
             if not may_assign_to_others(self.principal):
                 raise PermissionDenied("sellers cannot give contacts to other users")
