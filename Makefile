@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 RUNTIME_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test check lint typecheck imports pytest install install-dev browser node clean serve bench
+.PHONY: demo test check lint typecheck imports pytest install install-dev browser deploy-tools node clean serve bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,12 +33,16 @@ node: $(NODE_STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium
 
+# Debian's Compose and Caddy check compose.yaml and the Caddyfile offline (no Docker daemon).
+deploy-tools:
+	@scripts/install-deploy-tools
+
 ## demo: install, migrate, seed, start the simulated PBX beside the service on http://127.0.0.1:8080
 demo: install
 	$(BIN)/cti demo
 
 ## test: install dev dependencies and run the whole suite (lint, types, import contracts, pytest)
-test: install-dev browser
+test: install-dev browser deploy-tools
 	$(BIN)/python scripts/check
 
 check: install-dev
