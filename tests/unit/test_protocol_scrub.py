@@ -71,6 +71,12 @@ def test_application_data_and_unread_values_never_leave_the_decoder() -> None:
         assert recording.get("Value") == VARSET_RECORDING["Value"]
 
 
+def test_of_a_queue_only_its_name_is_kept() -> None:
+    row = {**SNAPSHOT_ROW, "Application": "Queue", "ApplicationData": f"sales,rt,{TOKEN},,60"}
+    (message,) = AmiFrameDecoder().feed(b"Asterisk Call Manager/11.0.0\r\n" + _wire(row))
+    assert message.get("ApplicationData") == "sales"
+
+
 def test_any_spelling_of_the_key_is_dropped() -> None:
     odd = {"Event": "Newexten", "appdata": f"Bearer {TOKEN}", "APPDATA": TOKEN, "Channel": "x"}
     decoder = AmiFrameDecoder()
