@@ -79,6 +79,9 @@ def create_app(settings: Settings) -> web.Application:
             webhooks_web.routes,
             pbx_web.routes,
         ),
+        token_scope_operations=routing_web.SCOPE_OPERATIONS,
+        trusted_proxies=settings.server.trusted_proxies,
+        answer_middlewares=(routing_web.dialplan_answers,),
     )
     app.add_routes(health_routes(lambda: app[ENGINE]))
     app.add_routes(ui_routes())  # the browser app: /, its screens, /static and /vendor files

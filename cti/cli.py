@@ -7,6 +7,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from crmlite.domain.token_scopes import TOKEN_SCOPES
 from cti.settings import ConfigError
 
 _DESCRIPTION = """\
@@ -86,6 +87,19 @@ def _parser() -> argparse.ArgumentParser:
     create = token_commands.add_parser("create", help="print a new bearer token for LOGIN")
     create.add_argument("login")
     create.add_argument("--name", default="cli", help="what the token is for")
+    create.add_argument(
+        "--scope",
+        choices=sorted(TOKEN_SCOPES),
+        default=None,
+        help="narrow the token to one job (route-lookup: the PBX dialplan's caller routing only)",
+    )
+    create.add_argument(
+        "--allow",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="accept the token only from this address or CIDR network (repeatable)",
+    )
     token.set_defaults(module="cti.commands.tokens")
 
     calls = commands.add_parser("calls", help="inspect calls")

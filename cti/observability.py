@@ -1,4 +1,10 @@
-"""structlog set-up: JSON lines in production, a readable console in development."""
+"""structlog set-up: JSON lines in production, a readable console in development.
+
+Secrets stay out at the root: the service's own loggers (``cti``, ``crmlite``) follow the
+configured level, while third-party ones never go below INFO, because at DEBUG they print what
+they carry (aiosqlite the rows it returns, SQLAlchemy result rows, panoramisk raw AMI traffic
+with the login secret). Every line then passes ``cti.redaction.redact_secrets``.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,11 @@ import logging
 import sys
 
 import structlog
+
+from cti.redaction import redact_secrets
+
+# The loggers whose DEBUG lines are ours to keep free of secrets.
+OWN_LOGGERS = ("cti", "crmlite")
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
@@ -35,13 +46,21 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,  # stdlib records' tracebacks, to redact
+                redact_secrets,
+                renderer,
+            ],
             foreign_pre_chain=shared,
         )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
+    numeric = logging.getLevelName(level)
+    root.setLevel(max(numeric, logging.INFO))
+    for name in OWN_LOGGERS:
+        logging.getLogger(name).setLevel(numeric)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from crmlite.domain.errors import InvalidInput
+from crmlite.domain.token_scopes import parse_networks
 from cti.calls.config import CallModelConfig
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./cti.db"
@@ -35,6 +37,17 @@ class ServerSettings(_Section):
     allowed_origins: tuple[str, ...] = ()
     session_ttl_hours: int = Field(12, ge=1)
     secure_cookies: bool = False
+    # Reverse proxies (addresses or CIDR networks) whose X-Forwarded-For names the client, for
+    # tokens bound to addresses. Empty: the header is ignored (anyone can write it).
+    trusted_proxies: tuple[str, ...] = ()
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return parse_networks(value, "trusted_proxies")
+        except InvalidInput as err:
+            raise ValueError(err.message) from err
 
 
 class DatabaseSettings(_Section):

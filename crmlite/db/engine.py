@@ -34,7 +34,9 @@ def create_engine(
     :class:`crmlite.db.checkpoints.WalCheckpointer`. A long-lived service wants that: an inline
     checkpoint copies ~1,000 pages and syncs the file inside whichever commit crossed the mark.
     """
-    kwargs: dict[str, Any] = {"echo": echo}
+    # Parameters never appear in SQL logs or error messages: they include session CSRF tokens,
+    # token digests and password hashes.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:

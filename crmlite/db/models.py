@@ -101,6 +101,13 @@ class TelephonyIdentity(Base):
 
 
 class ApiToken(Base):
+    """A bearer token. Only the SHA-256 of the secret is stored.
+
+    ``scope`` NULL acts with the user's full rights; ``route-lookup`` only asks which extension a
+    caller should ring (crmlite.domain.token_scopes). ``allowed_ips`` (migration 0008), when set,
+    lists the addresses and CIDR networks the token is accepted from.
+    """
+
     __tablename__ = "api_tokens"
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
@@ -110,6 +117,8 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    scope: Mapped[str | None] = mapped_column(String(32))
+    allowed_ips: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class WebSession(Base):

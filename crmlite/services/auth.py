@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select, update
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmlite.db.models import ApiToken, User, WebSession
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied, Unauthenticated
 from crmlite.domain.principal import Principal
+from crmlite.domain.token_scopes import check_scope, parse_networks
 from crmlite.services.passwords import hash_password, needs_rehash, verify_password
 from crmlite.services.users import check_password, end_sessions, principal_of
 
@@ -47,6 +49,21 @@ class TokenView:
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    scope: str | None = None
+    allowed_ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What a bearer token grants: its user, its scope (None = full rights), its addresses."""
+
+    principal: Principal
+    scope: str | None
+    allowed_ips: tuple[str, ...]
+
+    @property
+    def unrestricted(self) -> bool:
+        return self.scope is None and not self.allowed_ips
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +91,8 @@ def _token_view(token: ApiToken) -> TokenView:
         created_at=token.created_at,
         last_used_at=token.last_used_at,
         revoked_at=token.revoked_at,
+        scope=token.scope,
+        allowed_ips=tuple(token.allowed_ips or ()),
     )
 
 
@@ -160,40 +179,79 @@ async def logout(db: AsyncSession, token: str) -> None:
 
 
 async def create_api_token(
-    db: AsyncSession, user_id: int, name: str, now: dt.datetime | None = None
+    db: AsyncSession,
+    user_id: int,
+    name: str,
+    now: dt.datetime | None = None,
+    *,
+    scope: str | None = None,
+    allowed_ips: Sequence[str] = (),
 ) -> IssuedToken:
-    """Issue a bearer token for ``user_id``; only its digest is kept."""
+    """Issue a bearer token for ``user_id``; only its digest is kept.
+
+    ``scope`` narrows it to one job (``route-lookup``); ``allowed_ips`` to some addresses.
+    """
+    scope = check_scope(scope)
+    networks = parse_networks(allowed_ips)
     user = await db.get(User, user_id)
     if user is None or not user.active:
         raise NotFound(f"no active user {user_id}", details={"user_id": user_id})
     secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user_id=user_id, name=name.strip()[:100] or "token", token_hash=digest(secret))
+    token = ApiToken(
+        user_id=user_id,
+        name=name.strip()[:100] or "token",
+        token_hash=digest(secret),
+        scope=scope,
+        allowed_ips=list(networks) or None,
+    )
     token.created_at = now or _utcnow()
     db.add(token)
     await db.flush()
     return IssuedToken(secret, _token_view(token))
 
 
-async def resolve_api_token(
+async def resolve_token_grant(
     db: AsyncSession, secret: str, now: dt.datetime | None = None
-) -> Principal | None:
-    """The principal behind a bearer token, or None when unknown, revoked or its user disabled."""
+) -> TokenGrant | None:
+    """What a bearer token grants, or None when unknown, revoked or its user disabled.
+
+    The caller enforces the scope and the addresses (the web layer knows the route and the peer).
+    """
     now = now or _utcnow()
     row = (
         await db.execute(
-            select(ApiToken.id, ApiToken.revoked_at, ApiToken.last_used_at, User)
+            select(
+                ApiToken.id,
+                ApiToken.revoked_at,
+                ApiToken.last_used_at,
+                ApiToken.scope,
+                ApiToken.allowed_ips,
+                User,
+            )
             .join(User, User.id == ApiToken.user_id)
             .where(ApiToken.token_hash == digest(secret))
         )
     ).one_or_none()
     if row is None:
         return None
-    token_id, revoked_at, last_used_at, user = row
+    token_id, revoked_at, last_used_at, scope, allowed_ips, user = row
     if revoked_at is not None or not user.active:
         return None
     if last_used_at is None or now - last_used_at >= TOKEN_USE_RESOLUTION:
         await db.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
-    return principal_of(user)
+    return TokenGrant(principal_of(user), scope, tuple(allowed_ips or ()))
+
+
+async def resolve_api_token(
+    db: AsyncSession, secret: str, now: dt.datetime | None = None
+) -> Principal | None:
+    """The principal behind a full-rights token usable from anywhere, else None.
+
+    A scoped or address-bound token resolves to nobody here: only a caller that checks the
+    scope and the address (``resolve_token_grant``) may accept it.
+    """
+    grant = await resolve_token_grant(db, secret, now)
+    return grant.principal if grant is not None and grant.unrestricted else None
 
 
 async def list_api_tokens(db: AsyncSession, actor: Principal, user_id: int) -> list[TokenView]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from crmlite.web import (
     activities,
@@ -48,16 +50,35 @@ def setup_crm_web(
     session_ttl: dt.timedelta = dt.timedelta(hours=12),
     secure_cookies: bool = False,
     extra_route_tables: tuple[ApiRoutes, ...] = (),
+    token_scope_operations: Mapping[str, frozenset[str]] | None = None,
+    trusted_proxies: tuple[str, ...] = (),
+    answer_middlewares: tuple[Middleware, ...] = (),
 ) -> None:
-    """Add the middlewares and the CRM API to ``app`` (which must hold ENGINE and SESSIONS)."""
-    app[AUTH_CONFIG] = AuthConfig(session_ttl=session_ttl, secure_cookies=secure_cookies)
+    """Add the middlewares and the CRM API to ``app`` (which must hold ENGINE and SESSIONS).
+
+    ``token_scope_operations`` lists what each token scope may call (``{"route-lookup":
+    frozenset({"GET /api/v1/route"})}``); ``answer_middlewares`` see every answer, problems
+    included, as the client will (e.g. to reshape the errors of a plain-text endpoint).
+    """
+    app[AUTH_CONFIG] = AuthConfig(
+        session_ttl=session_ttl,
+        secure_cookies=secure_cookies,
+        scope_operations=dict(token_scope_operations or {}),
+        trusted_proxies=trusted_proxies,
+    )
     app[LOGIN_THROTTLE] = LoginThrottle()
     if API_ROUTES not in app:
         app[API_ROUTES] = []
     # Outermost first: the id is bound before anything logs, errors become problems before the
     # access log reads the status, and credentials load inside the error handling.
     app.middlewares.extend(
-        [request_id_middleware, access_log_middleware, error_middleware, auth_middleware]
+        [
+            request_id_middleware,
+            access_log_middleware,
+            *answer_middlewares,
+            error_middleware,
+            auth_middleware,
+        ]
     )
     add_api_routes(app, *CRM_ROUTE_TABLES, *extra_route_tables)
     app.add_routes(openapi_routes())

@@ -65,6 +65,15 @@ class PasswordChange(ApiModel):
 
 class TokenCreate(ApiModel):
     name: str = Field("api", min_length=1, max_length=100, description="what the token is for")
+    scope: Literal["route-lookup"] | None = Field(
+        None,
+        description="null: the user's full rights; route-lookup: only GET /api/v1/route (a PBX)",
+    )
+    allowed_ips: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="addresses or CIDR networks the token is accepted from (empty: anywhere)",
+    )
 
 
 class TokenOut(ApiModel):
@@ -74,6 +83,8 @@ class TokenOut(ApiModel):
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None
+    scope: str | None = Field(None, description="null: full rights; route-lookup: the lookup only")
+    allowed_ips: list[str] = Field(default_factory=list)
 
 
 class IssuedTokenOut(TokenOut):
@@ -98,6 +109,8 @@ def token_out(view: auth_service.TokenView) -> TokenOut:
         created_at=view.created_at,
         last_used_at=view.last_used_at,
         revoked_at=view.revoked_at,
+        scope=view.scope,
+        allowed_ips=list(view.allowed_ips),
     )
 
 
@@ -218,7 +231,9 @@ async def create_token(request: web.Request, *, body: TokenCreate) -> IssuedToke
     """Issue a bearer token for the caller; the secret is in this answer only."""
     actor = principal(request)
     async with request.app[SESSIONS].begin() as db:
-        issued = await auth_service.create_api_token(db, user_id_of(actor), body.name)
+        issued = await auth_service.create_api_token(
+            db, user_id_of(actor), body.name, scope=body.scope, allowed_ips=body.allowed_ips
+        )
     return IssuedTokenOut(token=issued.token, **token_out(issued.view).model_dump())
 
 

@@ -4,14 +4,19 @@
 ``principal(request)`` hands them to handlers, raising 401 when there are none and 403 when a
 cookie-authenticated unsafe request lacks the CSRF token. Bearer tokens need no CSRF token: a
 browser never attaches them by itself.
+
+A token may be narrowed (crmlite.domain.token_scopes): a scoped token is refused (403
+``token-out-of-scope``) on every operation its scope does not list, and a token with an address
+allow-list is refused (403 ``address-not-allowed``) from any other address, before any handler
+runs. X-Forwarded-For is believed only from ``trusted_proxies``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 import structlog
@@ -19,6 +24,7 @@ from aiohttp import web
 
 from crmlite.domain.errors import Unauthenticated
 from crmlite.domain.principal import Principal
+from crmlite.domain.token_scopes import address_allowed, client_address
 from crmlite.services import auth as auth_service
 from crmlite.web.errors import HttpProblem
 from crmlite.web.keys import AUTH_CONFIG, CREDENTIALS, SESSIONS
@@ -27,6 +33,8 @@ SESSION_COOKIE = "cti_session"
 CSRF_COOKIE = "cti_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +52,10 @@ class AuthConfig:
         "/readyz",
         "/metrics",
     )
+    # The operations ("GET /api/v1/route") each token scope may call; an unlisted scope calls none.
+    scope_operations: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For names the real client.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +65,7 @@ class Credentials:
     principal: Principal
     scheme: Literal["session", "token"]
     csrf_token: str = ""
+    scope: str | None = None  # a scoped token's scope; None for sessions and full-rights tokens
 
 
 def credentials(request: web.Request) -> Credentials | None:
@@ -66,6 +79,8 @@ def principal(request: web.Request) -> Principal:
     found: Credentials | None = request.get(CREDENTIALS)
     if found is None:
         raise Unauthenticated("log in, or send an API token as 'Authorization: Bearer <token>'")
+    if found.scope is not None and not scope_allows(request, found.scope):
+        raise _out_of_scope(found.scope)
     if found.scheme == "session" and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not sent or not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
@@ -92,13 +107,75 @@ def bearer_token(request: web.Request) -> str | None:
     return value.strip()
 
 
+def client_address_of(request: web.Request) -> str | None:
+    """The client's address: the peer, or what trusted proxies say in X-Forwarded-For."""
+    return client_address(
+        request.remote,
+        request.headers.getall("X-Forwarded-For", []),
+        request.app[AUTH_CONFIG].trusted_proxies,
+    )
+
+
+def operation_of(request: web.Request) -> str:
+    """The matched operation as ``METHOD /path/{template}`` (what token scopes list)."""
+    resource = request.match_info.route.resource
+    return f"{request.method} {resource.canonical if resource is not None else request.path}"
+
+
+def scope_allows(request: web.Request, scope: str) -> bool:
+    """True when a token of ``scope`` may call the request's operation."""
+    allowed = request.app[AUTH_CONFIG].scope_operations.get(scope, frozenset())
+    return operation_of(request) in allowed
+
+
+def _out_of_scope(scope: str) -> HttpProblem:
+    return HttpProblem(
+        403,
+        "token-out-of-scope",
+        "This token may not be used here",
+        f"a {scope!r} token only calls what its scope allows; use a token of the user instead",
+    )
+
+
+async def token_credentials(request: web.Request, secret: str) -> Credentials | None:
+    """The credentials of a bearer token for this request: None when it is unknown or dead.
+
+    Raises a 403 HttpProblem when the token is used from an address it is not allowed from, or
+    outside its scope.
+    """
+    async with request.app[SESSIONS].begin() as db:
+        grant = await auth_service.resolve_token_grant(db, secret)
+    if grant is None:
+        return None
+    if grant.allowed_ips:
+        address = client_address_of(request)
+        if not address_allowed(address, grant.allowed_ips):
+            log.warning(
+                "api_token_refused", reason="address", user=grant.principal.login, address=address
+            )
+            raise HttpProblem(
+                403,
+                "address-not-allowed",
+                "This token may not be used from this address",
+                f"the token is bound to other addresses than {address or 'an unknown one'}",
+            )
+    if grant.scope is not None and not scope_allows(request, grant.scope):
+        log.warning(
+            "api_token_refused",
+            reason="scope",
+            user=grant.principal.login,
+            scope=grant.scope,
+            operation=operation_of(request),
+        )
+        raise _out_of_scope(grant.scope)
+    return Credentials(grant.principal, "token", scope=grant.scope)
+
+
 async def _resolve(request: web.Request) -> Credentials | None:
     token = bearer_token(request)
     cookie = request.cookies.get(SESSION_COOKIE)
     if token is not None:
-        async with request.app[SESSIONS].begin() as db:
-            found = await auth_service.resolve_api_token(db, token)
-        return Credentials(found, "token") if found else None
+        return await token_credentials(request, token)
     if cookie:
         async with request.app[SESSIONS].begin() as db:
             session = await auth_service.resolve_session(db, cookie)
@@ -115,6 +192,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     config = request.app[AUTH_CONFIG]
     if request.path.startswith(config.skip_prefixes):
         return await handler(request)
+    request[CREDENTIALS] = None
     found = await _resolve(request)
     request[CREDENTIALS] = found
     if found is None:

@@ -213,5 +213,7 @@ async def create_user_token(
         await users_service.get_user(db, actor, path.id)
         if not actor.is_admin:
             raise PermissionDenied("only admins issue tokens for users")
-        issued = await auth_service.create_api_token(db, path.id, body.name)
+        issued = await auth_service.create_api_token(
+            db, path.id, body.name, scope=body.scope, allowed_ips=body.allowed_ips
+        )
     return IssuedTokenOut(token=issued.token, **token_out(issued.view).model_dump())

@@ -3,7 +3,8 @@
 Asterisk ends each line with ``\\r\\n`` and each message with an empty line. Some actions
 (CoreShowChannelMap) end a message with ``\\r\\n\\n``; bare ``\\n`` line ends are accepted too.
 The first line of a connection is a banner (``Asterisk Call Manager/11.0.0``) with no blank line
-after it.
+after it. The data of dialplan applications (which may hold a token) and the values of variables
+the product does not read are dropped while parsing (``cti.protocol.scrub``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cti.protocol.message import AmiMessage
+from cti.protocol.scrub import scrub
 from cti.protocol.skip import EventSkip
 
 _MESSAGE_END = re.compile(rb"\r?\n\r?\n")
@@ -33,11 +35,17 @@ class AmiFrameDecoder:
     """Incremental decoder: ``feed`` bytes as they arrive, get back complete messages."""
 
     def __init__(
-        self, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, skip: EventSkip | None = None
+        self,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        skip: EventSkip | None = None,
+        keep_everything: bool = False,
     ) -> None:
         self._buffer = bytearray()
         self._max = max_message_bytes
         self._drops = skip.drops if skip else None
+        # Only the simulator, replaying a capture as Asterisk would send it, keeps every header.
+        self._scrub = not keep_everything
         self.skipped = 0  # events dropped unparsed by ``skip``
         self._discarding = False
         self.banner: str | None = None
@@ -155,6 +163,8 @@ class AmiFrameDecoder:
                 # Command output and garbage keep their text under Output, as Asterisk does.
                 self._note("malformed-line", line[:120])
                 append(("Output", line))
+        if self._scrub:
+            headers = scrub(headers, text)
         if not headers:
             return None
         return AmiMessage(tuple(headers))

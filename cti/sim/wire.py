@@ -50,7 +50,8 @@ def load_capture(path: str | Path) -> list[tuple[float, dict[str, str | list[str
             if isinstance(event, dict):
                 items.append((float(record.get("t", 0.0)), event))
     else:
-        decoder = AmiFrameDecoder(max_message_bytes=1 << 24)
+        # Replayed as Asterisk sent it, application data included: the client must drop it.
+        decoder = AmiFrameDecoder(max_message_bytes=1 << 24, keep_everything=True)
         items = [(0.0, m.as_dict()) for m in decoder.feed(file.read_bytes())]
     return [(t, e) for t, e in items if _is_stream_event(e)]
 

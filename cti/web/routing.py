@@ -3,11 +3,15 @@
 Answers ``text/plain`` by default (the bare extension, for Asterisk's ``CURL()``), or JSON when
 the request prefers ``application/json`` or says ``format=json``. An unknown caller, or one whose
 seller has no extension, answers 404 with an empty text body: the dialplan falls through to the
-queue. Authenticated like the rest of the API (a bearer token for the PBX). See docs/DIALPLAN.md.
+queue. ``CURL()`` hands the dialplan whatever body comes back, whatever the status, so every
+other plain-text answer (401, 403, 422, 429, 5xx, a crash) has an empty body too
+(``dialplan_answers``); JSON clients keep problem+json. The PBX authenticates with a token of
+scope ``route-lookup``, which opens nothing else (``SCOPE_OPERATIONS``). See docs/DIALPLAN.md.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal
 
 from aiohttp import web
@@ -15,6 +19,7 @@ from pydantic import Field
 
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import PhoneKind, PhoneRules, normalize_phone
+from crmlite.domain.token_scopes import ROUTE_LOOKUP
 from crmlite.services.call_routing import responsible_seller
 from crmlite.web.keys import SESSIONS
 from crmlite.web.routing import ApiRoutes
@@ -23,6 +28,12 @@ from crmlite.web.security import principal
 from cti.web.pops_keys import PHONE_RULES
 
 routes = ApiRoutes("routing", "Route a caller to their seller (for the PBX dialplan)")
+
+ROUTE_PATH = "/api/v1/route"
+# What a route-lookup token may call: this lookup and nothing else.
+SCOPE_OPERATIONS = {ROUTE_LOOKUP: frozenset({f"GET {ROUTE_PATH}"})}
+# Headers a blanked plain-text problem keeps: they tell a human client what to do, safely.
+_KEPT_HEADERS = ("WWW-Authenticate", "Retry-After", "Allow")
 
 
 class RouteQuery(QueryModel):
@@ -44,9 +55,14 @@ class RouteOut(ApiModel):
     via: Literal["contact-owner", "open-deal"] | None = None
 
 
-def _wants_json(request: web.Request, query: RouteQuery) -> bool:
-    if query.format is not None:
-        return query.format == "json"
+def wants_json(request: web.Request) -> bool:
+    """JSON when asked by ``format=json``, or by an Accept that names JSON and not plain text.
+
+    Read from the raw query, so a request the schema refuses is answered in the same format.
+    """
+    fmt = request.query.get("format")
+    if fmt in ("json", "text"):
+        return fmt == "json"
     accept = request.headers.get("Accept", "")
     return "application/json" in accept and "text/plain" not in accept
 
@@ -74,7 +90,7 @@ async def route_caller(request: web.Request, *, query: RouteQuery) -> web.Stream
         async with request.app[SESSIONS]() as session:
             seller = await responsible_seller(session, normalized)
     status = 200 if seller is not None else 404
-    if not _wants_json(request, query):
+    if not wants_json(request):
         text = seller.extension if seller is not None else ""
         return web.Response(status=status, text=text, content_type="text/plain")
     answer = RouteOut(caller=query.caller, normalized=normalized, found=seller is not None)
@@ -91,3 +107,32 @@ async def route_caller(request: web.Request, *, query: RouteQuery) -> web.Stream
             via=seller.via,
         )
     return web.json_response(answer.model_dump(mode="json"), status=status)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def dialplan_answers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Blank every plain-text answer of the lookup that is not an extension (status kept).
+
+    Sits outside the error middleware, so it sees problems (401, 403, 404, 422, 429, 500) as
+    they would leave: a JSON body there would reach the dialplan as ``${SELLER}``.
+    """
+    if request.path != ROUTE_PATH or wants_json(request):
+        return await handler(request)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        return _blank(exc.status, exc.headers)
+    if response.status == 200 and response.content_type == "text/plain":
+        return response
+    return _blank(response.status, response.headers)
+
+
+def _blank(status: int, headers: Mapping[str, str]) -> web.Response:
+    response = web.Response(status=status, text="", content_type="text/plain")
+    for name in _KEPT_HEADERS:
+        if name in headers:
+            response.headers[name] = headers[name]
+    return response

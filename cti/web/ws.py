@@ -3,8 +3,9 @@
 Authenticated by the session cookie (or an ``Authorization: Bearer`` header from scripts) at the
 upgrade, or by an API token sent in the FIRST message: ``{"type": "auth", "token": "..."}``. Never
 in the query string, where it would leak into access logs. An unauthenticated socket is closed at
-once with code 4401. The Origin header must be an allowed origin (or the same host when none are
-configured), else the upgrade is refused with 403.
+once with code 4401; so is one that offers a scoped token (a PBX's route-lookup token) or a
+token bound to other addresses. The Origin header must be an allowed origin (or the same host when
+none are configured), else the upgrade is refused with 403.
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ from aiohttp import WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
 from crmlite.domain.principal import Principal
-from crmlite.services.auth import resolve_api_token
 from crmlite.web.errors import HttpProblem
-from crmlite.web.keys import SESSIONS
-from crmlite.web.security import credentials
+from crmlite.web.security import credentials, token_credentials
 from cti.pops.fanout import FanoutUnavailable
 from cti.pops.hub import PopConnection, ScreenPopHub
 from cti.pops.messages import PONG
@@ -138,8 +137,11 @@ async def _first_message_auth(request: web.Request, ws: web.WebSocketResponse) -
     token = data.get("token") if isinstance(data, dict) and data.get("type") == "auth" else None
     if not isinstance(token, str) or not token:
         return None
-    async with request.app[SESSIONS].begin() as db:
-        return await resolve_api_token(db, token)
+    try:
+        found = await token_credentials(request, token)
+    except HttpProblem:
+        return None  # a scoped token, or one bound to other addresses: never a pop socket
+    return found.principal if found is not None else None
 
 
 async def _read(ws: web.WebSocketResponse, hub: ScreenPopHub, connection: PopConnection) -> None:

@@ -91,6 +91,9 @@ async def test_route_needs_credentials(routed: ApiHarness) -> None:
 
 async def test_missing_caller_is_a_validation_problem(routed: ApiHarness) -> None:
     pbx = await routed.client("admin")
-    answer = await pbx.get("/api/v1/route")
+    answer = await pbx.get("/api/v1/route", params={"format": "json"})
     assert answer.status == 422
     assert answer.content_type == "application/problem+json"
+    # A plain-text client (the dialplan) gets the status and nothing it could mistake for a seller.
+    plain = await pbx.get("/api/v1/route")
+    assert (plain.status, plain.content_type, plain.text) == (422, "text/plain", "")
