@@ -6,14 +6,21 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crmlite.db.engine import create_engine, session_factory
+from crmlite.db.models import CallEffect
+from crmlite.domain.phones import PhoneRules
 from cti.fencing import ConsumerFence, LeaseLost
 from cti.lease import ConsumerLease, LeaseKeeper, LeaseTimings
+from cti.rules.book import RuleBook
+from cti.rules.call_to_crm import CallToCrm
+from cti.rules.executor import RuleExecutor
 from cti.settings import ConfigError, load_settings
 from tests.conftest import POSTGRES_URL, DatabaseTemplates
+from tests.integration.call_support import add_agents, inbound_call, ring_all_answered
 
 # Short, so a lease nobody renews runs out in well under a second.
 TIMINGS = LeaseTimings(deadline_s=0.6, renew_interval_s=0.1, safety_margin_s=0.2)
@@ -40,6 +47,14 @@ async def pg_engines(db_templates: DatabaseTemplates) -> AsyncIterator[tuple[Asy
     for engine in engines:
         await engine.dispose()
     await db_templates.drop(name)
+
+
+async def _effects(sessions: async_sessionmaker[AsyncSession], linkedid: str) -> int:
+    async with sessions() as db:
+        count = await db.scalar(
+            select(func.count()).select_from(CallEffect).where(CallEffect.linkedid == linkedid)
+        )
+    return int(count or 0)
 
 
 def _fence(lease: ConsumerLease, idle_limit_s: float = 4.0) -> ConsumerFence:
@@ -152,6 +167,30 @@ async def test_a_writer_frozen_inside_its_transaction_cannot_hold_the_takeover_u
         assert taken.epoch == 2
         with pytest.raises(DBAPIError):
             await db.commit()
+
+
+async def test_a_call_event_of_a_pbx_taken_over_writes_nothing_and_is_not_retried(
+    pg_engines: tuple[AsyncEngine, ...],
+) -> None:
+    clock = Clock()  # "a" believes its lease still holds: only the database can stop it
+    first = LeaseKeeper(pg_engines[0], TIMINGS, holder="a", clock=clock)
+    second = LeaseKeeper(pg_engines[1], TIMINGS, holder="b")
+    sessions = session_factory(pg_engines[0])
+    await add_agents(sessions)
+    phones = PhoneRules(default_region="RU")
+    held = await first.acquire("pbx")
+    crm = CallToCrm(sessions, RuleBook(phones), RuleExecutor(phones), fence=_fence(held))
+    events = ring_all_answered(inbound_call(linkedid="fenced.1"))
+    assert (await crm.handle(events[1])).deal_created  # while the lease is ours: applied
+    before = await _effects(sessions, "fenced.1")
+
+    await asyncio.wait_for(second.acquire("pbx"), timeout=10)
+    stale = await crm.handle(events[-1])  # the answer, with an owner and a call-log update
+    assert not stale.pending
+    assert stale.applied == ()
+    assert crm.pending == 0, "a fenced event belongs to the new consumer: never queued"
+    assert await _effects(sessions, "fenced.1") == before
+    assert held.lost.is_set()
 
 
 async def test_pbxs_without_a_lease_requirement_are_always_admitted() -> None:
