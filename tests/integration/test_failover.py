@@ -36,7 +36,7 @@ from tests.integration.failover_support import (
 )
 from tests.integration.pops_support import Agent, seed_agents
 
-pytestmark = [pytest.mark.redis, pytest.mark.timeout(90)]
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
 PBX = "sim"
 
@@ -190,7 +190,7 @@ async def test_a_frozen_consumer_is_taken_over_and_sends_nothing_when_it_wakes(
             frozen_call = await _play(sim, "+79160000002", ring_s=5.0, talk_s=0.5)
             taker, new_epoch = await wait_for_consumer(pg_sessions, pair, PBX, after_epoch=epoch)
             assert taker is standby
-            await tabs["102"].wait_for("call.wrapup", frozen_call, timeout_s=20)
+            await tabs["102"].wait_for("call.wrapup", frozen_call, timeout_s=30)
             await tabs["101"].wait_for("call.answered_elsewhere", frozen_call)
 
             consumer.thaw()
@@ -243,7 +243,7 @@ async def test_killing_the_consumer_while_a_queue_call_rings(
             consumer.kill()
             taker, _ = await wait_for_consumer(pg_sessions, pair, PBX, after_epoch=epoch)
             assert taker is standby
-            await tabs["102"].wait_for("call.wrapup", linkedid, timeout_s=20)
+            await tabs["102"].wait_for("call.wrapup", linkedid, timeout_s=30)
             await tabs["101"].wait_for("call.answered_elsewhere", linkedid)
             await tabs["103"].wait_for("call.answered_elsewhere", linkedid)
             await _settle(pg_sessions, linkedid)

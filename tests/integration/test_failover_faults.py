@@ -32,7 +32,7 @@ from tests.integration.failover_support import FAST_LEASE, Tab, free_port, wait_
 from tests.integration.pops_support import RunningApp, seed_agents, start_app
 from tests.support.tcp_proxy import TcpProxy
 
-pytestmark = [pytest.mark.redis, pytest.mark.timeout(60)]
+pytestmark = [pytest.mark.redis, pytest.mark.timeout(120)]
 
 
 @pytest.fixture
@@ -154,7 +154,7 @@ async def test_the_pbx_restarts_with_a_call_up(
             linkedid = _play(sim, "+79160000011", ring_s=0.3, talk_s=4.0)
             await tab.wait_for("call.answered", linkedid)
             await sim.restart(down_s=1.0)  # Shutdown, gone for a second, back with the call up
-            await tab.wait_for("call.wrapup", linkedid, timeout_s=15)
+            await tab.wait_for("call.wrapup", linkedid, timeout_s=30)
             await _ended_in_crm(pg_sessions, linkedid)
         finally:
             await tab.close()
@@ -182,7 +182,7 @@ async def test_the_ami_link_is_cut_while_a_call_is_answered(
             linkedid = _play(sim, "+79160000012", ring_s=1.0, talk_s=5.0)
             await tab.wait_for("call.ringing", linkedid)
             await sim.cut(down_s=3.0)  # answered while the link is down
-            await tab.wait_for("call.wrapup", linkedid, timeout_s=15)
+            await tab.wait_for("call.wrapup", linkedid, timeout_s=30)
             await _ended_in_crm(pg_sessions, linkedid)
         finally:
             await tab.close()
@@ -221,7 +221,7 @@ async def test_postgresql_refusing_connections_delays_but_loses_nothing(
                 second = _play(sim, "+79160000014", ring_s=0.5, talk_s=0.5)
                 await asyncio.sleep(2.5)
                 await proxy.accept()
-                await tab.wait_for("call.wrapup", second, timeout_s=20)
+                await tab.wait_for("call.wrapup", second, timeout_s=30)
                 await _ended_in_crm(pg_sessions, first)
                 await _ended_in_crm(pg_sessions, second)
                 assert app.app[TELEPHONY].links[0].consuming, "the lease survived the outage"
@@ -299,7 +299,7 @@ async def test_redis_restarts_and_pops_resume(
             await restart_redis(1.0)
             # Rings long enough for both instances to subscribe again (they retry every second).
             after = _play(sim, "+79160000016", ring_s=3.0, talk_s=4.0)
-            await tab.wait_for("call.answered", after, timeout_s=15)
+            await tab.wait_for("call.answered", after, timeout_s=30)
             # A tab opened now gets the call's live card in its state.
             late = Tab(agents["102"].token, [standby.url])
             late.start(http)
@@ -309,7 +309,7 @@ async def test_redis_restarts_and_pops_resume(
                 assert [card["linkedid"] for card in state["cards"]] == [after]
             finally:
                 await late.close()
-            await tab.wait_for("call.wrapup", after, timeout_s=15)
+            await tab.wait_for("call.wrapup", after, timeout_s=30)
         finally:
             await tab.close()
     _once(tab, after, "call.answered", "call.wrapup")
