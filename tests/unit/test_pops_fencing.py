@@ -1,9 +1,12 @@
-"""A leased PBX's cards go out only while its lease is held; forgetting a PBX sends nothing."""
+"""A leased PBX's cards and webhooks leave only while its lease is held; forgetting sends none."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from cti.calls.events import AgentRinging, CallEnded, CallStarted
 from cti.fencing import ConsumerFence
@@ -11,6 +14,7 @@ from cti.pops.fanout import InProcessFanout
 from cti.pops.hub import ScreenPopHub
 from cti.pops.messages import MessageEncoder, MessageIds
 from cti.pops.service import PopService, PopSettings
+from cti.webhooks.events import WebhookEvents
 from tests.unit.test_pops_service import BASE, FakeDirectory, FakeLookup, Inbox, _settle
 
 
@@ -60,3 +64,25 @@ async def test_forgetting_a_pbx_drops_its_calls_without_a_message() -> None:
     await _settle()
     assert len(inbox.by_user[1]) == sent, "nothing is sent for a forgotten call"
     await service.close()
+
+
+class RecordedWebhooks:
+    def __init__(self) -> None:
+        self.types: list[str] = []
+
+    async def publish(
+        self, event_type: str, event_id: str, data: Mapping[str, Any], occurred_at: dt.datetime
+    ) -> int:
+        self.types.append(event_type)
+        return 1
+
+
+async def test_webhooks_of_a_leased_pbx_wait_for_its_lease() -> None:
+    fence = ConsumerFence()
+    fence.lease_required("leased")
+    sent = RecordedWebhooks()
+    webhooks = WebhookEvents(sent, fence)
+    for pbx in ("leased", "other"):
+        call = replace(BASE, pbx=pbx, linkedid=f"{pbx}.1")
+        await webhooks.on_crm_outcome(CallStarted(pbx=pbx, at=100.0, call=call), None)
+    assert sent.types == ["call.started"], "only the PBX nobody leases sent its webhook"
