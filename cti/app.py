@@ -20,6 +20,7 @@ from crmlite.web.crm_schemas import PHONE_EXTENSION_PATTERN
 from crmlite.web.keys import DEFAULT_REGION, ENGINE, ONE_HOP, SESSIONS
 from crmlite.web.ui import ui_routes
 from cti.callbacks import setup_callback_watch
+from cti.fencing import ConsumerFence
 from cti.settings import Settings
 from cti.telephony import setup_telephony
 from cti.web import pbx as pbx_web
@@ -29,6 +30,7 @@ from cti.web import webhooks as webhooks_web
 from cti.web.call_crm import setup_call_crm
 from cti.web.calls import routes as calls_routes
 from cti.web.health import health_routes
+from cti.web.pops_keys import CONSUMER_FENCE
 from cti.web.pops_setup import setup_pops
 from cti.web.wrapups import routes as wrapups_routes
 
@@ -62,6 +64,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[DEFAULT_REGION] = settings.phone.default_region
     app[PHONE_EXTENSION_PATTERN] = settings.phone.extension_pattern
+    # A frozen writer's transaction is ended well before its lease could be taken over.
+    app[CONSUMER_FENCE] = ConsumerFence(idle_limit_s=settings.lease.deadline_s / 2)
     app.cleanup_ctx.append(_database)
     setup_pops(app, settings)  # after the database: the pops read the CRM
     setup_call_crm(app, settings)  # rules, CallToCrm + retry worker, webhooks

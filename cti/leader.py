@@ -1,9 +1,11 @@
-"""One AMI consumer per PBX across instances: whoever holds the PBX's advisory lock consumes.
+"""A job that runs once across instances (the call-back SLA watch): whoever holds its lock runs it.
 
 With PostgreSQL the lock is ``pg_try_advisory_lock`` held on a dedicated connection for as long as
-this instance consumes; the others retry every few seconds and take over when the holder dies (its
-connection closes and PostgreSQL releases the lock). SQLite is single-instance by nature, so the
-lock is always granted there.
+this instance runs the job; the others retry every few seconds and take over when the holder dies
+(its connection closes and PostgreSQL releases the lock). A frozen holder keeps its connection, and
+so the lock, for as long as it is frozen: the AMI consumers, which must not wait that long, run
+under a lease instead (``cti.lease``). SQLite is single-instance by nature, so the lock is always
+granted there.
 """
 
 from __future__ import annotations

@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.token_scopes import parse_networks
@@ -189,6 +197,27 @@ class PoolSettings(_Section):
     check_interval_s: float = Field(3600.0, gt=0)
 
 
+class LeaseSettings(_Section):
+    """The AMI consumer's lease (PostgreSQL): how fast a standby takes over a frozen consumer.
+
+    A standby takes over at most ``deadline_s + renew_interval_s`` after the consumer's last
+    renewal; the consumer stops acting ``safety_margin_s`` before its lease runs out.
+    """
+
+    deadline_s: float = Field(8.0, gt=0)
+    renew_interval_s: float = Field(2.0, gt=0)
+    safety_margin_s: float = Field(1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _renewals_fit_in_the_deadline(self) -> LeaseSettings:
+        if self.renew_interval_s >= self.deadline_s - self.safety_margin_s:
+            raise ValueError(
+                "renew_interval_s must be shorter than deadline_s - safety_margin_s "
+                "(a healthy consumer would lose its lease between two renewals)"
+            )
+        return self
+
+
 class I18nSettings(_Section):
     """The install's language for text the product writes (deal and task titles, pipelines)."""
 
@@ -212,6 +241,7 @@ class Settings(_Section):
     pops: PopsSettings = PopsSettings()
     rules: RulesSettings = RulesSettings()
     callbacks: CallbackSettings = CallbackSettings()
+    lease: LeaseSettings = LeaseSettings()
     pool: PoolSettings = PoolSettings()
     i18n: I18nSettings = I18nSettings()
     webhooks: tuple[WebhookSettings, ...] = ()

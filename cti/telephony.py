@@ -1,10 +1,12 @@
 """Wire the telephony side into the app: the PBX links, the call tracker and the call flow.
 
 For every configured PBX (or the built-in simulator when ``[simulator] enabled`` and no PBX is
-configured) one consumer task waits for the PBX's consumer lock (one instance consumes a PBX at a
-time), then feeds the AMI client's items through the call flow: the pop service first, the CRM
-in per-call lanes, then pops and webhooks with the CRM's outcome. Every instance keeps an
-originate-only link to each PBX, so click-to-call works behind a load balancer whoever consumes.
+configured) one consumer task feeds the AMI client's items through the call flow: the pop service
+first, the CRM in per-call lanes, then pops and webhooks with the CRM's outcome. With PostgreSQL
+it consumes only while it holds the PBX's lease (``cti.lease``): a standby until then, and back to
+standby when the lease is lost (its AMI link closed, what it knew of the PBX's calls forgotten,
+nothing sent). Every instance keeps an originate-only link to each PBX, so click-to-call works
+behind a load balancer whoever consumes.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from dataclasses import dataclass, field
 import structlog
 from aiohttp import web
 
-from crmlite.web.keys import ENGINE
+from crmlite.db.engine import create_engine
 from cti.ami import AmiClient, ClientState
 from cti.callflow import CallFlow, OutcomeSink
 from cti.calls import CallTracker
-from cti.leader import consumer_lock
+from cti.fencing import ConsumerFence
+from cti.lease import ConsumerLease, LeaseKeeper, LeaseTimings
+from cti.pops.service import PopService
+from cti.protocol import LinkItem
 from cti.settings import PbxSettings, Settings
 from cti.sim import PbxSimulator
 from cti.web.call_crm import CALL_TO_CRM, WEBHOOK_EVENTS
-from cti.web.pops_keys import ORIGINATOR, POP_SERVICE
+from cti.web.pops_keys import CONSUMER_FENCE, ORIGINATOR, POP_SERVICE
 
 log = structlog.get_logger(__name__)
 
@@ -38,6 +43,7 @@ class PbxLink:
     originator: AmiClient
     consumer: AmiClient | None = None
     consuming: bool = False
+    lease: ConsumerLease | None = None
     task: asyncio.Task[None] | None = None
 
     def status(self, tracker: CallTracker) -> dict[str, object]:
@@ -50,6 +56,7 @@ class PbxLink:
             "tls": self.settings.tls,
             "connected": state.connected,
             "consuming": self.consuming,
+            "lease_epoch": self.lease.epoch if self.lease is not None else None,
             "since": state.since,
             "last_error": state.last_error,
             "events": state.events,
@@ -68,6 +75,8 @@ class Telephony:
     flow: CallFlow
     links: list[PbxLink] = field(default_factory=list)
     simulator: PbxSimulator | None = None
+    # PostgreSQL: the consumer leases of this instance; None (SQLite): one instance consumes all.
+    keeper: LeaseKeeper | None = None
 
     def status(self) -> list[dict[str, object]]:
         return [link.status(self.tracker) for link in self.links]
@@ -92,18 +101,22 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
         flow = CallFlow(
             tracker, fast_sinks=[pops], crm=app[CALL_TO_CRM], outcome_sinks=outcome_sinks
         )
-        telephony = Telephony(tracker, flow, simulator=simulator)
+        telephony = Telephony(tracker, flow, simulator=simulator, keeper=_lease_keeper(settings))
+        fence = app[CONSUMER_FENCE]
         for pbx in pbxs:
             link = PbxLink(pbx, originator=AmiClient(pbx, events=False))
             await link.originator.start()
-            link.task = asyncio.create_task(_consume(app, link, flow), name=f"consume-{pbx.name}")
+            if telephony.keeper is not None:
+                fence.lease_required(pbx.name)
+            consumer = _consume(link, telephony, fence, pops)
+            link.task = asyncio.create_task(consumer, name=f"consume-{pbx.name}")
             telephony.links.append(link)
         if telephony.links:
             # Click-to-call rings from the first PBX; several PBXs would route by extension.
             app[ORIGINATOR] = telephony.links[0].originator
         app[TELEPHONY] = telephony
         yield
-        await _stop(telephony)
+        await _stop(telephony, fence)
 
     app.cleanup_ctx.append(telephony_context)
 
@@ -123,26 +136,102 @@ async def _start_simulator(settings: Settings) -> tuple[PbxSimulator | None, Seq
     return simulator, (simulator.client_settings(name="sim"),)
 
 
-async def _consume(app: web.Application, link: PbxLink, flow: CallFlow) -> None:
-    """Consume one PBX while this instance holds its lock; standby otherwise."""
-    async with consumer_lock(app[ENGINE], link.settings.name):
-        link.consumer = AmiClient(link.settings)
-        link.consuming = True
-        await link.consumer.start()
+def _lease_keeper(settings: Settings) -> LeaseKeeper | None:
+    """With PostgreSQL, the leases on an engine of their own: busy CRM work never delays them."""
+    if not settings.database.url.startswith("postgresql"):
+        return None
+    lease = settings.lease
+    timings = LeaseTimings(lease.deadline_s, lease.renew_interval_s, lease.safety_margin_s)
+    return LeaseKeeper(create_engine(settings.database.url, pool_size=1), timings)
+
+
+async def _consume(
+    link: PbxLink, telephony: Telephony, fence: ConsumerFence, pops: PopService
+) -> None:
+    """Consume one PBX: always (SQLite), or while this instance holds its lease, standby else."""
+    keeper = telephony.keeper
+    if keeper is None:
+        await _consume_while(link, telephony.flow, None, None)
+        return
+    name = link.settings.name
+    while True:
+        lease = await keeper.acquire(name)
+        fence.hold(lease)
+        link.lease = lease
         try:
-            await flow.consume(link.consumer.items())
-        finally:
-            link.consuming = False
-            await link.consumer.stop()
+            await _consume_while(link, telephony.flow, lease, keeper)
+        except BaseException:
+            # Shutting down (cancelled): _stop lets the lanes finish under the lease, then lets go.
+            if not _cancelling():
+                await _let_go(link, fence, keeper)
+            raise
+        if not lease.lost.is_set():
+            await _let_go(link, fence, keeper)  # the link ended on its own
+            return
+        fence.drop(lease)
+        link.lease = None
+        # Lost: the new consumer resyncs the PBX's calls and sends their cards from now on.
+        telephony.tracker.forget(name)
+        pops.forget_pbx(name)
+        log.warning("ami consumer back to standby", pbx=name, epoch=lease.epoch)
 
 
-async def _stop(telephony: Telephony) -> None:
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def _let_go(link: PbxLink, fence: ConsumerFence, keeper: LeaseKeeper) -> None:
+    """Stop acting for the PBX and hand its lease to a standby now."""
+    lease, link.lease = link.lease, None
+    if lease is not None:
+        fence.drop(lease)
+        await keeper.release(lease)
+
+
+async def _consume_while(
+    link: PbxLink, flow: CallFlow, lease: ConsumerLease | None, keeper: LeaseKeeper | None
+) -> None:
+    """Feed the PBX's items to the call flow until the lease is lost (or the task is cancelled)."""
+    link.consumer = AmiClient(link.settings)
+    link.consuming = True
+    await link.consumer.start()
+    items = link.consumer.items()
+    tasks = [asyncio.create_task(flow.consume(_fenced(items, lease) if lease else items))]
+    if lease is not None and keeper is not None:
+        tasks.append(asyncio.create_task(keeper.keep(lease)))
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()  # a failure of the consumer itself must not pass silently
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        link.consuming = False
+        await link.consumer.stop()
+
+
+async def _fenced(items: AsyncIterator[LinkItem], lease: ConsumerLease) -> AsyncIterator[LinkItem]:
+    """The PBX's items while the lease holds: past its local deadline, renewed before the next."""
+    async for item in items:
+        if not lease.valid() and not await lease.confirm():
+            return  # lost while we were away (frozen, cut off): not one more event
+        yield item
+
+
+async def _stop(telephony: Telephony, fence: ConsumerFence) -> None:
     for link in telephony.links:
         if link.task is not None:
             link.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await link.task
         await link.originator.stop()
+    # The lanes finish the calls' CRM work under the leases, which are released after it.
     await telephony.flow.lanes.drain(timeout_s=5.0)
+    if telephony.keeper is not None:
+        for link in telephony.links:
+            await _let_go(link, fence, telephony.keeper)
+        await telephony.keeper.engine.dispose()
     if telephony.simulator is not None:
         await telephony.simulator.stop()

@@ -630,3 +630,19 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class ConsumerLease(Base):
+    """Which instance consumes a PBX's events now: a lease with a deadline and a fencing epoch.
+
+    Only used with PostgreSQL (several instances). ``expires_at`` is set from the database's own
+    clock; ``epoch`` grows by one at every takeover, and a write made for a stale epoch is refused.
+    """
+
+    __tablename__ = "consumer_leases"
+
+    pbx: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    acquired_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)

@@ -62,6 +62,10 @@ class CallTracker:
             link_down(self._model(item.pbx))
         return out
 
+    def forget(self, pbx: str) -> None:
+        """Drop everything known of ``pbx``'s calls (another instance consumes it now)."""
+        self._pbxs.pop(pbx, None)
+
     def feed_message(self, pbx: str, message: AmiMessage, at: float) -> list[CallEvent]:
         """Apply one AMI event read from ``pbx`` at ``at``."""
         return self.feed(PbxEvent(pbx, message, at))

@@ -51,6 +51,11 @@ class LiveCall:
         """The call's id."""
         return self.snapshot.linkedid
 
+    @property
+    def pbx(self) -> str:
+        """The PBX the call is on."""
+        return self.snapshot.pbx
+
     def agent_ref(self, extension: str | None) -> dict[str, Any] | None:
         """``{"extension", "user"}`` for an agent extension (user None when unmapped)."""
         if extension is None:

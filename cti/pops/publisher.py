@@ -1,7 +1,8 @@
 """Put a call's cards on the hub: one message per user per change, each with the call's revision.
 
 The pop service decides who gets what; this module turns that into messages (the card as JSON,
-kept as the user's live card for a reconnecting tab, or withdrawn) and counts what went out.
+kept as the user's live card for a reconnecting tab, or withdrawn) and counts what went out. A
+call's messages leave only while this instance holds the call's PBX (``cti.fencing``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from cti.fencing import OPEN_FENCE, ConsumerFence
 from cti.pops.cards import Holder, LiveCall, build_card, build_wrapup
 from cti.pops.fanout import FanoutUnavailable, LiveChange
 from cti.pops.hub import ScreenPopHub
@@ -21,9 +23,11 @@ log = structlog.get_logger(__name__)
 class CardPublisher:
     """Encode and publish the pops' messages; a fan-out outage costs one message, not the call."""
 
-    def __init__(self, hub: ScreenPopHub) -> None:
+    def __init__(self, hub: ScreenPopHub, fence: ConsumerFence = OPEN_FENCE) -> None:
         self._hub = hub
+        self._fence = fence
         self.published = 0
+        self.withheld = 0
 
     async def card(self, live: LiveCall, holder: Holder, kind: str) -> None:
         """Send ``holder`` the call's card as a ``kind`` message, kept as their live card."""
@@ -52,23 +56,39 @@ class CardPublisher:
             "answered_by": live.agent_ref(live.snapshot.answered_by),
         }
         text = self._hub.encoder.encode(kind, body)
-        await self._deliver(holder.user.id, text, LiveChange(live.linkedid, None))
+        await self._deliver(holder.user.id, text, LiveChange(live.linkedid, None), live.pbx)
 
     async def notice(
-        self, user_id: int, kind: str, body: dict[str, Any], *, withdraw: str | None = None
+        self,
+        user_id: int,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        withdraw: str | None = None,
+        pbx: str | None = None,
     ) -> None:
-        """A message without a card; ``withdraw`` names a call whose live card it ends."""
+        """A message without a card; ``withdraw`` names a call whose live card it ends.
+
+        ``pbx`` names the PBX whose events caused the notice (None: a user's own request).
+        """
         live = LiveChange(withdraw, None) if withdraw is not None else None
-        await self._deliver(user_id, self._hub.encoder.encode(kind, body), live)
+        await self._deliver(user_id, self._hub.encoder.encode(kind, body), live, pbx)
 
     async def _send_card(
         self, live: LiveCall, holder: Holder, kind: str, card: dict[str, Any]
     ) -> None:
         card_json = encode_card(card)
         text = self._hub.encoder.encode_with_card(kind, {"linkedid": live.linkedid}, card_json)
-        await self._deliver(holder.user.id, text, LiveChange(live.linkedid, card_json))
+        await self._deliver(holder.user.id, text, LiveChange(live.linkedid, card_json), live.pbx)
 
-    async def _deliver(self, user_id: int, text: str, live: LiveChange | None) -> None:
+    async def _deliver(
+        self, user_id: int, text: str, live: LiveChange | None, pbx: str | None
+    ) -> None:
+        if pbx is not None and not await self._fence.admits(pbx):
+            # Another instance consumes this PBX now: it sends the call's cards, not us.
+            self.withheld += 1
+            log.info("pops_withheld_not_consumer", user_id=user_id, pbx=pbx)
+            return
         try:
             await self._hub.publish(user_id, text, live)
         except FanoutUnavailable as err:

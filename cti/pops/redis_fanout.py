@@ -13,6 +13,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 import structlog
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from cti.pops.fanout import DEFAULT_LIVE_TTL_S, Deliver, FanoutUnavailable, LiveChange, Resync
@@ -68,19 +69,30 @@ class RedisFanout:
 
     async def publish(self, user_id: int, text: str, live: LiveChange | None = None) -> None:
         """Write the live change and publish the message in one round trip."""
-        try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                if live is not None:
-                    key = self._live_key(user_id)
-                    if live.card is None:
-                        pipe.hdel(key, live.linkedid)
-                    else:
-                        pipe.hset(key, live.linkedid, live.card)
-                        pipe.expire(key, self._ttl)
-                pipe.publish(self._channel, f"{user_id}\n{text}")
-                await pipe.execute()
-        except (RedisError, OSError) as err:
-            raise FanoutUnavailable(f"redis: {err}") from err
+        for attempt in (1, 2):
+            try:
+                await self._publish_once(user_id, text, live)
+            except RedisConnectionError as err:
+                # After a Redis restart the first use of each pooled connection fails (redis-py
+                # retries single commands, not a MULTI/EXEC pipeline): once more, on a new one.
+                if attempt == 2:
+                    raise FanoutUnavailable(f"redis: {err}") from err
+            except (RedisError, OSError) as err:
+                raise FanoutUnavailable(f"redis: {err}") from err
+            else:
+                return
+
+    async def _publish_once(self, user_id: int, text: str, live: LiveChange | None) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if live is not None:
+                key = self._live_key(user_id)
+                if live.card is None:
+                    pipe.hdel(key, live.linkedid)
+                else:
+                    pipe.hset(key, live.linkedid, live.card)
+                    pipe.expire(key, self._ttl)
+            pipe.publish(self._channel, f"{user_id}\n{text}")
+            await pipe.execute()
 
     async def live_cards(self, user_id: int) -> list[str]:
         """The user's live cards from Redis."""

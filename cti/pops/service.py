@@ -24,6 +24,7 @@ from cti.calls.events import (
     CallSnapshot,
     CallTransferred,
 )
+from cti.fencing import OPEN_FENCE, ConsumerFence
 from cti.pops import messages as msg
 from cti.pops.cards import (
     LOOKUP_DONE,
@@ -70,9 +71,10 @@ class PopService:
         lookup: CallerLookup,
         *,
         settings: PopSettings | None = None,
+        fence: ConsumerFence = OPEN_FENCE,
     ) -> None:
         self.hub = hub
-        self._out = CardPublisher(hub)
+        self._out = CardPublisher(hub, fence)
         self._directory = directory
         self._lookup = lookup
         self._settings = settings or PopSettings()
@@ -98,6 +100,15 @@ class PopService:
     def live_call(self, linkedid: str) -> LiveCall | None:
         """The pops' state of a live call (for tests and diagnostics)."""
         return self._calls.get(linkedid)
+
+    def forget_pbx(self, pbx: str) -> None:
+        """Drop what is known of ``pbx``'s calls, sending nothing: another instance consumes it."""
+        for calls in (self._calls, self._ending):
+            for linkedid, live in list(calls.items()):
+                if live.pbx == pbx:
+                    self._cancel_lookup(live)
+                    del calls[linkedid]
+                    self._clicks.pop(linkedid, None)
 
     # -- the call flow's sinks -------------------------------------------------------------
 
@@ -200,7 +211,7 @@ class PopService:
         if status is not None:
             body = {"request_id": request_id, "status": status, "reason": reason}
             body["linkedid"] = event.linkedid
-            await self.click_to_call_status(user_id, body)
+            await self._out.notice(user_id, msg.CLICK_TO_CALL, body, pbx=event.pbx)
 
     async def wrapup_saved(self, user_id: int, linkedid: str, result: dict[str, Any]) -> None:
         """Withdraw the wrap-up card from every tab of the user."""

@@ -5,7 +5,8 @@ a few times with backoff; a lost race with another writer of the same effect is 
 and then finds the effect recorded. An event that still cannot be applied waits in a bounded
 retry queue drained by a background worker; later events of the same call queue up behind it so
 a call's effects keep their order. Nothing here blocks the AMI reader: the call flow runs this in
-per-call lanes.
+per-call lanes. Every write is fenced: it commits only while this instance holds the call's PBX
+(``cti.fencing``); an event of a PBX another instance took over is dropped, not retried.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.domain.errors import Conflict
 from cti.calls.events import CallEvent
+from cti.fencing import OPEN_FENCE, ConsumerFence, LeaseLost
 from cti.rules.book import RuleBook
 from cti.rules.executor import CrmOutcome, RuleExecutor
 from cti.rules.metrics import CRM_EVENTS, CRM_RETRY_QUEUE
@@ -59,8 +61,10 @@ class CallToCrm:
         backoff_s: float = 0.05,
         queue_size: int = 10_000,
         sleep: Sleep = asyncio.sleep,
+        fence: ConsumerFence = OPEN_FENCE,
     ) -> None:
         self.sessions = sessions
+        self.fence = fence
         self.rules = rules
         self.executor = executor
         self.attempts = attempts
@@ -85,6 +89,10 @@ class CallToCrm:
             return CrmOutcome(event.linkedid, event.kind, pending=True)
         try:
             return await self._apply_with_retries(event)
+        except LeaseLost:
+            CRM_EVENTS.labels("fenced").inc()
+            log.info("call event not applied: another instance consumes its pbx", pbx=event.pbx)
+            return CrmOutcome(event.linkedid, event.kind)
         except Exception as err:
             if not is_transient(err):
                 # A bug or a refused write: say so loudly, and let the pops and webhooks go on.
@@ -126,6 +134,8 @@ class CallToCrm:
         ruleset = self.rules.ruleset
         async with self.sessions() as session, session.begin():
             outcome = await self.executor.apply(session, ruleset, event)
+            # Last, so the lease row stays share-locked only until the commit just below.
+            await self.fence.check_in(session, event.pbx)
         self.applied += 1
         CRM_EVENTS.labels("applied").inc()
         return outcome
@@ -152,6 +162,10 @@ class CallToCrm:
             event = self.retry_queue[0]
             try:
                 await self._apply_with_retries(event)
+            except LeaseLost:
+                self.retry_queue.popleft()  # the PBX's new consumer applies its calls
+                CRM_EVENTS.labels("fenced").inc()
+                continue
             except Exception as err:
                 if is_transient(err):
                     CRM_RETRY_QUEUE.set(len(self.retry_queue))

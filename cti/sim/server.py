@@ -318,6 +318,17 @@ class PbxSimulator:
         for session in list(self.sessions):
             session.abort()
 
+    async def cut(self, down_s: float) -> None:
+        """The network to the PBX fails for ``down_s``: connections cut, new ones refused.
+
+        No ``Shutdown`` is sent and calls go on meanwhile, as when a link between the service
+        and a running PBX breaks.
+        """
+        await self._close_listener()
+        self.drop_connections()
+        await asyncio.sleep(down_s)
+        await self.start()
+
     async def restart(self, down_s: float = 1.0, *, end_calls: bool = False) -> None:
         """Shutdown event, disconnect everyone, refuse connections for ``down_s``, come back.
 

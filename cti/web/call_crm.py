@@ -21,6 +21,7 @@ from cti.rules.book import RuleBook
 from cti.rules.call_to_crm import CallToCrm
 from cti.rules.executor import RuleExecutor
 from cti.settings import Settings
+from cti.web.pops_keys import CONSUMER_FENCE
 from cti.webhooks.deal_feed import DealChangeFeed
 from cti.webhooks.events import WebhookEvents
 from cti.webhooks.sender import Endpoint, WebhookSender
@@ -44,7 +45,10 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         book = RuleBook(phone_rules, file=settings.rules.file)
         await book.load(sessions)
         executor = RuleExecutor(phone_rules, recording_base_url=settings.rules.recording_base_url)
-        crm = CallToCrm(sessions, book, executor, queue_size=settings.rules.retry_queue_size)
+        fence = app[CONSUMER_FENCE]
+        crm = CallToCrm(
+            sessions, book, executor, queue_size=settings.rules.retry_queue_size, fence=fence
+        )
         app[RULE_BOOK] = book
         app[CALL_TO_CRM] = crm
         sender: WebhookSender | None = None
@@ -56,7 +60,7 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
             ]
             sender = WebhookSender(sessions, endpoints)
             await sender.start()
-            events = WebhookEvents(sender)
+            events = WebhookEvents(sender, fence)
             app[WEBHOOK_SENDER] = sender
             app[WEBHOOK_EVENTS] = events
             listeners.append(events)

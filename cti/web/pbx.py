@@ -20,7 +20,10 @@ class PbxLinkOut(ApiModel):
     port: int
     tls: bool
     connected: bool = Field(description="logged in to the PBX's AMI right now")
-    consuming: bool = Field(description="this instance consumes the PBX's events (holds its lock)")
+    consuming: bool = Field(description="this instance consumes the PBX's events (holds its lease)")
+    lease_epoch: int | None = Field(
+        None, description="the fencing epoch of the lease this instance holds (PostgreSQL)"
+    )
     since: float | None = Field(description="when the current connection came up, epoch seconds")
     last_error: str | None = Field(description="why the last connection ended (never a secret)")
     events: int

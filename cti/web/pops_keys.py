@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from crmlite.domain.phones import PhoneRules
+from cti.fencing import ConsumerFence
 from cti.pops.click_to_call import ClickToCall, Originator
 from cti.pops.service import PopService
 
@@ -13,3 +14,5 @@ CLICK_TO_CALL = web.AppKey("click_to_call", ClickToCall)
 PHONE_RULES = web.AppKey("phone_rules", PhoneRules)
 # The AMI link that places click-to-call Originates (an ``AmiClient``); unset: no PBX.
 ORIGINATOR: web.AppKey[Originator] = web.AppKey("originator")
+# Which PBXs this instance acts for (set by the root; leased by the telephony side).
+CONSUMER_FENCE = web.AppKey("consumer_fence", ConsumerFence)

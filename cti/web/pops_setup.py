@@ -22,7 +22,7 @@ from cti.pops.lookup import SqlCallerLookup
 from cti.pops.redis_fanout import RedisFanout
 from cti.pops.service import PopService, PopSettings
 from cti.settings import Settings
-from cti.web.pops_keys import CLICK_TO_CALL, ORIGINATOR, PHONE_RULES, POP_SERVICE
+from cti.web.pops_keys import CLICK_TO_CALL, CONSUMER_FENCE, ORIGINATOR, PHONE_RULES, POP_SERVICE
 from cti.web.ws import POP_HUB, WS_CONFIG, WsConfig, ws_routes
 
 log = structlog.get_logger(__name__)
@@ -75,6 +75,7 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
                 lookup_timeout_s=settings.pops.lookup_timeout_s,
                 extension_pattern=settings.phone.extension_pattern,
             ),
+            fence=app[CONSUMER_FENCE],
         )
         click = ClickToCall(service, lambda: app.get(ORIGINATOR))
         await hub.start()

@@ -14,6 +14,7 @@ from cti.calls.events import (
     CallEvent,
     CallTransferred,
 )
+from cti.fencing import OPEN_FENCE, ConsumerFence
 from cti.rules.executor import CrmOutcome
 
 CALL_TYPES = {
@@ -97,11 +98,14 @@ def crm_messages(outcome: CrmOutcome) -> list[tuple[str, str, dict[str, Any]]]:
 class WebhookEvents:
     """The call flow's outcome sink that turns call events and CRM changes into webhooks."""
 
-    def __init__(self, publisher: Publisher) -> None:
+    def __init__(self, publisher: Publisher, fence: ConsumerFence = OPEN_FENCE) -> None:
         self.publisher = publisher
+        self.fence = fence
 
     async def on_crm_outcome(self, event: CallEvent, outcome: object | None) -> None:
         """Publish the call event, then whatever the CRM created for it."""
+        if not await self.fence.admits(event.pbx):
+            return  # another instance consumes this PBX now: it sends the call's webhooks
         crm = outcome if isinstance(outcome, CrmOutcome) else None
         at = dt.datetime.fromtimestamp(event.at, dt.UTC)
         event_type, ident, data = call_event_message(event, crm)
