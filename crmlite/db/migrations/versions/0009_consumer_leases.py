@@ -4,7 +4,7 @@ An advisory lock stays held while its connection is open, so a frozen consumer (
 pause) kept every standby waiting. A row per PBX with a deadline and a fencing epoch replaces it.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import crmlite.db.models
 
 revision = "0009"
 # Chained to 0007 on this branch; the merge puts 0008 (token scopes) in between.
-down_revision = "0007"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
