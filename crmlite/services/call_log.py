@@ -17,8 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Activity, BlockedNumber, CallEffect, Contact, Deal, Stage, User
 from crmlite.domain.errors import InvalidInput
-from crmlite.domain.phones import NormalizedPhone, PhoneKind, PhoneRules, normalize_phone
+from crmlite.domain.phones import (
+    NormalizedPhone,
+    PhoneKind,
+    PhoneRules,
+    display_phone,
+    looks_like_number,
+    normalize_phone,
+)
 from crmlite.domain.principal import SYSTEM
+from crmlite.domain.product_text import fill_caller
 from crmlite.domain.stages import DealSource
 from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
 from crmlite.services.call_work import (
@@ -105,9 +113,10 @@ async def record_call(session: AsyncSession, work: CallWork, rules: PhoneRules) 
     await effects.load()
     phone = customer_phone(work.call.customer_number, rules)
     contact_id, contact_created = await _contact(session, effects, work, phone, rules)
-    deal_id, deal_created, blocked = await _deal(session, effects, work, contact_id, phone)
+    caller = await _caller_label(session, work, contact_id, phone, rules)
+    deal_id, deal_created, blocked = await _deal(session, effects, work, contact_id, phone, caller)
     owner_id, owner_changed = await _owner(session, effects, work, contact_id, deal_id)
-    task_ids, new_tasks = await _tasks(session, effects, work, contact_id, deal_id)
+    task_ids, new_tasks = await _tasks(session, effects, work, (contact_id, deal_id), caller)
     activity_id = await _call_log(session, effects, work, (contact_id, deal_id), rules)
     return CallEffects(
         contact_id=contact_id,
@@ -143,10 +152,33 @@ async def _contact(
     if work.contact != "find-or-create":
         return None, False
     contacts = ContactService(session, SYSTEM, rules, clock=lambda: work.at)
-    name = _person_name(work.call.customer_name) or phone.normalized
+    # No caller-id name: the contact is called by its number as people read it (the phone row
+    # keeps E.164).
+    name = _person_name(work.call.customer_name) or display_phone(
+        phone.normalized, rules.default_region
+    )
     contact = await contacts.create(name[:200], phones=[PhoneInput(phone.raw, label="call")])
     await effects.add("contact", work.rule_id, contact_id=contact.id, created=True)
     return contact.id, True
+
+
+async def _caller_label(
+    session: AsyncSession,
+    work: CallWork,
+    contact_id: int | None,
+    phone: NormalizedPhone | None,
+    rules: PhoneRules,
+) -> str:
+    """Who called, for titles: the contact's name, else the number as people read it."""
+    name = None
+    if contact_id is not None:
+        name = await session.scalar(select(Contact.name).where(Contact.id == contact_id))
+    name = name or _person_name(work.call.customer_name)
+    if name and not looks_like_number(name):
+        return name
+    if phone is not None:
+        return display_phone(phone.normalized, rules.default_region)
+    return work.call.customer_number or work.text.unknown_caller
 
 
 async def _deal(
@@ -155,6 +187,7 @@ async def _deal(
     work: CallWork,
     contact_id: int | None,
     phone: NormalizedPhone | None,
+    caller: str,
 ) -> tuple[int | None, bool, bool]:
     """(deal id, created by this call, the number is blocked from creating deals)."""
     row = effects.get("deal")
@@ -170,9 +203,8 @@ async def _deal(
             return reused, False, False
     if phone is not None and await is_blocked(session, phone.normalized):
         return None, False, True
-    contact_name = await session.scalar(select(Contact.name).where(Contact.id == contact_id))
     deal = await deals.create(
-        f"Call from {contact_name}"[:200],
+        fill_caller(work.text.call_deal_title, caller)[:200],
         pipeline_id=work.deal.pipeline_id,
         stage_id=work.deal.stage_id,
         contact_id=contact_id,
@@ -272,9 +304,10 @@ async def _tasks(
     session: AsyncSession,
     effects: _Effects,
     work: CallWork,
-    contact_id: int | None,
-    deal_id: int | None,
+    parents: tuple[int | None, int | None],
+    caller: str,
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    contact_id, deal_id = parents
     existing = [
         row.activity_id
         for key, row in effects.rows.items()
@@ -290,7 +323,8 @@ async def _tasks(
             assignee = None
         parent = Parent(contact_id, deal_id) if contact_id or deal_id else None
         tasks = TaskService(session, SYSTEM, clock=lambda: work.at)
-        task = await tasks.create(request.title, parent=parent, due_at=request.due_at)
+        title = fill_caller(request.title, caller)[:200]
+        task = await tasks.create(title, parent=parent, due_at=request.due_at)
         # The system principal cannot "assign to itself": set the chosen user directly.
         task.assignee_id = assignee
         task.linkedid = work.call.linkedid
