@@ -22,7 +22,6 @@ from crmlite.domain.phones import (
     PhoneKind,
     PhoneRules,
     display_phone,
-    looks_like_number,
     normalize_phone,
 )
 from crmlite.domain.principal import SYSTEM
@@ -35,6 +34,7 @@ from crmlite.services.call_work import (
     CallRecord,
     CallWork,
 )
+from crmlite.services.caller_label import caller_label, person_name
 from crmlite.services.campaigns import attribute_call, record_touch
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
@@ -86,19 +86,6 @@ def customer_phone(raw: str | None, rules: PhoneRules) -> NormalizedPhone | None
     return None if phone.kind is PhoneKind.EXTENSION else phone
 
 
-# What PBXs put in the caller name when there is none.
-_NO_NAME = frozenset({"<unknown>", "unknown", "anonymous", "<anonymous>", "unavailable", "null"})
-
-
-def _person_name(raw: str | None) -> str | None:
-    """The caller name, unless it is a placeholder or just digits (a number, not a name)."""
-    name = (raw or "").strip()
-    digits = name.replace("+", "").replace(" ", "").replace("-", "")
-    if not name or name.lower() in _NO_NAME or digits.isdigit():
-        return None
-    return name[:200]
-
-
 async def is_blocked(session: AsyncSession, normalized: str) -> bool:
     """True when ``normalized`` was marked to never create a deal again."""
     found = await session.scalar(
@@ -113,7 +100,7 @@ async def record_call(session: AsyncSession, work: CallWork, rules: PhoneRules) 
     await effects.load()
     phone = customer_phone(work.call.customer_number, rules)
     contact_id, contact_created = await _contact(session, effects, work, phone, rules)
-    caller = await _caller_label(session, work, contact_id, phone, rules)
+    caller = await caller_label(session, work, contact_id, phone, rules)
     deal_id, deal_created, blocked = await _deal(session, effects, work, contact_id, phone, caller)
     owner_id, owner_changed = await _owner(session, effects, work, contact_id, deal_id)
     task_ids, new_tasks = await _tasks(session, effects, work, (contact_id, deal_id), caller)
@@ -154,31 +141,12 @@ async def _contact(
     contacts = ContactService(session, SYSTEM, rules, clock=lambda: work.at)
     # No caller-id name: the contact is called by its number as people read it (the phone row
     # keeps E.164).
-    name = _person_name(work.call.customer_name) or display_phone(
+    name = person_name(work.call.customer_name) or display_phone(
         phone.normalized, rules.default_region
     )
     contact = await contacts.create(name[:200], phones=[PhoneInput(phone.raw, label="call")])
     await effects.add("contact", work.rule_id, contact_id=contact.id, created=True)
     return contact.id, True
-
-
-async def _caller_label(
-    session: AsyncSession,
-    work: CallWork,
-    contact_id: int | None,
-    phone: NormalizedPhone | None,
-    rules: PhoneRules,
-) -> str:
-    """Who called, for titles: the contact's name, else the number as people read it."""
-    name = None
-    if contact_id is not None:
-        name = await session.scalar(select(Contact.name).where(Contact.id == contact_id))
-    name = name or _person_name(work.call.customer_name)
-    if name and not looks_like_number(name):
-        return name
-    if phone is not None:
-        return display_phone(phone.normalized, rules.default_region)
-    return work.call.customer_number or work.text.unknown_caller
 
 
 async def _deal(
