@@ -71,6 +71,12 @@ async def test_the_service_names_the_pipeline_on_start(database_url: str) -> Non
         [pipeline] = response.json()
         assert pipeline["name"] == "فروش"
         assert [s["name"] for s in pipeline["stages"]][:2] == ["دسته‌بندی‌نشده", "احراز صلاحیت"]
+        created = await admin.post(
+            "/api/v1/pipelines",
+            json={"name": "خدمات", "stages": [{"name": "تعمیر"}, {"name": "موفق", "kind": "won"}]},
+        )
+        assert created.status == 201, created.text
+        assert [s["name"] for s in created.json()["stages"]] == ["دسته‌بندی‌نشده", "تعمیر", "موفق"]
     finally:
         await harness.close()
 
