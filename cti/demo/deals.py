@@ -148,7 +148,7 @@ def _walk(rng: random.Random, now: dt.datetime, plan: DealPlan, words: DemoWords
     plan.path.append((start, at))
     position = -1 if start.is_unsorted else 0
     while True:
-        at += dt.timedelta(hours=rng.uniform(6, 24 * 14))
+        at += dt.timedelta(hours=rng.uniform(4, 24 * 9))
         if at >= now or rng.random() < 0.07:
             return  # still open: in work, or stuck where it is (the board shows both)
         if position >= 0 and rng.random() < 0.08:

@@ -240,8 +240,8 @@ async def _contacts(
     sellers: Sequence[int],
     campaigns: Sequence[int],
     words: DemoWords,
-) -> tuple[list[ContactRef], list[ContactRef]]:
-    """Insert the contacts with phones and emails; (every contact, the pooled ones)."""
+) -> tuple[list[ContactRef], list[tuple[ContactRef, int]]]:
+    """Insert the contacts with phones and emails; every contact, and the pooled ones."""
     people, pairs = drawn
     everyone = people + [person for pair in pairs for person in pair]
     rows, refs_in = [], []
@@ -271,7 +271,7 @@ async def _contacts(
     ids = await _insert_returning_ids(db, Contact, rows)
     phones, emails, events = [], [], []
     refs: list[ContactRef] = []
-    pooled: list[ContactRef] = []
+    pooled: list[tuple[ContactRef, int]] = []  # with the seller who held it last
     for contact_id, (person, created, campaign, owner, in_pool) in zip(ids, refs_in, strict=True):
         for number in person.phones:
             phones.append({"contact_id": contact_id, "raw": _national(number),
@@ -284,8 +284,9 @@ async def _contacts(
                          person.phones[0], campaign)  # fmt: skip
         refs.append(ref)
         if in_pool:
-            pooled.append(ref)
-            events.append(_pool_event(rng, contact_id, rows[len(refs) - 1], sellers, words))
+            previous = sellers[rng.randrange(len(sellers))]
+            pooled.append((ref, previous))
+            events.append(_pool_event(rng, contact_id, rows[len(refs) - 1], previous, words))
     await db.execute(insert(_table(ContactPhone)), phones)
     await db.execute(insert(_table(ContactEmail)), emails)
     if events:
@@ -297,11 +298,10 @@ def _pool_event(
     rng: random.Random,
     contact_id: int,
     row: dict[str, object],
-    sellers: Sequence[int],
+    previous: int,
     words: DemoWords,
 ) -> dict[str, object]:
     """How a pooled contact got there: the idle rule took it back, or its seller let it go."""
-    previous = sellers[rng.randrange(len(sellers))]
     returned = rng.random() < 0.6
     return {
         "contact_id": contact_id,
@@ -342,7 +342,7 @@ def _calls_without_deals(
     rng: random.Random,
     now: dt.datetime,
     contacts: list[ContactRef],
-    pooled: list[ContactRef],
+    pooled: list[tuple[ContactRef, int]],
 ) -> None:
     """Calls that made no deal: questions, wrong numbers, and the pool's old conversations."""
     for contact in contacts:
@@ -355,10 +355,10 @@ def _calls_without_deals(
             planner.missed(contact, None, contact.owner_id, at)
         else:
             planner.call(contact, None, contact.owner_id, inbound=True, at=at, outcome="answered")
-    for contact in pooled:
+    for contact, seller in pooled:
+        # Calls of the seller who held it, before it went back to the pool.
         at = contact.created_at + dt.timedelta(hours=rng.uniform(1, 72))
         outcome = rng.choice(("answered", "no-answer", "busy"))
-        seller = next(iter(planner.extensions))
         planner.call(contact, None, seller, inbound=False, at=at, outcome=outcome)
 
 

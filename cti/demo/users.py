@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import User
 from crmlite.domain.principal import SYSTEM, Principal, Role
+from crmlite.services.passwords import hash_password
 from crmlite.services.users import Identity, create_user, principal_of
 
 DEMO_PASSWORD = "demo1234"  # noqa: S105 - the published demo password, shown on the login screen
@@ -35,7 +37,7 @@ DEMO_USERS = (
 
 
 async def create_demo_users(db: AsyncSession, joined: dt.datetime) -> dict[str, Principal]:
-    """Create the demo users (through the users service: hashed passwords, identities)."""
+    """Create the demo users through the users service (identities, checks), one password hash."""
     for user in DEMO_USERS:
         identities = (
             [
@@ -51,9 +53,12 @@ async def create_demo_users(db: AsyncSession, joined: dt.datetime) -> dict[str, 
             login=user.login,
             role=user.role,
             display_name=user.name,
-            password=DEMO_PASSWORD,
             identities=identities,
             now=joined,
         )
+    # Everyone shares the published password: one argon2 hash (slow on purpose) serves them all.
+    shared = await asyncio.to_thread(hash_password, DEMO_PASSWORD)
+    logins = [user.login for user in DEMO_USERS]
+    await db.execute(update(User).where(User.login.in_(logins)).values(password_hash=shared))
     rows = (await db.execute(select(User))).scalars().all()
     return {row.login: principal_of(row) for row in rows}
