@@ -53,7 +53,6 @@ async def prepare(settings: Settings) -> tuple[DemoSummary | None, float]:
         summary = await seed_demo(
             session_factory(engine),
             locale=settings.i18n.default_locale,
-            region=settings.phone.default_region,
         )
         return summary, time.perf_counter() - started
     finally:

@@ -84,7 +84,6 @@ async def seed_demo(
     *,
     seed: int = 7,
     locale: str = "en",
-    region: str = "RU",
     now: dt.datetime | None = None,
 ) -> DemoSummary | None:
     """Seed the demo unless its users exist; what was seeded, or None when it was there."""

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crmlite.db.engine import create_engine, session_factory
+from crmlite.db.migrate import upgrade
 from crmlite.db.models import (
     Activity,
     BoardTotal,
@@ -23,6 +25,7 @@ from crmlite.db.models import (
     TelephonyIdentity,
     User,
 )
+from crmlite.domain.principal import Role
 from cti.demo import DEMO_PASSWORD, DEMO_USERS, demo_caller_numbers, seed_demo
 from tests.support.api import ApiClient, ApiHarness, ApiUser
 
@@ -37,8 +40,6 @@ async def _login(api: ApiHarness, login: str) -> ApiClient:
     async with api.sessions() as db:
         user = await db.scalar(select(User).where(User.login == login))
     assert user is not None
-    from crmlite.domain.principal import Role
-
     return await api.browser(ApiUser(user.id, login, Role(user.role), DEMO_PASSWORD))
 
 
@@ -207,9 +208,6 @@ async def _fingerprint(db: AsyncSession) -> list[Any]:
 async def test_the_same_seed_seeds_the_same_data(
     sessions: async_sessionmaker[AsyncSession], tmp_path: Any
 ) -> None:
-    from crmlite.db.engine import create_engine, session_factory
-    from crmlite.db.migrate import upgrade
-
     other = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'twin.db'}")
     try:
         await upgrade(other)
@@ -232,3 +230,23 @@ def test_the_simulator_calls_from_seeded_numbers() -> None:
     numbers = demo_caller_numbers()
     assert len(numbers) == len(set(numbers)) >= 20
     assert all(n.startswith("+") for n in numbers)
+
+
+async def test_the_demo_speaks_the_install_language(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await seed_demo(sessions, now=NOW, locale="fa")
+    async with sessions() as db:
+        pipelines = set(await db.scalars(select(Pipeline.name)))
+        unsorted = set(await db.scalars(select(Stage.name).where(Stage.is_unsorted.is_(True))))
+        titles = list(await db.scalars(select(Deal.title).where(Deal.source == "call")))
+        reasons = set(
+            await db.scalars(select(Deal.lost_reason).where(Deal.lost_reason.is_not(None)))
+        )
+        tasks = list(await db.scalars(select(Activity.title).where(Activity.kind == "task")))
+    assert pipelines == {"فروش", "خودروی نو", "خودروی کارکرده", "خدمات"}
+    assert unsorted == {"دسته‌بندی‌نشده"}
+    assert titles
+    assert all(title.startswith("تماس از ") for title in titles)
+    assert reasons <= {"قیمت بالا", "رقیب را انتخاب کرد", "بودجه ندارد", "در دسترس نبود"}
+    assert any(task.startswith("تماس بی‌پاسخ از ") for task in tasks)
