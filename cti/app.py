@@ -15,9 +15,11 @@ from aiohttp import web
 from crmlite.db.checkpoints import WalCheckpointer
 from crmlite.db.engine import create_engine, session_factory
 from crmlite.db.one_hop import OneHop
+from crmlite.domain.product_text import product_text
+from crmlite.services.standard_pipeline import localize_standard_pipeline
 from crmlite.web.app import setup_crm_web
 from crmlite.web.crm_schemas import PHONE_EXTENSION_PATTERN
-from crmlite.web.keys import DEFAULT_REGION, ENGINE, ONE_HOP, SESSIONS
+from crmlite.web.keys import DEFAULT_REGION, ENGINE, ONE_HOP, PRODUCT_TEXT, SESSIONS
 from crmlite.web.ui import ui_routes
 from cti.callbacks import setup_callback_watch
 from cti.fencing import ConsumerFence
@@ -52,6 +54,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
     app[ONE_HOP] = units = OneHop(engine)
+    async with app[SESSIONS].begin() as session:
+        renamed = await localize_standard_pipeline(session, app[PRODUCT_TEXT])
+    if renamed:
+        log.info("standard pipeline named in the install's language", renamed=str(renamed))
     yield
     units.close()
     await checkpointer.stop()
@@ -63,6 +69,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application()
     app[SETTINGS] = settings
     app[DEFAULT_REGION] = settings.phone.default_region
+    app[PRODUCT_TEXT] = product_text(settings.i18n.default_locale)
     app[PHONE_EXTENSION_PATTERN] = settings.phone.extension_pattern
     # A frozen writer's transaction is ended well before its lease could be taken over.
     app[CONSUMER_FENCE] = ConsumerFence(idle_limit_s=settings.lease.deadline_s / 2)

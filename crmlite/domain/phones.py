@@ -86,3 +86,31 @@ def phone_lookup_key(raw: str, rules: PhoneRules) -> str | None:
         return normalize_phone(raw, rules).normalized
     except InvalidInput:
         return None
+
+
+@lru_cache(maxsize=4096)
+def display_phone(normalized: str, region: str) -> str:
+    """How people read a stored number: national format at home, international abroad.
+
+    ``normalized`` is what the CRM stores (E.164, an extension, or bare digits); anything but an
+    E.164 number is shown as it is. The data keeps E.164: this is for titles and screens.
+    """
+    if not normalized.startswith("+"):
+        return normalized
+    try:
+        parsed = phonenumbers.parse(normalized)
+    except phonenumbers.NumberParseException:
+        return normalized
+    home = phonenumbers.region_code_for_number(parsed) == region.upper()
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if home
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)
+
+
+def looks_like_number(text: str) -> bool:
+    """True when ``text`` is a phone number rather than a person's name (``+7 916...``)."""
+    compact = _SEPARATORS.sub("", text.strip())
+    return bool(compact) and compact.lstrip("+").isdigit()

@@ -17,8 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Activity, BlockedNumber, CallEffect, Contact, Deal, Stage, User
 from crmlite.domain.errors import InvalidInput
-from crmlite.domain.phones import NormalizedPhone, PhoneKind, PhoneRules, normalize_phone
+from crmlite.domain.phones import (
+    NormalizedPhone,
+    PhoneKind,
+    PhoneRules,
+    display_phone,
+    normalize_phone,
+)
 from crmlite.domain.principal import SYSTEM
+from crmlite.domain.product_text import fill_caller
 from crmlite.domain.stages import DealSource
 from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
 from crmlite.services.call_work import (
@@ -27,6 +34,7 @@ from crmlite.services.call_work import (
     CallRecord,
     CallWork,
 )
+from crmlite.services.caller_label import caller_label, person_name
 from crmlite.services.campaigns import attribute_call, record_touch
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
@@ -78,19 +86,6 @@ def customer_phone(raw: str | None, rules: PhoneRules) -> NormalizedPhone | None
     return None if phone.kind is PhoneKind.EXTENSION else phone
 
 
-# What PBXs put in the caller name when there is none.
-_NO_NAME = frozenset({"<unknown>", "unknown", "anonymous", "<anonymous>", "unavailable", "null"})
-
-
-def _person_name(raw: str | None) -> str | None:
-    """The caller name, unless it is a placeholder or just digits (a number, not a name)."""
-    name = (raw or "").strip()
-    digits = name.replace("+", "").replace(" ", "").replace("-", "")
-    if not name or name.lower() in _NO_NAME or digits.isdigit():
-        return None
-    return name[:200]
-
-
 async def is_blocked(session: AsyncSession, normalized: str) -> bool:
     """True when ``normalized`` was marked to never create a deal again."""
     found = await session.scalar(
@@ -105,9 +100,10 @@ async def record_call(session: AsyncSession, work: CallWork, rules: PhoneRules) 
     await effects.load()
     phone = customer_phone(work.call.customer_number, rules)
     contact_id, contact_created = await _contact(session, effects, work, phone, rules)
-    deal_id, deal_created, blocked = await _deal(session, effects, work, contact_id, phone)
+    caller = await caller_label(session, work, contact_id, phone, rules)
+    deal_id, deal_created, blocked = await _deal(session, effects, work, contact_id, phone, caller)
     owner_id, owner_changed = await _owner(session, effects, work, contact_id, deal_id)
-    task_ids, new_tasks = await _tasks(session, effects, work, contact_id, deal_id)
+    task_ids, new_tasks = await _tasks(session, effects, work, (contact_id, deal_id), caller)
     activity_id = await _call_log(session, effects, work, (contact_id, deal_id), rules)
     return CallEffects(
         contact_id=contact_id,
@@ -143,7 +139,11 @@ async def _contact(
     if work.contact != "find-or-create":
         return None, False
     contacts = ContactService(session, SYSTEM, rules, clock=lambda: work.at)
-    name = _person_name(work.call.customer_name) or phone.normalized
+    # No caller-id name: the contact is called by its number as people read it (the phone row
+    # keeps E.164).
+    name = person_name(work.call.customer_name) or display_phone(
+        phone.normalized, rules.default_region
+    )
     contact = await contacts.create(name[:200], phones=[PhoneInput(phone.raw, label="call")])
     await effects.add("contact", work.rule_id, contact_id=contact.id, created=True)
     return contact.id, True
@@ -155,6 +155,7 @@ async def _deal(
     work: CallWork,
     contact_id: int | None,
     phone: NormalizedPhone | None,
+    caller: str,
 ) -> tuple[int | None, bool, bool]:
     """(deal id, created by this call, the number is blocked from creating deals)."""
     row = effects.get("deal")
@@ -170,9 +171,8 @@ async def _deal(
             return reused, False, False
     if phone is not None and await is_blocked(session, phone.normalized):
         return None, False, True
-    contact_name = await session.scalar(select(Contact.name).where(Contact.id == contact_id))
     deal = await deals.create(
-        f"Call from {contact_name}"[:200],
+        fill_caller(work.text.call_deal_title, caller)[:200],
         pipeline_id=work.deal.pipeline_id,
         stage_id=work.deal.stage_id,
         contact_id=contact_id,
@@ -272,9 +272,10 @@ async def _tasks(
     session: AsyncSession,
     effects: _Effects,
     work: CallWork,
-    contact_id: int | None,
-    deal_id: int | None,
+    parents: tuple[int | None, int | None],
+    caller: str,
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    contact_id, deal_id = parents
     existing = [
         row.activity_id
         for key, row in effects.rows.items()
@@ -290,7 +291,8 @@ async def _tasks(
             assignee = None
         parent = Parent(contact_id, deal_id) if contact_id or deal_id else None
         tasks = TaskService(session, SYSTEM, clock=lambda: work.at)
-        task = await tasks.create(request.title, parent=parent, due_at=request.due_at)
+        title = fill_caller(request.title, caller)[:200]
+        task = await tasks.create(title, parent=parent, due_at=request.due_at)
         # The system principal cannot "assign to itself": set the chosen user directly.
         task.assignee_id = assignee
         task.linkedid = work.call.linkedid

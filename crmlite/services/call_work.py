@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
+from crmlite.domain.product_text import ProductText, product_text
+
 ContactMode = Literal["find-or-create", "find", "none"]
 
 
@@ -58,7 +60,7 @@ class OwnerRequest:
 @dataclass(frozen=True, slots=True)
 class TaskRequest:
     key: str  # one task per key per call (the rule's id)
-    title: str
+    title: str  # {caller} becomes the contact's name or the number as people read it
     due_at: dt.datetime
     assignee: Assignee
 
@@ -75,6 +77,8 @@ class CallWork:
     tasks: tuple[TaskRequest, ...] = ()
     log_call: bool = False
     rule_id: str | None = None
+    # The install's language for the titles this call writes (deal, tasks).
+    text: ProductText = field(default_factory=lambda: product_text("en"))
 
 
 @dataclass(frozen=True, slots=True)

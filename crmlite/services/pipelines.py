@@ -103,15 +103,22 @@ class PipelineService:
         return stage
 
     async def create(
-        self, name: str, stages: Sequence[StageInput] = (), *, is_default: bool = False
+        self,
+        name: str,
+        stages: Sequence[StageInput] = (),
+        *,
+        is_default: bool = False,
+        unsorted_name: str = UNSORTED_NAME,
     ) -> Pipeline:
-        """Create a pipeline; an Unsorted stage comes first whether or not it was listed."""
+        """Create a pipeline; an Unsorted stage (``unsorted_name``, the install's language) comes
+        first whether or not it was listed."""
         self._require_editor()
         clean = _pipeline_name(name)
         await self._ensure_name_free(clean)
         cleaned = [validate_stage_fields(s.name, s.kind, s.probability) for s in stages]
-        cleaned = [c for c in cleaned if c[0].casefold() != UNSORTED_NAME.casefold()]
-        names = [UNSORTED_NAME.casefold()] + [n.casefold() for n, _, _ in cleaned]
+        listed = {UNSORTED_NAME.casefold(), unsorted_name.casefold()}
+        cleaned = [c for c in cleaned if c[0].casefold() not in listed]
+        names = [unsorted_name.casefold()] + [n.casefold() for n, _, _ in cleaned]
         if len(set(names)) != len(names):
             raise InvalidInput("stage names repeat", fields={"stages": "names must be unique"})
         position = await self.session.scalar(select(func.coalesce(func.max(Pipeline.position), 0)))
@@ -128,7 +135,7 @@ class PipelineService:
         self.session.add(
             Stage(
                 pipeline_id=pipeline.id,
-                name=UNSORTED_NAME,
+                name=unsorted_name,
                 position=0,
                 kind="open",
                 probability=0,

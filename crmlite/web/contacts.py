@@ -11,19 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmlite.db.models import Contact
 from crmlite.domain.errors import NotFound
 from crmlite.services.contacts import ContactChanges, ContactService
-from crmlite.services.phones import PhoneInput
 from crmlite.web.crm_schemas import OwnerFilter, owner_filter, phone_rules
 from crmlite.web.keys import SESSIONS
+from crmlite.web.phone_schema import PhoneIn
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, IdPath, Page, PageQuery, QueryModel
 from crmlite.web.security import principal
 
 routes = ApiRoutes("contacts", "People and companies, each phone normalized to E.164")
-
-
-class PhoneIn(ApiModel):
-    raw: str = Field(min_length=1, max_length=64, examples=["8 (495) 123 45 67"])
-    label: str | None = Field(None, max_length=32, examples=["mobile"])
 
 
 class PhoneOut(ApiModel):
@@ -38,7 +33,11 @@ class ContactCreate(ApiModel):
     name: str = Field(min_length=1, max_length=200)
     company: str | None = Field(None, max_length=200)
     email: str | None = Field(None, max_length=254)
-    phones: list[PhoneIn] = Field(default_factory=list, max_length=20)
+    phones: list[PhoneIn] = Field(
+        default_factory=list,
+        max_length=20,
+        description='each a string ("+7 495 123-45-67") or {"raw": ..., "label": ...}',
+    )
     owner_id: int | None = Field(None, description="heads and admins only; default: yourself")
 
 
@@ -133,7 +132,7 @@ async def create_contact(request: web.Request, *, body: ContactCreate) -> Contac
             body.name,
             company=body.company,
             email=body.email,
-            phones=[PhoneInput(p.raw, p.label) for p in body.phones],
+            phones=[p.to_input() for p in body.phones],
             owner_id=body.owner_id,
         )
     return contact_out(contact)
@@ -194,11 +193,9 @@ async def delete_contact(request: web.Request, *, path: IdPath) -> None:
     errors={409: "The number belongs to another contact"},
 )
 async def add_phone(request: web.Request, *, path: IdPath, body: PhoneIn) -> ContactOut:
-    """Add a phone to a contact."""
+    """Add a phone to a contact: the body is the number as a string, or ``{raw, label}``."""
     async with request.app[SESSIONS].begin() as session:
-        contact = await _service(request, session).add_phone(
-            path.id, PhoneInput(body.raw, body.label)
-        )
+        contact = await _service(request, session).add_phone(path.id, body.to_input())
     return contact_out(contact)
 
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from crmlite.domain.product_text import ProductText
+
 if TYPE_CHECKING:
     from crmlite.db.one_hop import OneHop
     from crmlite.web.routing import ApiRoute
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
 ENGINE = web.AppKey("engine", AsyncEngine)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 DEFAULT_REGION = web.AppKey("default_region", str)
+# The text the product writes into the CRM, in the install's language ([i18n] default_locale).
+PRODUCT_TEXT = web.AppKey("product_text", ProductText)
 # Units of work in one worker-thread hop on SQLite (the board's stage move).
 ONE_HOP: web.AppKey[OneHop] = web.AppKey("one_hop")
 

@@ -10,8 +10,9 @@ from pydantic import Field
 
 from crmlite.db.models import Pipeline, Stage
 from crmlite.domain.errors import NotFound
+from crmlite.domain.stages import UNSORTED_NAME
 from crmlite.services.pipelines import PipelineService, StageInput
-from crmlite.web.keys import SESSIONS
+from crmlite.web.keys import PRODUCT_TEXT, SESSIONS
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, IdPath, QueryModel
 from crmlite.web.security import principal
@@ -106,9 +107,18 @@ async def create_pipeline(request: web.Request, *, body: PipelineCreate) -> Pipe
     """Create a pipeline; its Unsorted stage is added first."""
     async with request.app[SESSIONS].begin() as session:
         pipeline = await PipelineService(session, principal(request)).create(
-            body.name, _stages(body.stages), is_default=body.is_default
+            body.name,
+            _stages(body.stages),
+            is_default=body.is_default,
+            unsorted_name=_unsorted_name(request),
         )
     return pipeline_out(pipeline)
+
+
+def _unsorted_name(request: web.Request) -> str:
+    """The Unsorted stage's name in the install's language (English when none is configured)."""
+    text = request.app.get(PRODUCT_TEXT)
+    return text.stage("unsorted") if text is not None else UNSORTED_NAME
 
 
 @routes.get(r"/api/v1/pipelines/{id:\d+}", path_model=IdPath, response=PipelineOut)

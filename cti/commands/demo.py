@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
+import time
 import webbrowser
 from pathlib import Path
 
 from aiohttp import web
 
 from crmlite.db.engine import create_engine, session_factory
-from crmlite.db.migrate import upgrade
-from crmlite.domain.phones import PhoneRules
 from cti.app import create_app
-from cti.demo import DEMO_PASSWORD, DEMO_USERS, demo_caller_numbers, seed_demo
+from cti.commands.migrate import migrate
+from cti.demo import DEMO_PASSWORD, DEMO_USERS, DemoSummary, demo_caller_numbers, seed_demo
 from cti.observability import configure_logging, settle_memory
 from cti.settings import Settings, load_settings
 
@@ -43,13 +44,17 @@ def demo_settings(args: argparse.Namespace) -> Settings:
     return settings.model_copy(update=update)
 
 
-async def prepare(settings: Settings) -> bool:
-    """Migrate and seed; True when the demo data was seeded now."""
+async def prepare(settings: Settings) -> tuple[DemoSummary | None, float]:
+    """Migrate and seed; what was seeded now (None: it was there) and the seconds it took."""
+    await migrate(settings)
     engine = create_engine(settings.database.url)
     try:
-        await upgrade(engine)
-        rules = PhoneRules(settings.phone.default_region, settings.phone.extension_pattern)
-        return await seed_demo(session_factory(engine), rules=rules)
+        started = time.perf_counter()
+        summary = await seed_demo(
+            session_factory(engine),
+            locale=settings.i18n.default_locale,
+        )
+        return summary, time.perf_counter() - started
     finally:
         await engine.dispose()
 
@@ -57,9 +62,11 @@ async def prepare(settings: Settings) -> bool:
 def run(args: argparse.Namespace) -> int:
     settings = demo_settings(args)
     configure_logging(settings.logging.level, settings.logging.format)
-    seeded = asyncio.run(prepare(settings))
+    summary, seconds = asyncio.run(prepare(settings))
     url = f"http://{args.host}:{args.port}/"
-    print(_banner(url, seeded, settings), flush=True)
+    print(_banner(url, summary, settings), flush=True)
+    if summary is not None:
+        print(json.dumps({**summary.to_dict(), "seed_s": round(seconds, 2)}), flush=True)
     app = create_app(settings)
     app.on_startup.append(_settle)
     if not args.no_browser:
@@ -73,7 +80,7 @@ async def _open_browser(url: str) -> None:
         await asyncio.to_thread(webbrowser.open, url)
 
 
-def _banner(url: str, seeded: bool, settings: Settings) -> str:
+def _banner(url: str, summary: DemoSummary | None, settings: Settings) -> str:
     logins = "\n".join(
         f"  {u.login:<7} {u.role.value:<7} {('extension ' + u.extension) if u.extension else ''}"
         for u in DEMO_USERS
@@ -83,10 +90,15 @@ def _banner(url: str, seeded: bool, settings: Settings) -> str:
         if settings.simulator.enabled
         else ", ".join(p.name for p in settings.pbx)
     )
-    data = "seeded new demo data" if seeded else "demo data already there"
+    data = (
+        f"seeded six months of history: {summary.contacts} contacts, {summary.deals} deals"
+        if summary is not None
+        else "demo data already there"
+    )
     return (
         f"\nCTI demo on {url}  ({data})\n"
-        f"PBX: {pbx}\nLog in with any of these (password {DEMO_PASSWORD}):\n{logins}\n"
+        f"PBX: {pbx}\nLog in with any of these (password {DEMO_PASSWORD}); dana sees every\n"
+        f"seller's cards and the reports, a seller (anna...) their own board and tasks:\n{logins}\n"
         "Press Ctrl+C to stop.\n"
     )
 

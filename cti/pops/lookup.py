@@ -13,14 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-import phonenumbers
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.orm import aliased
 
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Pipeline, Stage, User
 from crmlite.db.one_hop import OneHop
 from crmlite.domain.errors import InvalidInput
-from crmlite.domain.phones import PhoneKind, PhoneRules, normalize_phone
+from crmlite.domain.phones import PhoneKind, PhoneRules, display_phone, normalize_phone
 
 T = TypeVar("T")
 
@@ -82,7 +81,7 @@ class CallerLookup(Protocol):
 
 @functools.lru_cache(maxsize=4096)
 def format_number(raw: str | None, region: str, extension_pattern: str) -> CallerNumber:
-    """Normalize ``raw`` as the CRM does, and format it INTERNATIONAL for people.
+    """Normalize ``raw`` as the CRM does, and format it for people (national at home).
 
     Cached: the same DIDs and returning callers come again and again, and parsing is not free.
     """
@@ -96,9 +95,7 @@ def format_number(raw: str | None, region: str, extension_pattern: str) -> Calle
         return CallerNumber(raw=raw, e164=None, display=phone.normalized, key=None)
     if phone.kind is PhoneKind.OTHER:
         return CallerNumber(raw=raw, e164=None, display=raw, key=phone.normalized)
-    display = phonenumbers.format_number(
-        phonenumbers.parse(phone.normalized), phonenumbers.PhoneNumberFormat.INTERNATIONAL
-    )
+    display = display_phone(phone.normalized, region)
     return CallerNumber(raw=raw, e164=phone.normalized, display=display, key=phone.normalized)
 
 

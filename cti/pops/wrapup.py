@@ -16,15 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.models import Stage
 from crmlite.domain.errors import Conflict, InvalidInput, PermissionDenied
+from crmlite.domain.phones import looks_like_number
 from crmlite.domain.principal import Principal
+from crmlite.domain.product_text import ProductText, fill_caller, product_text
 from crmlite.services.activities import ActivityService, Parent
 from crmlite.services.deal_moves import DealMoveService
 from crmlite.services.deals import DealService
 from crmlite.services.tasks import TaskService
 from cti.pops.fanout import FanoutBackend
 from cti.pops.messages import STATUS_WRAPUP
-
-DEFAULT_CALLBACK_TITLE = "Call back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +87,8 @@ async def save_wrapup(
     actor: Principal,
     card: dict[str, Any] | None,
     request: WrapupRequest,
+    *,
+    text: ProductText | None = None,
 ) -> WrapupResult:
     """Save everything the wrap-up form holds, or nothing."""
     if card is None:
@@ -132,13 +134,25 @@ async def save_wrapup(
             note_id = (await ActivityService(db, actor).add_note(parent, request.note)).id
         if request.callback_due_at is not None:
             task = await TaskService(db, actor).create(
-                request.callback_title or DEFAULT_CALLBACK_TITLE,
+                request.callback_title
+                or fill_caller((text or product_text("en")).call_back_task, _caller(card))[:200],
                 parent=parent if (parent.contact_id or parent.deal_id) else None,
                 due_at=request.callback_due_at,
                 assignee_id=actor.user_id,
             )
             task_id = task.id
     return WrapupResult(request.linkedid, deal_id, stage_id, note_id, task_id)
+
+
+def _caller(card: dict[str, Any]) -> str:
+    """Who called, as the card shows it: the contact's name, else the formatted number."""
+    contact = card.get("contact")
+    name = contact.get("name") if isinstance(contact, dict) else None
+    if isinstance(name, str) and name and not looks_like_number(name):
+        return name
+    caller = card.get("caller")
+    display = caller.get("display") if isinstance(caller, dict) else None
+    return str(display or card.get("caller_name") or "")
 
 
 async def _target_stage(db: AsyncSession, pipeline_id: int, request: WrapupRequest) -> int:

@@ -11,7 +11,7 @@ DEFAULT_RULES: dict[str, Any] = {
             "id": "missed-call-back",
             "name": "A missed inbound call becomes a call-back task",
             "when": {"direction": "inbound", "moment": "missed"},
-            "then": {"deal": True, "task": {"title": "Call back", "due_in_minutes": 15}},
+            "then": {"deal": True, "task": {"due_in_minutes": 15}},
         },
         {
             "id": "inbound",

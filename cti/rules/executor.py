@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.domain.phones import PhoneRules
+from crmlite.domain.product_text import ProductText, product_text
 from crmlite.services.call_log import customer_phone, record_call
 from crmlite.services.call_work import (
     Assignee,
@@ -103,9 +104,17 @@ def customer_side(call: CallSnapshot) -> tuple[str | None, str | None, str | Non
 class RuleExecutor:
     """Evaluate the rules for one event and apply the plan inside the caller's transaction."""
 
-    def __init__(self, phone_rules: PhoneRules, *, recording_base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        phone_rules: PhoneRules,
+        *,
+        recording_base_url: str | None = None,
+        text: ProductText | None = None,
+    ) -> None:
         self.phone_rules = phone_rules
         self.recording_base_url = recording_base_url
+        # The titles the product writes, in the install's language ([i18n] default_locale).
+        self.text = text or product_text("en")
 
     async def apply(self, session: AsyncSession, ruleset: RuleSet, event: CallEvent) -> CrmOutcome:
         """Everything for ``event`` in one unit of work; the caller commits (or retries)."""
@@ -201,7 +210,8 @@ class RuleExecutor:
             elif isinstance(action, AddTask):
                 assignee = _assignee(action.task.assignee, ruleset, call, users)
                 due = at + dt.timedelta(minutes=action.task.due_in_minutes)
-                tasks.append(TaskRequest(action.rule_id, action.task.title, due, assignee))
+                title = action.task.title or self._task_title(call)
+                tasks.append(TaskRequest(action.rule_id, title, due, assignee))
         return CallWork(
             call=record,
             at=at,
@@ -211,7 +221,13 @@ class RuleExecutor:
             tasks=tuple(tasks),
             log_call=any(isinstance(a, LogCall) for a in plan.actions),
             rule_id=plan.rule_ids[0] if plan.rule_ids else None,
+            text=self.text,
         )
+
+    def _task_title(self, call: CallSnapshot) -> str:
+        """The product's task title: a missed inbound call's, else a plain call-back."""
+        missed = call.direction == "inbound" and call.answered_at is None
+        return self.text.missed_call_task if missed else self.text.call_back_task
 
     def _recording(self, recording: str | None) -> str | None:
         if not recording:

@@ -8,7 +8,7 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from crmlite.web.keys import SESSIONS
+from crmlite.web.keys import PRODUCT_TEXT, SESSIONS
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel
 from crmlite.web.security import principal, user_id_of
@@ -69,6 +69,7 @@ async def create_wrapup(request: web.Request, *, body: WrapupIn) -> WrapupOut:
             callback_title=body.callback_title,
             expected_version=body.expected_version,
         ),
+        text=request.app[PRODUCT_TEXT],
     )
     await service.wrapup_saved(user_id, body.linkedid, result.to_dict())
     return WrapupOut(**result.to_dict())

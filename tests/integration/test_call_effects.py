@@ -121,7 +121,7 @@ async def test_missed_call_becomes_call_back_task_for_last_agent_rung(
         deal = await session.get(Deal, ended.deal_id)
     assert task is not None
     assert task.kind == "task"
-    assert task.title == "Call back"
+    assert task.title == "Missed call from Vera: call back"
     assert task.assignee_id == agents["103"].user_id
     assert task.deal_id == ended.deal_id
     assert task.due_at is not None
@@ -232,7 +232,11 @@ async def test_call_log_carries_the_recording_url(
 
 @pytest.mark.parametrize(
     ("caller_name", "expected"),
-    [("<unknown>", "+79161234567"), ("89161234567", "+79161234567"), (" Vera K ", "Vera K")],
+    [
+        ("<unknown>", "8 (916) 123-45-67"),
+        ("89161234567", "8 (916) 123-45-67"),
+        (" Vera K ", "Vera K"),
+    ],
 )
 async def test_new_contact_is_named_by_caller_id_name_or_number(
     sessions: async_sessionmaker[AsyncSession], caller_name: str, expected: str

@@ -95,7 +95,7 @@ async def test_overdue_call_back_notifies_the_heads_once(
     assert second == [], "a breach is reported once"
     notices = [m for m in head_tab.sent if m["type"] == CALLBACK_OVERDUE]
     assert len(notices) == 1
-    assert notices[0]["caller"]["display"] == "+7 916 123-45-67"
+    assert notices[0]["caller"]["display"] == "8 (916) 123-45-67"
     assert notices[0]["sla_minutes"] == 15
     assert not [m for m in seller_tab.sent if m["type"] == CALLBACK_OVERDUE]
 

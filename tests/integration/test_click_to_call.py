@@ -67,7 +67,7 @@ async def test_click_to_call_rings_my_phone_then_the_customer(
         assert answer.status == 202, await answer.text()
         call = await answer.json()
         assert call["number"] == "+79167654321"
-        assert call["display"] == "+7 916 765-43-21"
+        assert call["display"] == "8 (916) 765-43-21"
         assert call["extension"] == "101"
         statuses = []
         while not statuses or statuses[-1]["status"] not in ("connected", "failed"):

@@ -140,7 +140,8 @@ async def test_missed_queue_call_becomes_call_back_task(
         [task] = (await session.scalars(select(Activity).where(Activity.kind == "task"))).all()
         [deal] = (await session.scalars(select(Deal))).all()
         [call] = (await session.scalars(select(Activity).where(Activity.kind == "call"))).all()
-    assert task.title == "Call back"
+    assert task.title.startswith("Missed call from ")
+    assert task.title.endswith(": call back")
     assert task.deal_id == deal.id
     assert task.assignee_id in {a.user_id for a in agents.values()}
     assert task.done_at is None

@@ -93,7 +93,7 @@ async def test_ring_all_answer_wrapup_moves_the_deal_with_history(
         linkedid = cards["101"]["linkedid"]
         for card in cards.values():
             assert card["linkedid"] == linkedid
-            assert card["caller"]["display"] == "+7 916 123-45-67"
+            assert card["caller"]["display"] == "8 (916) 123-45-67"
             assert card["queue"] == "sales"
             assert card["did"]["e164"] == flows.SALES_DID
         answered = await receive_until(tabs["102"], "call.answered")

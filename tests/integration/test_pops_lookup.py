@@ -97,9 +97,11 @@ async def test_the_card_costs_the_same_statements_for_1_and_50_activities(
     reads.close()
 
 
-def test_numbers_are_formatted_for_people_in_international_format() -> None:
-    assert format_number("89161234567", "RU", r"^\d{2,5}$").display == "+7 916 123-45-67"
+def test_numbers_are_formatted_national_at_home_and_international_abroad() -> None:
+    assert format_number("89161234567", "RU", r"^\d{2,5}$").display == "8 (916) 123-45-67"
     assert format_number("+8613800138000", "RU", r"^\d{2,5}$").display == "+86 138 0013 8000"
+    assert format_number("+8613800138000", "CN", r"^\d{2,5}$").display == "138 0013 8000"
+    assert format_number("+982112345678", "IR", r"^\d{2,5}$").display == "021 1234 5678"
     assert format_number("0098 21 1234 5678", "RU", r"^\d{2,5}$").e164 == "+982112345678"
     extension = format_number("101", "RU", r"^\d{2,5}$")
     assert (extension.display, extension.key) == ("101", None)

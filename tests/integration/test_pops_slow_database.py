@@ -63,7 +63,7 @@ async def test_the_card_goes_out_while_the_database_is_locked_and_completes_afte
             )
             ringing = await receive_until(tab, "call.ringing")
             assert ringing["card"]["lookup"] == "pending"
-            assert ringing["card"]["caller"]["display"] == "+7 916 111-22-33"
+            assert ringing["card"]["caller"]["display"] == "8 (916) 111-22-33"
             assert ringing["card"]["contact"] is None
             await transaction.rollback()  # the database answers again
             updated = await receive_until(tab, "call.updated")

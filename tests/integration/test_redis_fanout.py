@@ -78,7 +78,7 @@ async def test_a_tab_on_instance_b_gets_the_pops_instance_a_consumed(
             )
         ringing = await receive_until(tab_101, "call.ringing")
         assert ringing["card"]["linkedid"] == CALL.linkedid
-        assert ringing["card"]["caller"]["display"] == "+7 916 123-45-67"
+        assert ringing["card"]["caller"]["display"] == "8 (916) 123-45-67"
         # A tab opening on instance B now gets the live card from Redis at once.
         late = await open_tab(client, other.url, agents["101"].token)
         state = await receive(late)

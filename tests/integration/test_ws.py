@@ -62,7 +62,7 @@ async def test_a_token_in_the_first_message_opens_the_socket_with_the_live_state
         AgentRinging(pbx="pbx", at=1.0, call=CALL, extension="101", interface="PJSIP/101")
     )
     ringing = await receive_until(ws, "call.ringing")
-    assert ringing["card"]["caller"]["display"] == "+7 916 123-45-67"
+    assert ringing["card"]["caller"]["display"] == "8 (916) 123-45-67"
     # A second tab (a laptop that woke up) gets the ringing card at once.
     second = await open_tab(client, running.url, agents["101"].token)
     state = await receive(second)

@@ -116,7 +116,7 @@ async def test_ring_all_then_one_answers_the_others_see_answered_by() -> None:
         ringing = inbox.by_user[user][-1]
         assert ringing["type"] == "call.ringing"
         card = ringing["card"]
-        assert card["caller"]["display"] == "+7 916 123-45-67"
+        assert card["caller"]["display"] == "8 (916) 123-45-67"
         assert card["caller"]["e164"] == "+79161234567"
         assert card["contact"]["company"] == "Romashka"
         assert card["did"]["e164"] == "+74951234567"
@@ -190,7 +190,7 @@ async def test_a_slow_database_sends_the_number_first_then_completes_the_card() 
     assert first["type"] == "call.ringing"
     assert first["card"]["lookup"] == "pending"
     assert first["card"]["contact"] is None
-    assert first["card"]["caller"]["display"] == "+7 916 123-45-67"
+    assert first["card"]["caller"]["display"] == "8 (916) 123-45-67"
     gate.set()
     await _settle()
     update = inbox.by_user[1][-1]
@@ -239,7 +239,7 @@ async def test_an_outbound_call_gets_its_number_when_the_agent_has_dialled() -> 
     await _settle()
     assert lookup.numbers == ["+79167654321"]
     cards = [m["card"] for m in inbox.by_user[1] if m.get("card")]
-    assert cards[-1]["caller"]["display"] == "+7 916 765-43-21"
+    assert cards[-1]["caller"]["display"] == "8 (916) 765-43-21"
     assert cards[-1]["contact"]["name"] == "Ivan Petrov"
     assert cards[-1]["status"] == "in-call"
 

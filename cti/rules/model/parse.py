@@ -212,10 +212,10 @@ def _task(reader: Reader, raw: object, path: str) -> TaskAction | None:
     if raw is True:
         return TaskAction()
     body = reader.table(raw, path, {"title", "due_in_minutes", "assignee"})
-    title = body.get("title", "Call back")
-    if not isinstance(title, str) or not 0 < len(title) <= 200:
+    title = body.get("title")
+    if title is not None and (not isinstance(title, str) or not 0 < len(title) <= 200):
         reader.fail(f"{path}.title", "must be a text of 1 to 200 characters")
-        title = "Call back"
+        title = None
     due = body.get("due_in_minutes", 15)
     if isinstance(due, bool) or not isinstance(due, int) or not 0 <= due <= 60 * 24 * 30:
         reader.fail(f"{path}.due_in_minutes", "must be a whole number of minutes, 0 to 43200")

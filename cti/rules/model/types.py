@@ -115,7 +115,9 @@ class DealAction:
 
 @dataclass(frozen=True, slots=True)
 class TaskAction:
-    title: str = "Call back"
+    # None: the product's own title in the install's language ("Missed call from {caller}..."); a
+    # rule's own title may hold {caller} too.
+    title: str | None = None
     due_in_minutes: int = 15
     assignee: TaskAssignee = field(default_factory=LastAgentRung)
 
