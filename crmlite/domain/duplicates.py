@@ -256,6 +256,7 @@ class DuplicateIndex:
         self._max_named = max_named
         self._people: dict[int, _Prepared] = {}
         self._texts: dict[int, str] = {}
+        self._word_counts: dict[int, int] = {}
         self._keys: dict[int, tuple[str, ...]] = {}
         self._buckets: dict[str, set[int]] = {}
 
@@ -276,6 +277,7 @@ class DuplicateIndex:
         )
         self._people[person_id] = prepared
         self._texts[person_id] = prepared.name.sorted_text
+        self._word_counts[person_id] = len(prepared.name.words)
         self._keys[person_id] = keys
         for key in keys:
             self._buckets.setdefault(key, set()).add(person_id)
@@ -285,6 +287,7 @@ class DuplicateIndex:
         if self._people.pop(person_id, None) is None:
             return
         del self._texts[person_id]
+        del self._word_counts[person_id]
         for key in self._keys.pop(person_id):
             bucket = self._buckets[key]
             bucket.discard(person_id)
@@ -333,18 +336,31 @@ class DuplicateIndex:
         if not ids or not person.name.words:
             return set()
         listed = list(ids)
-        texts = [self._texts[person_id] for person_id in listed]
         query = person.name.sorted_text
-        scorers = (
-            [fuzz.ratio, fuzz.token_set_ratio] if len(person.name.words) >= 2 else [fuzz.ratio]
-        )
         alike = {
             listed[at]
-            for scorer in scorers
             for _, _, at in process.extract(
-                query, texts, scorer=scorer, score_cutoff=NAME_SIMILAR, limit=None
+                query,
+                [self._texts[person_id] for person_id in listed],
+                scorer=fuzz.ratio,
+                score_cutoff=NAME_SIMILAR,
+                limit=None,
             )
         }
+        # Shared words count only between names of two or more words and of different lengths.
+        words = len(person.name.words)
+        if words >= 2:
+            other = [pid for pid in listed if self._word_counts[pid] not in (0, 1, words)]
+            alike.update(
+                other[at]
+                for _, _, at in process.extract(
+                    query,
+                    [self._texts[person_id] for person_id in other],
+                    scorer=fuzz.token_set_ratio,
+                    score_cutoff=NAME_SIMILAR,
+                    limit=None,
+                )
+            )
         if person.name.cjk:
             alike.update(person_id for person_id in ids if self._people[person_id].name.cjk)
         return alike
