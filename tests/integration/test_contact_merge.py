@@ -29,6 +29,7 @@ from crmlite.services.duplicates import DuplicateService
 from crmlite.services.merge import ContactMerged, ContactMerger, survivor_of
 from crmlite.services.phones import PhoneInput
 from crmlite.services.tasks import TaskService
+from cti.pops.wrapup import WrapupRequest, save_wrapup
 from tests.integration.crm_support import START, add_users
 
 RU = PhoneRules(default_region="RU")
@@ -283,3 +284,26 @@ async def test_duplicates_of_a_contact_rank_and_respect_roles(
     assert seen_by_head.hidden == 0
     assert [c.contact_id for c in seen_by_anna.items] == [same_email.id]
     assert seen_by_anna.hidden == 1
+
+
+async def test_a_wrapup_on_a_card_of_the_merged_contact_lands_on_the_survivor(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    anna, _, _, _ = await add_users(sessions)
+    into, merged = await _two_petrovs(sessions, anna)
+    # The card rang before the merge: it names the contact that is merged away meanwhile.
+    card = {"linkedid": "1700000000.2", "status": "wrap-up", "contact": {"id": merged.contact_id}}
+    async with sessions.begin() as session:
+        await ContactMerger(session, anna).merge(into.contact_id, merged.contact_id)
+    result = await save_wrapup(
+        sessions,
+        anna,
+        card,
+        WrapupRequest(linkedid="1700000000.2", note="wants two more", callback_due_at=START),
+    )
+    async with sessions() as session:
+        note = await session.get(Activity, result.note_id)
+        task = await session.get(Activity, result.task_id)
+    assert note is not None
+    assert task is not None
+    assert (note.contact_id, task.contact_id) == (into.contact_id, into.contact_id)
