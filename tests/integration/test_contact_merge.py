@@ -21,7 +21,7 @@ from crmlite.db.models import (
 )
 from crmlite.domain.errors import InvalidInput, NotFound
 from crmlite.domain.phones import PhoneRules
-from crmlite.domain.principal import Principal
+from crmlite.domain.principal import SYSTEM, Principal
 from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
@@ -29,6 +29,7 @@ from crmlite.services.duplicates import DuplicateService
 from crmlite.services.merge import ContactMerged, ContactMerger, survivor_of
 from crmlite.services.phones import PhoneInput
 from crmlite.services.tasks import TaskService
+from cti.pops.hints import DuplicateHints
 from cti.pops.wrapup import WrapupRequest, save_wrapup
 from tests.integration.crm_support import START, add_users
 
@@ -307,3 +308,21 @@ async def test_a_wrapup_on_a_card_of_the_merged_contact_lands_on_the_survivor(
     assert note is not None
     assert task is not None
     assert (note.contact_id, task.contact_id) == (into.contact_id, into.contact_id)
+
+
+async def test_the_ringing_card_hint_names_the_likely_duplicate(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    anna, boris, _, _ = await add_users(sessions)
+    into, merged = await _two_petrovs(sessions, anna, boris)
+    now = [0.0]
+    hints = DuplicateHints(sessions, clock=lambda: now[0])
+    found = await hints(into.contact_id)
+    assert [(h["id"], h["name"], h["company"], h["reasons"]) for h in found] == [
+        (merged.contact_id, "Иван Петров", "ООО «Ромашка»", ["name", "company"])
+    ]
+    async with sessions.begin() as session:
+        await ContactMerger(session, SYSTEM).merge(into.contact_id, merged.contact_id)
+    assert await hints(into.contact_id) == found  # within the minute: the cached answer
+    now[0] += 61
+    assert await hints(into.contact_id) == ()
