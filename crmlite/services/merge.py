@@ -227,12 +227,16 @@ class ContactMerger:
         return ids
 
     def _take_fields(self, into: Contact, merged: Contact, keep: dict[str, Side]) -> None:
+        same_owner = into.owner_id is not None and into.owner_id == merged.owner_id
         for field in MERGEABLE_FIELDS:
             theirs = getattr(merged, field)
             if (getattr(into, field) is None and theirs is not None) or keep.get(field) == "from":
                 setattr(into, field, theirs)
-        if keep.get("owner_id") == "from" or (into.owner_id == merged.owner_id is not None):
+        # The pool's idle clock: the holder's since-when travels with the owner that was kept.
+        if same_owner:
             into.owned_since = _earliest(into.owned_since, merged.owned_since)
+        elif into.owner_id is not None and into.owner_id == merged.owner_id:
+            into.owned_since = merged.owned_since
         if into.owner_id is not None:
             into.pooled_at = None
 
