@@ -28,6 +28,12 @@ class Conflict(DomainError):
     slug = "conflict"
 
 
+class Gone(DomainError):
+    """The thing existed and is no more (a merged contact: ``details`` say where it went)."""
+
+    slug = "gone"
+
+
 class PermissionDenied(DomainError):
     """The principal may see the thing but not do this to it."""
 

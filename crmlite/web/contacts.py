@@ -13,6 +13,7 @@ from crmlite.domain.errors import NotFound
 from crmlite.services.contacts import ContactChanges, ContactService
 from crmlite.web.crm_schemas import OwnerFilter, owner_filter, phone_rules
 from crmlite.web.keys import SESSIONS
+from crmlite.web.merged import merged_contact_answer
 from crmlite.web.phone_schema import PhoneIn
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, IdPath, Page, PageQuery, QueryModel
@@ -142,12 +143,22 @@ async def create_contact(request: web.Request, *, body: ContactCreate) -> Contac
     r"/api/v1/contacts/{id:\d+}",
     path_model=IdPath,
     response=ContactOut,
-    errors={404: "No such contact, or not yours"},
+    errors={
+        404: "No such contact, or not yours",
+        410: "Merged into a contact you may not see (contact-merged names it); "
+        "whoever may see it is redirected there (301)",
+    },
 )
-async def get_contact(request: web.Request, *, path: IdPath) -> ContactOut:
-    """One contact with its phones."""
+async def get_contact(request: web.Request, *, path: IdPath) -> ContactOut | web.Response:
+    """One contact with its phones; a merged one redirects (301) to the contact it joined."""
     async with request.app[SESSIONS]() as session:
-        return contact_out(await _service(request, session).get(path.id))
+        try:
+            return contact_out(await _service(request, session).get(path.id))
+        except NotFound:
+            moved = await merged_contact_answer(request, session, path.id)
+            if moved is None:
+                raise
+            return moved
 
 
 @routes.patch(

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from crmlite.domain.errors import (
     Conflict,
     DomainError,
+    Gone,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -34,6 +35,7 @@ FieldError = dict[str, Any]
 _DOMAIN_STATUS: tuple[tuple[type[DomainError], int, str], ...] = (
     (NotFound, 404, "Not found"),
     (Conflict, 409, "Conflict"),
+    (Gone, 410, "Gone"),
     (PermissionDenied, 403, "Forbidden"),
     (InvalidInput, 422, "Invalid input"),
     (Unauthenticated, 401, "Authentication required"),

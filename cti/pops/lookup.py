@@ -49,14 +49,16 @@ class CallerInfo:
     owner: dict[str, Any] | None = None
     deals: tuple[dict[str, Any], ...] = ()
     activities: tuple[dict[str, Any], ...] = ()
+    looks_like: tuple[dict[str, Any], ...] = ()  # likely duplicates of the contact (查重)
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``contact``/``owner``/``deals``/``activities`` part of a card."""
+        """The ``contact``/``owner``/``deals``/``activities``/``looks_like`` part of a card."""
         return {
             "contact": self.contact,
             "owner": self.owner,
             "deals": list(self.deals),
             "activities": list(self.activities),
+            "looks_like": list(self.looks_like),
         }
 
 

@@ -8,6 +8,7 @@ the call's CRM lane and completes the card with the contact and deal the CRM mad
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ from cti.pops.cards import (
     did_number,
 )
 from cti.pops.directory import UserDirectory
+from cti.pops.hints import HINT_TIMEOUT_S, LooksLike
 from cti.pops.hub import ScreenPopHub
 from cti.pops.lookup import CallerInfo, CallerLookup
 from cti.pops.publisher import CardPublisher
@@ -72,8 +74,10 @@ class PopService:
         *,
         settings: PopSettings | None = None,
         fence: ConsumerFence = OPEN_FENCE,
+        hints: LooksLike | None = None,
     ) -> None:
         self.hub = hub
+        self._hints = hints
         self._out = CardPublisher(hub, fence)
         self._directory = directory
         self._lookup = lookup
@@ -404,12 +408,31 @@ class PopService:
         else:
             live.info = info
             live.lookup = LOOKUP_DONE
+            if self._hints is not None and info.contact is not None:
+                self._spawn(self._hint(live, self._hints, info.contact["id"]))
         if live.linkedid not in self._calls:
             return  # ended meanwhile: the wrap-up carries what was found
         async with live.lock:
             await self._out.cards(
                 live, msg.UPDATED, statuses=(msg.STATUS_RINGING, msg.STATUS_IN_CALL)
             )
+
+    async def _hint(self, live: LiveCall, hints: LooksLike, contact_id: int) -> None:
+        """Add the caller's likely duplicates to the card once they are found."""
+        try:
+            async with asyncio.timeout(HINT_TIMEOUT_S):
+                looks_like = await hints(contact_id)
+        except (SQLAlchemyError, OSError, TimeoutError) as err:
+            log.warning("pops_hint_failed", linkedid=live.linkedid, error=repr(err))
+            return
+        if not looks_like or not live.info.contact or live.info.contact["id"] != contact_id:
+            return
+        live.info = dataclasses.replace(live.info, looks_like=looks_like)
+        if live.linkedid in self._calls:
+            async with live.lock:
+                await self._out.cards(
+                    live, msg.UPDATED, statuses=(msg.STATUS_RINGING, msg.STATUS_IN_CALL)
+                )
 
     def _cancel_lookup(self, live: LiveCall) -> None:
         if live.lookup_task is not None and not live.lookup_task.done():

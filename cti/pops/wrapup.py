@@ -22,6 +22,7 @@ from crmlite.domain.product_text import ProductText, fill_caller, product_text
 from crmlite.services.activities import ActivityService, Parent
 from crmlite.services.deal_moves import DealMoveService
 from crmlite.services.deals import DealService
+from crmlite.services.merge import survivor_of
 from crmlite.services.tasks import TaskService
 from cti.pops.fanout import FanoutBackend
 from cti.pops.messages import STATUS_WRAPUP
@@ -113,6 +114,10 @@ async def save_wrapup(
     has_note = bool(request.note and request.note.strip())
     writes = moving or has_note or request.callback_due_at is not None
     async with sessions.begin() as db:
+        if parent.contact_id is not None:
+            # The card may show a contact merged away since it rang: its survivor takes the note.
+            survivor = await survivor_of(db, parent.contact_id)
+            parent = Parent(deal_id=parent.deal_id, contact_id=survivor or parent.contact_id)
         # An empty wrap-up (the form's "skip") saves nothing and only withdraws the card.
         if deal_id is not None and writes:
             deals = DealService(db, actor)

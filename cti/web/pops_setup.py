@@ -17,6 +17,7 @@ from crmlite.web.keys import ONE_HOP, SESSIONS
 from cti.pops.click_to_call import ClickToCall
 from cti.pops.directory import CachedUserDirectory
 from cti.pops.fanout import FanoutBackend, InProcessFanout
+from cti.pops.hints import DuplicateHints
 from cti.pops.hub import HubLimits, ScreenPopHub
 from cti.pops.lookup import SqlCallerLookup
 from cti.pops.redis_fanout import RedisFanout
@@ -76,6 +77,7 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
                 extension_pattern=settings.phone.extension_pattern,
             ),
             fence=app[CONSUMER_FENCE],
+            hints=DuplicateHints(app[SESSIONS]),
         )
         click = ClickToCall(service, lambda: app.get(ORIGINATOR))
         await hub.start()

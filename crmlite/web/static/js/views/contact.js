@@ -8,6 +8,7 @@ import { navigate } from "../router.js";
 import { clickToCall } from "../pops.js";
 import { stageById, pipelines, userName, users } from "../session.js";
 import { errorText, failed, loading, showFieldErrors, toast } from "../ui.js";
+import { duplicatesOf, mergeDialog, reasonsText } from "../merge.js";
 import { callList, taskList } from "./deal.js";
 
 export async function render(main, params) {
@@ -20,10 +21,15 @@ export async function render(main, params) {
     failed(main, err);
     return;
   }
+  if (contact.id !== id) {
+    // A merged contact's id redirects to the contact it joined: show that one under its own URL.
+    navigate(`/contacts/${contact.id}`, { replace: true });
+    return;
+  }
   const [deals, activities, similar] = await Promise.all([
     api.get("/api/v1/deals", { contact: id, limit: 100 }).then((a) => itemsOf(a).map(normalizeDeal)).catch(() => []),
     api.get("/api/v1/activities", { contact_id: id, limit: 100 }).then(itemsOf).catch(() => []),
-    possibleDuplicates(contact),
+    duplicatesOf(contact.id),
     pipelines(),
     users(),
   ]);
@@ -36,9 +42,7 @@ export async function render(main, params) {
         const created = await newDealDialog({ contact });
         if (created) navigate(`/deals/${created.id}`);
       } } }, "+ ", t("deal.new"))),
-    similar.length ? h("p", { class: "notice", role: "note", "data-testid": "duplicate-hint" },
-      t("contact.possible_duplicates"), " ",
-      similar.map((c, i) => [i ? ", " : "", h("a", { href: `/contacts/${c.id}` }, c.name, c.company ? ` (${c.company})` : "")])) : null,
+    duplicateHint(contact, similar, refresh),
     h("div", { class: "grid-2" },
       h("section", { class: "panel", "aria-labelledby": "contact-phones" },
         h("h2", { id: "contact-phones" }, t("contact.phones")),
@@ -78,22 +82,25 @@ export async function render(main, params) {
       callList(activities.filter((a) => a.kind === "call"))));
 }
 
-/** Other contacts with the same name or company: the hint that two records may be one customer. */
-async function possibleDuplicates(contact) {
-  const queries = [contact.name, contact.company].filter((q) => q && q.length >= 3);
-  const found = new Map();
-  for (const q of queries) {
-    try {
-      for (const c of itemsOf(await api.get("/api/v1/contacts", { q, limit: 5 }))) {
-        const same = c.name?.toLowerCase() === contact.name?.toLowerCase()
-          || (contact.company && c.company?.toLowerCase() === contact.company.toLowerCase());
-        if (c.id !== contact.id && same) found.set(c.id, c);
-      }
-    } catch (err) {
-      console.warn("duplicate search failed", err);
-    }
-  }
-  return [...found.values()];
+/** Likely duplicates (查重) with their reasons, each with a merge button. */
+function duplicateHint(contact, similar, refresh) {
+  if (!similar.items.length && !similar.hidden) return null;
+  return h("div", { class: "notice", role: "note", "data-testid": "duplicate-hint" },
+    h("p", {}, t("contact.possible_duplicates")),
+    h("ul", {}, similar.items.map((c) => h("li", { "data-contact-id": c.contact_id },
+      h("a", { href: `/contacts/${c.contact_id}` }, c.name, c.company ? ` (${c.company})` : ""),
+      " ", h("span", { class: "muted" }, t("duplicates.score", { score: c.score }), " · ", reasonsText(c)), " ",
+      h("button", { type: "button", class: "secondary small", on: { click: async () => {
+        try {
+          if (await mergeDialog(contact, c.contact_id)) {
+            toast(t("duplicates.merged"), "success");
+            refresh();
+          }
+        } catch (err) {
+          toast(errorText(err), "error");
+        }
+      } } }, t("duplicates.merge"))))),
+    similar.hidden ? h("p", { class: "muted" }, t("duplicates.hidden", { count: similar.hidden })) : null);
 }
 
 function editForm(contact, refresh) {
