@@ -11,6 +11,7 @@ nothing twice. A dry run does everything in one transaction and rolls it back.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -29,7 +30,7 @@ from crmlite.domain.phones import PhoneRules
 from crmlite.domain.principal import Principal
 from crmlite.domain.tabular import Table, TableRow, read_table
 from crmlite.services.common import utc_now
-from crmlite.services.import_report import COUNTED, RowReport
+from crmlite.services.import_report import COUNTED, RowReport, RowStatus
 
 DEFAULT_BATCH = 500
 PREVIEW_ROWS = 10
@@ -223,6 +224,12 @@ async def _commit_batch(
 ) -> None:
     async with units.batch() as session:
         reports = await applier.apply(session, batch)
+        if units.shared is not None:
+            # A dry run's new ids are rolled back: they would name nothing.
+            reports = [
+                dataclasses.replace(r, entity_id=None) if r.status is RowStatus.CREATED else r
+                for r in reports
+            ]
         for report in reports:
             progress.counts[report.status.value] += 1
         progress.rows_done += len(batch)
