@@ -24,7 +24,7 @@ async def test_deals_from_a_russian_file_and_not_twice(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     data = fixture("deals_ru_utf8.csv")
-    progress, report = await import_file(sessions, data, kind=ImportKind.DEALS)
+    _, report = await import_file(sessions, data, kind=ImportKind.DEALS)
     assert report.by_row() == {
         2: ("created", ""),
         3: ("created", ""),
