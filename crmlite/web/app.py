@@ -13,12 +13,14 @@ from crmlite.web import (
     campaigns,
     contacts,
     deals,
+    imports,
     inbox,
     pipelines,
     reports,
     users,
 )
 from crmlite.web.errors import error_middleware
+from crmlite.web.import_jobs import import_workspace_ctx
 from crmlite.web.keys import API_ROUTES, AUTH_CONFIG, LOGIN_THROTTLE
 from crmlite.web.middleware import access_log_middleware, request_id_middleware
 from crmlite.web.openapi import openapi_routes
@@ -39,6 +41,7 @@ CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     inbox.routes,
     reports.routes,
     campaigns.routes,
+    imports.routes,
 )
 
 
@@ -52,6 +55,7 @@ def setup_crm_web(
     """Add the middlewares and the CRM API to ``app`` (which must hold ENGINE and SESSIONS)."""
     app[AUTH_CONFIG] = AuthConfig(session_ttl=session_ttl, secure_cookies=secure_cookies)
     app[LOGIN_THROTTLE] = LoginThrottle()
+    app.cleanup_ctx.append(import_workspace_ctx)  # uploads and running imports
     if API_ROUTES not in app:
         app[API_ROUTES] = []
     # Outermost first: the id is bound before anything logs, errors become problems before the
