@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -345,5 +344,7 @@ def _datetime(cells: _Cells, field: str) -> dt.datetime | None:
 
 def _key(*parts: object) -> str:
     """A stable digest of a row's normalized content."""
-    payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":"), default=str)
+    # repr keeps None apart from "None" and a list apart from its items; the unit separator
+    # cannot appear in a cell's meaning.
+    payload = "\x1f".join(map(repr, parts))
     return hashlib.sha256(payload.encode()).hexdigest()

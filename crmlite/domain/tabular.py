@@ -29,6 +29,7 @@ _LEGACY_ENCODINGS = ["cp1251", "gb18030", "koi8_r", "cp1252", "big5", "cp1256"]
 # =, @, a tab or CR, or a sign not followed by a number: what spreadsheets evaluate (a phone such
 # as +7 495 ... stays as it is).
 _FORMULA = re.compile(r"^(?:[=@\t\r]|[+-](?![\d (]))")
+_RISKY_FIRST = frozenset("=@\t\r+-")
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
@@ -56,6 +57,12 @@ class Table:
     delimiter: str
     header: tuple[str, ...]
     text: str
+
+    def count_rows(self) -> int:
+        """How many rows ``rows()`` yields, without building them."""
+        reader = csv.reader(io.StringIO(self.text), delimiter=self.delimiter)
+        next(reader, None)
+        return sum(1 for cells in reader if any(cell.strip() for cell in cells))
 
     def rows(self) -> Iterator[TableRow]:
         """Every non-blank data row, cells stripped, padded or cut to the header's width."""
@@ -138,6 +145,6 @@ def safe_cell(value: object) -> object:
     """A cell a spreadsheet will not run: text that reads as a formula gets a leading quote."""
     if value is None:
         return ""
-    if isinstance(value, str) and _FORMULA.match(value):
+    if isinstance(value, str) and value[:1] in _RISKY_FIRST and _FORMULA.match(value):
         return "'" + value
     return value

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, false, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Contact, ContactEmail, ContactPhone, ImportedRow, User
@@ -279,10 +279,12 @@ class ContactImporter:
         people = list({id(item.person): item.person for item in pending}.values())
         new = [p for p in people if p.id is None]
         if new:
-            ids = await session.scalars(
-                insert(CONTACTS).returning(CONTACTS.c.id, sort_by_parameter_order=True),
+            ids = await reserve_contact_ids(session, len(new))
+            await session.execute(
+                insert(CONTACTS),
                 [
                     {
+                        "id": new_id,
                         "name": p.name,
                         "company": p.company,
                         "email": p.email,
@@ -290,13 +292,14 @@ class ContactImporter:
                         "created_at": now,
                         "updated_at": now,
                     }
-                    for p in new
+                    for p, new_id in zip(new, ids, strict=True)
                 ],
             )
             for person, new_id in zip(new, ids, strict=True):
                 person.id = new_id
                 self.people[new_id] = person
-        touched = [p for p in people if p.changed and p not in new]
+        created = {id(p) for p in new}
+        touched = [p for p in people if p.changed and id(p) not in created]
         if touched:
             await session.execute(
                 update(CONTACTS)
@@ -338,6 +341,28 @@ class ContactImporter:
             person.new_phones.clear()
             person.new_emails.clear()
             person.changed = False
+
+
+async def reserve_contact_ids(session: AsyncSession, count: int) -> list[int]:
+    """Ids for ``count`` new contacts, so one executemany inserts them all.
+
+    An INSERT ... RETURNING that must keep the rows' order runs row by row on SQLite; taking the
+    ids first keeps the batch one statement. PostgreSQL hands them out from the table's sequence;
+    SQLite continues after the largest id once this transaction holds the write lock (the no-op
+    UPDATE takes it), so no other writer can take the same ids before the commit.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        rows = await session.scalars(
+            text(
+                "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) "  # one id a row
+                "FROM generate_series(1, :n)"
+            ),
+            {"n": count},
+        )
+        return list(rows)
+    await session.execute(update(CONTACTS).where(false()).values(name=CONTACTS.c.name))
+    top = await session.scalar(select(func.coalesce(func.max(CONTACTS.c.id), 0)))
+    return list(range(int(top or 0) + 1, int(top or 0) + 1 + count))
 
 
 def _norm(emails: Sequence[str]) -> list[str]:

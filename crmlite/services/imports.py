@@ -132,13 +132,14 @@ def preview(
     chosen = list(mapping) if mapping is not None else propose_mapping(table.header, kind)
     read = _reader(kind)
     shown: list[PreviewRow] = []
-    total = 0
     for row in table.rows():
-        total += 1
         if len(shown) < rows:
             result = read(row, table.header, chosen, rules)
             errors = tuple((e.column, e.reason) for e in result) if isinstance(result, list) else ()
             shown.append(PreviewRow(row.number, row.cells, errors))
+        else:
+            break
+    total = table.count_rows()
     return Preview(table.encoding, table.delimiter, table.header, chosen, total, shown)
 
 
@@ -157,7 +158,7 @@ async def run_import(
     """Import every row of ``data``; resumes an unfinished run of the same file."""
     table = read_table(data, delimiter=options.delimiter)
     mapping = _mapping(table, options)
-    total = sum(1 for _ in table.rows())
+    total = table.count_rows()
     progress = ImportProgress(run_id=None, rows_total=total, rows_done=0)
     if not options.dry_run:
         await _open_run(sessions, principal, data, options, progress, clock, run_id)
