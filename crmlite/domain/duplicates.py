@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from anyascii import anyascii
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 PHONE_SCORE = 100
 EMAIL_SCORE = 95
@@ -51,8 +51,8 @@ COMPANY_SIMILAR = 85
 CORROBORATION_BONUS = 5
 REASONS = ("phone", "email", "name", "company")
 
-# An index bucket holding more people than this (a common first name) is too vague to block on.
-MAX_BUCKET = 400
+# Most people a candidate search gathers by name keys; a common first name alone is too vague.
+MAX_NAMED = 64
 # Name words that take part in blocking keys; long names add little past their first words.
 _KEY_WORDS = 4
 
@@ -165,6 +165,8 @@ class _Prepared:
     phones: frozenset[str]
 
 
+# An import asks for candidates, then adds the same row: read it once.
+@lru_cache(maxsize=1 << 10)
 def _prepare(person: PersonKey) -> _Prepared:
     return _Prepared(
         name=_read_words(person.name),
@@ -220,23 +222,24 @@ def match_people(a: PersonKey, b: PersonKey) -> DuplicateMatch | None:
     return _match(_prepare(a), _prepare(b))
 
 
-def _name_keys(person: _Prepared) -> set[str]:
+@lru_cache(maxsize=1 << 12)
+def _name_keys(name: _Words, company_words: _Words) -> tuple[str, ...]:
     """Blocking keys of a person's name: likely duplicates share at least one."""
-    words = person.name.words[:_KEY_WORDS]
+    words = name.words[:_KEY_WORDS]
     keys = {f"w:{word}" for word in words if len(word) >= 2}
     # One typo spares either the starts or the ends of two words: key both.
     for first, second in itertools.combinations(sorted({word[:3] for word in words}), 2):
         keys.add(f"p:{first}|{second}")
     for first, second in itertools.combinations(sorted({word[-3:] for word in words}), 2):
         keys.add(f"s:{first}|{second}")
-    company = "".join(sorted(person.company.words))
+    company = "".join(sorted(company_words.words))
     if company:
         keys.update(f"c:{company}|{word[:3]}" for word in words)
-    cjk = person.name.cjk
+    cjk = name.cjk
     if len(cjk) == 1:
         keys.add(f"h:{cjk}")
     keys.update(f"h:{first}{second}" for first, second in itertools.combinations(cjk, 2))
-    return keys
+    return tuple(keys)
 
 
 class DuplicateIndex:
@@ -244,14 +247,15 @@ class DuplicateIndex:
 
     Candidates come from blocks: people sharing a phone, an email, or a name key (a folded name
     word, the starts or the ends of two words, the company with a word's start, two CJK
-    characters).
-    Blocks larger than ``max_bucket`` (a common first name alone) are skipped as too vague; only
-    the people found in the blocks are scored.
+    characters). Name blocks are read most selective first, up to ``max_named`` people in all,
+    so a common first name alone gathers nobody; rapidfuzz then screens their names in one call
+    and only the people left (and those sharing a phone or email) are scored.
     """
 
-    def __init__(self, *, max_bucket: int = MAX_BUCKET) -> None:
-        self._max_bucket = max_bucket
+    def __init__(self, *, max_named: int = MAX_NAMED) -> None:
+        self._max_named = max_named
         self._people: dict[int, _Prepared] = {}
+        self._texts: dict[int, str] = {}
         self._keys: dict[int, tuple[str, ...]] = {}
         self._buckets: dict[str, set[int]] = {}
 
@@ -268,9 +272,10 @@ class DuplicateIndex:
         keys = (
             *(f"t:{phone}" for phone in prepared.phones),
             *(f"e:{email}" for email in prepared.emails),
-            *_name_keys(prepared),
+            *_name_keys(prepared.name, prepared.company),
         )
         self._people[person_id] = prepared
+        self._texts[person_id] = prepared.name.sorted_text
         self._keys[person_id] = keys
         for key in keys:
             self._buckets.setdefault(key, set()).add(person_id)
@@ -279,6 +284,7 @@ class DuplicateIndex:
         """Forget ``person_id`` (merged away or deleted); unknown ids are ignored."""
         if self._people.pop(person_id, None) is None:
             return
+        del self._texts[person_id]
         for key in self._keys.pop(person_id):
             bucket = self._buckets[key]
             bucket.discard(person_id)
@@ -290,15 +296,15 @@ class DuplicateIndex:
     ) -> list[tuple[int, DuplicateMatch]]:
         """The ``limit`` best matches for ``person``, best first (ties by id), but ``exclude``."""
         prepared = _prepare(person)
-        found: set[int] = set()
-        for phone in prepared.phones:
-            found |= self._buckets.get(f"t:{phone}", set())
-        for email in prepared.emails:
-            found |= self._buckets.get(f"e:{email}", set())
-        for key in _name_keys(prepared):
-            bucket = self._buckets.get(key)
-            if bucket is not None and len(bucket) <= self._max_bucket:
-                found |= bucket
+        exact: set[int] = set()
+        for key in (
+            *(f"t:{phone}" for phone in prepared.phones),
+            *(f"e:{e}" for e in prepared.emails),
+        ):
+            exact |= self._buckets.get(key, set())
+        named = self._gather_named(prepared)
+        named -= exact
+        found = exact | self._alike_names(prepared, named)
         found.difference_update(exclude)
         matches = [
             (person_id, match)
@@ -307,3 +313,38 @@ class DuplicateIndex:
         ]
         matches.sort(key=lambda item: (-item[1].score, item[0]))
         return matches[:limit]
+
+    def _gather_named(self, person: _Prepared) -> set[int]:
+        buckets = [
+            bucket
+            for key in _name_keys(person.name, person.company)
+            if (bucket := self._buckets.get(key))
+        ]
+        buckets.sort(key=len)
+        named: set[int] = set()
+        for bucket in buckets:
+            if len(named) + len(bucket) > self._max_named:
+                break
+            named |= bucket
+        return named
+
+    def _alike_names(self, person: _Prepared, ids: set[int]) -> set[int]:
+        """Those of ``ids`` whose names may read alike, screened in bulk; a superset for _match."""
+        if not ids or not person.name.words:
+            return set()
+        listed = list(ids)
+        texts = [self._texts[person_id] for person_id in listed]
+        query = person.name.sorted_text
+        scorers = (
+            [fuzz.ratio, fuzz.token_set_ratio] if len(person.name.words) >= 2 else [fuzz.ratio]
+        )
+        alike = {
+            listed[at]
+            for scorer in scorers
+            for _, _, at in process.extract(
+                query, texts, scorer=scorer, score_cutoff=NAME_SIMILAR, limit=None
+            )
+        }
+        if person.name.cjk:
+            alike.update(person_id for person_id in ids if self._people[person_id].name.cjk)
+        return alike

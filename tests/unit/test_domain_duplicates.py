@@ -8,7 +8,7 @@ import pytest
 
 from crmlite.domain.duplicates import (
     EMAIL_SCORE,
-    MAX_BUCKET,
+    MAX_NAMED,
     PHONE_SCORE,
     DuplicateIndex,
     DuplicateMatch,
@@ -148,11 +148,11 @@ def _random_people(count: int, seed: int) -> list[PersonKey]:
     return people
 
 
-@pytest.mark.parametrize("max_bucket", [MAX_BUCKET, 20])
-def test_index_agrees_with_scoring_everyone(max_bucket: int) -> None:
+@pytest.mark.parametrize("max_named", [MAX_NAMED, 20])
+def test_index_agrees_with_scoring_everyone(max_named: int) -> None:
     """Blocking must not lose a match that comparing every pair would find."""
     people = _random_people(600, seed=7)
-    index = DuplicateIndex(max_bucket=max_bucket)
+    index = DuplicateIndex(max_named=max_named)
     for person_id, person in enumerate(people):
         index.add(person_id, person)
     probes = [P(person.name, person.company) for person in people[::7]]
@@ -173,7 +173,7 @@ def test_index_agrees_with_scoring_everyone(max_bucket: int) -> None:
 
 @pytest.mark.parametrize("typed", ["Ivan Bonstantinopolsky", "Ivan Konstantinopolskoy"])
 def test_a_common_first_name_and_a_mistyped_surname_meet_by_word_ends(typed: str) -> None:
-    index = DuplicateIndex(max_bucket=3)
+    index = DuplicateIndex(max_named=3)
     for person_id in range(10):
         index.add(person_id, P(f"Ivan Sidorov{person_id}"))
     index.add(42, P("Иван Константинопольский"))
@@ -182,7 +182,7 @@ def test_a_common_first_name_and_a_mistyped_surname_meet_by_word_ends(typed: str
 
 def test_a_vague_block_is_skipped_but_exact_signals_still_count() -> None:
     index = DuplicateIndex()
-    for person_id in range(MAX_BUCKET + 1):
+    for person_id in range(MAX_NAMED + 1):
         index.add(person_id, P("Ivan", emails=(f"i{person_id}@x.ru",)))
     found = index.candidates(P("Ivan", emails=("i7@x.ru",)), limit=3)
     assert [person_id for person_id, _ in found] == [7]
