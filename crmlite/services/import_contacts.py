@@ -32,6 +32,9 @@ CONTACTS = cast(Table, Contact.__table__)
 PHONES = cast(Table, ContactPhone.__table__)
 EMAILS = cast(Table, ContactEmail.__table__)
 IMPORTED = cast(Table, ImportedRow.__table__)
+# A likely person, not a namesake: a similar name at a similar company scores 75..90 in
+# crmlite.domain.duplicates; a similar name alone (62..70) is too weak to hold a row back.
+DUPLICATE_SCORE = 75
 
 
 @dataclass(slots=True)
@@ -43,6 +46,8 @@ class _Person:
     company: str | None
     email: str | None
     owner_id: int | None
+    index_id: int
+    """The person's id in the duplicate index: its own, or a stand-in while it waits."""
     phones: set[str] = field(default_factory=set)
     emails: set[str] = field(default_factory=set)
     new_phones: list[NormalizedPhone] = field(default_factory=list)
@@ -95,7 +100,7 @@ class ContactImporter:
             )
         )
         for cid, name, company, email, owner in rows:
-            self.people[cid] = _Person(cid, name, company, email, owner)
+            self.people[cid] = _Person(cid, name, company, email, owner, index_id=cid)
         for cid, normalized in await session.execute(
             select(PHONES.c.contact_id, PHONES.c.normalized)
         ):
@@ -165,18 +170,22 @@ class ContactImporter:
             )
         status = RowStatus.UPDATED
         if person is None:
-            found = self.index.candidates(_record_key(record), limit=1)
+            found = [
+                (self.people[index_id], match)
+                for index_id, match in self.index.candidates(_record_key(record), limit=1)
+                if match.score >= DUPLICATE_SCORE
+            ]
             if found and not self.merge:
                 candidate, match = found[0]
                 return RowReport(
                     number,
                     RowStatus.DUPLICATE,
-                    candidate if candidate > 0 else None,
-                    reason=f"likely the same as contact {self._label(candidate)} "
+                    candidate.id,
+                    reason=f"likely the same as contact {_label(candidate)} "
                     f"({match.score}: {', '.join(match.reasons)})",
                 )
             if found:
-                person, status = self._person(found[0][0]), RowStatus.MERGED
+                person, status = found[0][0], RowStatus.MERGED
         if person is None:
             owner = self._owner(record)
             if isinstance(owner, RowReport):
@@ -215,19 +224,20 @@ class ContactImporter:
         return self.default_owner or self.principal.user_id
 
     def _new(self, record: ContactRecord, owner: int | None) -> _Person:
+        # Until its batch is written the person is indexed under a negative stand-in id.
         person = _Person(
             None,
             record.name,
             record.company,
             record.emails[0] if record.emails else None,
             owner,
+            index_id=self._next_temp,
             changed=True,
         )
-        self._fill(person, record)
-        temp = self._next_temp
         self._next_temp -= 1
-        self.people[temp] = person
-        self.index.add(temp, _key_of(person))
+        self.people[person.index_id] = person
+        if not self._fill(person, record):
+            self.index.add(person.index_id, _key_of(person))
         return person
 
     def _fill(self, person: _Person, record: ContactRecord) -> bool:
@@ -250,15 +260,10 @@ class ContactImporter:
                 person.new_emails.append(address)
                 self.by_email.setdefault(normalized, person)
                 changed = True
+        if changed:
+            self.index.add(person.index_id, _key_of(person))
         person.changed = person.changed or changed
         return changed
-
-    def _person(self, person_id: int) -> _Person:
-        return self.people[person_id]
-
-    def _label(self, person_id: int) -> str:
-        person = self.people[person_id]
-        return f"#{person.id}" if person.id is not None else f"{person.name!r} (earlier row)"
 
     async def _imported(
         self, session: AsyncSession, rows: Sequence[tuple[TableRow, object]]
@@ -297,7 +302,6 @@ class ContactImporter:
             )
             for person, new_id in zip(new, ids, strict=True):
                 person.id = new_id
-                self.people[new_id] = person
         created = {id(p) for p in new}
         touched = [p for p in people if p.changed and id(p) not in created]
         if touched:
@@ -363,6 +367,10 @@ async def reserve_contact_ids(session: AsyncSession, count: int) -> list[int]:
     await session.execute(update(CONTACTS).where(false()).values(name=CONTACTS.c.name))
     top = await session.scalar(select(func.coalesce(func.max(CONTACTS.c.id), 0)))
     return list(range(int(top or 0) + 1, int(top or 0) + 1 + count))
+
+
+def _label(person: _Person) -> str:
+    return f"#{person.id}" if person.id is not None else f"{person.name!r} (earlier row)"
 
 
 def _norm(emails: Sequence[str]) -> list[str]:

@@ -218,3 +218,22 @@ async def test_a_sellers_import_is_theirs_and_leaves_others_alone(
         people = await contacts_by_name(session)
         assert people["New one"].owner_id == anna.user_id
         assert people["Boris client"].email is None
+
+
+async def test_the_duplicate_check_reads_across_scripts_and_legal_forms(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions.begin() as session:
+        held = await ContactService(session, SYSTEM).create(
+            "Алексей Петров", company='ООО "Ромашка"', phones=[PhoneInput("+7 903 000 00 01")]
+        )
+    data = (
+        CSV_HEADER
+        + "Alexey Petrov,Romashka LLC,+7 903 000 00 05,\r\n"
+        + "Alexey Petrov,Globus LLC,+7 903 000 00 06,\r\n"
+    ).encode()
+    _, report = await import_file(sessions, data)
+    assert [(r.status.value, r.entity_id) for r in report.rows[:1]] == [("duplicate", held.id)]
+    assert "name" in report.rows[0].reason
+    # The same name at another company is a namesake: a new contact.
+    assert report.rows[1].status.value == "created"
