@@ -159,7 +159,8 @@ def calls_export(
 async def stream_rows(
     session: AsyncSession, export: Export, *, partition: int = PARTITION
 ) -> AsyncIterator[Sequence[tuple[Any, ...]]]:
-    """The export's rows in partitions, off a server-side cursor."""
-    result = await session.stream(export.query.execution_options(yield_per=partition))
+    """The export's rows in partitions, off a server-side cursor (Core: no ORM row loading)."""
+    connection = await session.connection()
+    result = await connection.stream(export.query.execution_options(yield_per=partition))
     async for rows in result.partitions(partition):
-        yield [tuple(row) for row in rows]
+        yield rows

@@ -63,7 +63,7 @@ async def export_response(
         await response.prepare(request)
         await response.write(("\ufeff" + csv_lines([export.columns])).encode())
         async for rows in stream_rows(session, export):
-            await response.write(csv_lines([_csv_cell(c) for c in row] for row in rows).encode())
+            await response.write(csv_lines(rows).encode())
         await response.write_eof()
         return response
     with tempfile.TemporaryDirectory(prefix="cti-export-") as folder:
@@ -82,12 +82,6 @@ async def export_response(
                 await response.write(chunk)
     await response.write_eof()
     return response
-
-
-def _csv_cell(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat()
-    return value
 
 
 def _append(sheet: Any, rows: Sequence[tuple[Any, ...]]) -> None:
