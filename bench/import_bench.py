@@ -131,7 +131,7 @@ async def _export_csv(sessions: Any) -> tuple[int, float]:
     count = 0
     size = 0
     async with sessions() as session:
-        export = contacts_export(session, SYSTEM, RULES)
+        export = contacts_export(session, SYSTEM, RULES, text_times=True)
         async for rows in stream_rows(session, export):
             size += len(csv_lines(rows).encode())
             count += len(rows)

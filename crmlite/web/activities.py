@@ -144,7 +144,7 @@ async def list_activities(
         if file_format is not None:
             export = calls_export(
                 session, principal(request), contact_id=query.contact_id, deal_id=query.deal_id,
-                kind=query.kind,
+                kind=query.kind, text_times=file_format == "csv",
             )  # fmt: skip
             return await export_response(request, session, export, file_format)
         page = await ActivityService(session, principal(request)).find(

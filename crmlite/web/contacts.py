@@ -100,7 +100,7 @@ async def list_contacts(
         async with request.app[SESSIONS]() as session:
             export = contacts_export(
                 session, actor, phone_rules(request), text=query.q, phone=query.phone,
-                owner_id=owner_id,
+                owner_id=owner_id, text_times=file_format == "csv",
             )  # fmt: skip
             return await export_response(request, session, export, file_format)
     async with request.app[SESSIONS]() as session:

@@ -173,7 +173,7 @@ async def list_deals(
     file_format = export_format(request, query.format)
     async with request.app[SESSIONS]() as session:
         if file_format is not None:
-            export = deals_export(session, actor, criteria)
+            export = deals_export(session, actor, criteria, text_times=file_format == "csv")
             return await export_response(request, session, export, file_format)
         page = await DealService(session, actor).find(criteria)
     return Page[DealOut](

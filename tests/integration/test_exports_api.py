@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from openpyxl import load_workbook
@@ -41,6 +42,7 @@ async def test_contacts_export_csv_follows_filters_and_rbac(api: ApiHarness) -> 
     assert sorted(rows[2]["phones"].split(", ")) == ["+79030000001", "+79030000002"]
     assert anna.user is not None
     assert rows[2]["owner"] == anna.user.login
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", rows[2]["created_at"])
 
     filtered = await anna.get("/api/v1/contacts", params={"q": "Zoe"},
                               headers={"Accept": "text/csv"})  # fmt: skip
