@@ -7,6 +7,9 @@ import re
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer, log_in, screenshot
+from tests.e2e.test_accessibility import axe_page, violations
+
+__all__ = ["axe_page"]  # the fixture, shared with the accessibility tests
 
 # Excel in a Russian locale: ";" between cells, Windows-1251, a note column nobody wants, a bad
 # email (left out by the mapping below) and a bad phone (reported).
@@ -40,6 +43,7 @@ def test_import_with_mapping_preview_and_result(page: Page, server: LiveServer) 
     page.get_by_role("button", name="Check with this mapping").click()
     expect(preview).not_to_contain_text("not an email address")
     expect(preview.locator("tr", has_text="Ошибкин")).to_contain_text("not a phone number")
+    screenshot(page, "import-mapping")
 
     page.get_by_role("button", name="Import", exact=True).click()
     result = page.get_by_test_id("import-result")
@@ -64,3 +68,14 @@ def test_import_with_mapping_preview_and_result(page: Page, server: LiveServer) 
     assert text.startswith("\ufeffid,name,")
     assert "Импортов Игорь" in text
     assert "+79777001002" in text
+
+
+def test_the_import_screen_has_no_serious_accessibility_problems(
+    axe_page: Page, server: LiveServer
+) -> None:
+    log_in(axe_page, server, server.people["helen"], path="/import")
+    axe_page.locator("#import-file").set_input_files(
+        files=[{"name": "a11y.csv", "mimeType": "text/csv", "buffer": FILE}]
+    )
+    expect(axe_page.get_by_test_id("import-detected")).to_contain_text("cp1251")
+    assert violations(axe_page) == []

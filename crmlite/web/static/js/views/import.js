@@ -76,8 +76,8 @@ export async function render(main) {
             answer.header.map((name) => h("th", {}, name)), h("th", {}, t("import.check")))),
           h("tbody", {}, previewRows))),
         h("div", { class: "toolbar", style: { marginTop: "0.75rem" } },
-          h("label", { class: "inline-field" }, dryRun, h("span", {}, t("import.dry_run"))),
-          state.kind === "contacts" ? h("label", { class: "inline-field" }, merge, h("span", {}, t("import.merge"))) : null,
+          h("label", { class: "checkbox" }, dryRun, t("import.dry_run")),
+          state.kind === "contacts" ? h("label", { class: "checkbox" }, merge, t("import.merge")) : null,
           h("button", { type: "button", class: "primary", id: "import-run",
             on: { click: () => run({ dry_run: dryRun.checked, merge: merge.checked }) } }, t("import.run")))));
   };
