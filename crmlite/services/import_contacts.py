@@ -164,7 +164,9 @@ class ContactImporter:
                 reason=f"the numbers belong to different contacts ({names})",
             )
         person = next(iter(matched.values()), None)
+        matched_on = "phone"
         if person is None:
+            matched_on = "email"
             person = next(
                 (self.by_email[e] for e in _norm(record.emails) if e in self.by_email), None
             )
@@ -185,7 +187,7 @@ class ContactImporter:
                     f"({match.score}: {', '.join(match.reasons)})",
                 )
             if found:
-                person, status = found[0][0], RowStatus.MERGED
+                person, status, matched_on = found[0][0], RowStatus.MERGED, "name"
         if person is None:
             owner = self._owner(record)
             if isinstance(owner, RowReport):
@@ -197,8 +199,8 @@ class ContactImporter:
             return RowReport(
                 number,
                 RowStatus.ERROR,
-                column=self.columns.get("phone", ""),
-                reason="belongs to a contact of another user",
+                column=self.columns.get(matched_on, ""),
+                reason=f"the {matched_on} belongs to a contact of another user",
             )
         reason = ""
         if person.name.casefold() != record.name.casefold():

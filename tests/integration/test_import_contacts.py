@@ -204,20 +204,26 @@ async def test_a_sellers_import_is_theirs_and_leaves_others_alone(
     anna, boris, _, _ = await add_users(sessions)
     async with sessions.begin() as session:
         await ContactService(session, boris).create(
-            "Boris client", phones=[PhoneInput("+79035550001")]
+            "Boris client", company="Zeta", phones=[PhoneInput("+79035550001")]
         )
+        await ContactService(session, boris).create("Boris other", email="other@boris.io")
     data = (
-        CSV_HEADER + "New one,,+7 903 555 00 02,\r\n" + "Someone,,+7 903 555 00 01,x@y.io\r\n"
+        CSV_HEADER
+        + "New one,,+7 903 555 00 02,\r\n"
+        + "Someone,,+7 903 555 00 01,x@y.io\r\n"
+        + "Third,,,Other@Boris.io\r\n"
     ).encode()
     _, report = await import_file(sessions, data, principal=anna, owner_id=boris.user_id)
     assert [(r.status.value, r.column) for r in report.rows] == [
         ("created", ""),
         ("error", "Phone"),
+        ("error", "Email"),
     ]
     async with sessions() as session:
         people = await contacts_by_name(session)
         assert people["New one"].owner_id == anna.user_id
         assert people["Boris client"].email is None
+        assert people["Boris other"].company is None
 
 
 async def test_the_duplicate_check_reads_across_scripts_and_legal_forms(
