@@ -1,4 +1,5 @@
-"""The ``cti`` command: serve, migrate, demo, users and tokens, call replays, the PBX simulator."""
+"""The ``cti`` command: serve, migrate, demo, users and tokens, call replays, the PBX simulator,
+imports."""
 
 from __future__ import annotations
 
@@ -119,6 +120,33 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--calls-per-minute", type=float, default=6.0)
     sim.add_argument("--replay", metavar="FILE.ami", help="serve this capture instead")
     sim.set_defaults(module="cti.commands.sim")
+
+    importer = commands.add_parser(
+        "import", help="import contacts or deals from a CSV file (row report, resumable)"
+    )
+    importer.add_argument("kind", choices=["contacts", "deals"])
+    importer.add_argument(
+        "file",
+        metavar="FILE",
+        help="CSV with , ; or tab; UTF-8 (BOM or not), Windows-1251, GB18030",
+    )
+    importer.add_argument("--dry-run", action="store_true", help="check every row, change nothing")
+    importer.add_argument(
+        "--merge",
+        action="store_true",
+        help="merge likely duplicates into the contact they resemble instead of skipping them",
+    )
+    importer.add_argument("--owner", metavar="LOGIN", help="owner of rows that name none")
+    importer.add_argument(
+        "--batch", type=int, default=500, metavar="N", help="rows per transaction (default 500)"
+    )
+    importer.add_argument(
+        "--report", metavar="FILE.csv", help="write the row report here instead of stdout"
+    )
+    importer.add_argument(
+        "--delimiter", choices=[",", ";", "\t", "|"], help="override the detected delimiter"
+    )
+    importer.set_defaults(module="cti.commands.imports")
     return parser
 
 

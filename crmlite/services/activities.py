@@ -160,6 +160,25 @@ class ActivityService:
     ) -> Page[Activity]:
         """Activities the principal sees, newest first, optionally of one contact or deal."""
         check_page(limit, offset)
+        conditions = self.conditions(contact_id=contact_id, deal_id=deal_id, kind=kind)
+        total = await self.session.scalar(select(func.count(Activity.id)).where(*conditions))
+        rows = await self.session.scalars(
+            select(Activity)
+            .where(*conditions)
+            .order_by(Activity.created_at.desc(), Activity.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return Page(items=list(rows), total=total or 0, limit=limit, offset=offset)
+
+    def conditions(
+        self,
+        *,
+        contact_id: int | None = None,
+        deal_id: int | None = None,
+        kind: ActivityKind | None = None,
+    ) -> list[ColumnElement[bool]]:
+        """What ``find`` filters on (exports too)."""
         conditions: list[ColumnElement[bool]] = []
         visible = self.visible()
         if visible is not None:
@@ -170,15 +189,7 @@ class ActivityService:
             conditions.append(Activity.deal_id == deal_id)
         if kind is not None:
             conditions.append(Activity.kind == kind.value)
-        total = await self.session.scalar(select(func.count(Activity.id)).where(*conditions))
-        rows = await self.session.scalars(
-            select(Activity)
-            .where(*conditions)
-            .order_by(Activity.created_at.desc(), Activity.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return Page(items=list(rows), total=total or 0, limit=limit, offset=offset)
+        return conditions
 
     async def delete(self, activity_id: int) -> None:
         """Remove a note or call log; only its author, heads and admins may."""

@@ -186,23 +186,7 @@ class ContactService:
     ) -> Page[Contact]:
         """Search by text (name, company, email, or a phone typed in any form) and/or by phone."""
         check_page(limit, offset)
-        query = select(Contact)
-        visible = self._visible()
-        if visible is not None:
-            query = query.where(visible)
-        if owner_id is not None:
-            query = query.where(Contact.owner_id == owner_id)
-        if phone:
-            number = normalize_phone(phone, self.rules)
-            query = query.where(
-                Contact.id.in_(
-                    select(ContactPhone.contact_id).where(
-                        ContactPhone.normalized == number.normalized
-                    )
-                )
-            )
-        if text and text.strip():
-            query = query.where(self._text_match(text.strip()))
+        query = select(Contact).where(*self.conditions(text=text, phone=phone, owner_id=owner_id))
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = await self.session.scalars(
             query.options(selectinload(Contact.phones))
@@ -211,6 +195,29 @@ class ContactService:
             .offset(offset)
         )
         return Page(items=list(rows), total=total or 0, limit=limit, offset=offset)
+
+    def conditions(
+        self, *, text: str | None = None, phone: str | None = None, owner_id: int | None = None
+    ) -> list[ColumnElement[bool]]:
+        """What ``search`` filters on (and exports too): visibility, owner, phone, text."""
+        conditions: list[ColumnElement[bool]] = []
+        visible = self._visible()
+        if visible is not None:
+            conditions.append(visible)
+        if owner_id is not None:
+            conditions.append(Contact.owner_id == owner_id)
+        if phone:
+            number = normalize_phone(phone, self.rules)
+            conditions.append(
+                Contact.id.in_(
+                    select(ContactPhone.contact_id).where(
+                        ContactPhone.normalized == number.normalized
+                    )
+                )
+            )
+        if text and text.strip():
+            conditions.append(self._text_match(text.strip()))
+        return conditions
 
     def _text_match(self, text: str) -> ColumnElement[bool]:
         conditions = [

@@ -230,7 +230,10 @@ class DealService:
         )
 
     def _filtered(self, criteria: DealFilter) -> Select[Deal]:
-        query = select(Deal).join(Stage, Stage.id == Deal.stage_id)
+        return select(Deal).join(Stage, Stage.id == Deal.stage_id).where(*self.conditions(criteria))
+
+    def conditions(self, criteria: DealFilter) -> list[ColumnElement[bool]]:
+        """What ``find`` filters on (exports too); needs Stage joined to Deal."""
         conditions: list[ColumnElement[bool]] = []
         visible = self.visible()
         if visible is not None:
@@ -261,7 +264,7 @@ class DealService:
                     Deal.contact_id.in_(matching_contacts),
                 )
             )
-        return query.where(*conditions)
+        return conditions
 
     async def update(self, deal_id: int, changes: DealChanges) -> Deal:
         """Edit a deal's fields (not its stage: that is a move)."""

@@ -17,8 +17,10 @@ from crmlite.services.activities import (
     Parent,
 )
 from crmlite.services.common import Page as ServicePage
+from crmlite.services.exports import calls_export
 from crmlite.services.tasks import TaskChanges, TaskService
 from crmlite.web.crm_schemas import OwnerFilter, owner_filter
+from crmlite.web.exports import ExportFormat, export_format, export_response
 from crmlite.web.keys import SESSIONS
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, IdPath, Page, PageQuery
@@ -88,6 +90,9 @@ class ActivityQuery(PageQuery):
     contact_id: int | None = None
     deal_id: int | None = None
     kind: ActivityKind | None = None
+    format: ExportFormat | None = Field(
+        None, description="csv or xlsx: every matching row as a file (or ask by Accept)"
+    )
 
 
 class TaskIn(ApiModel):
@@ -129,9 +134,19 @@ def _page(page: ServicePage[Activity]) -> Page[ActivityOut]:
 
 
 @activity_routes.get("/api/v1/activities", query=ActivityQuery, response=Page[ActivityOut])
-async def list_activities(request: web.Request, *, query: ActivityQuery) -> Page[ActivityOut]:
-    """Activities you see (of your contacts and deals), newest first."""
+async def list_activities(
+    request: web.Request, *, query: ActivityQuery
+) -> Page[ActivityOut] | web.StreamResponse:
+    """Activities you see (of your contacts and deals), newest first; the call log as a file
+    with ``kind=call&format=csv``."""
+    file_format = export_format(request, query.format)
     async with request.app[SESSIONS]() as session:
+        if file_format is not None:
+            export = calls_export(
+                session, principal(request), contact_id=query.contact_id, deal_id=query.deal_id,
+                kind=query.kind, text_times=file_format == "csv",
+            )  # fmt: skip
+            return await export_response(request, session, export, file_format)
         page = await ActivityService(session, principal(request)).find(
             contact_id=query.contact_id,
             deal_id=query.deal_id,

@@ -16,12 +16,14 @@ from crmlite.web import (
     contacts,
     deals,
     duplicates,
+    imports,
     inbox,
     pipelines,
     reports,
     users,
 )
 from crmlite.web.errors import error_middleware
+from crmlite.web.import_jobs import import_workspace_ctx
 from crmlite.web.keys import API_ROUTES, AUTH_CONFIG, LOGIN_THROTTLE
 from crmlite.web.middleware import access_log_middleware, request_id_middleware
 from crmlite.web.openapi import openapi_routes
@@ -43,6 +45,7 @@ CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     inbox.routes,
     reports.routes,
     campaigns.routes,
+    imports.routes,
 )
 
 
@@ -69,6 +72,7 @@ def setup_crm_web(
         trusted_proxies=trusted_proxies,
     )
     app[LOGIN_THROTTLE] = LoginThrottle()
+    app.cleanup_ctx.append(import_workspace_ctx)  # uploads and running imports
     if API_ROUTES not in app:
         app[API_ROUTES] = []
     # Outermost first: the id is bound before anything logs, errors become problems before the

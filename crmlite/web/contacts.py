@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmlite.db.models import Contact
 from crmlite.domain.errors import NotFound
 from crmlite.services.contacts import ContactChanges, ContactService
+from crmlite.services.exports import contacts_export
 from crmlite.web.crm_schemas import OwnerFilter, owner_filter, phone_rules
+from crmlite.web.exports import ExportFormat, export_format, export_response
 from crmlite.web.keys import SESSIONS
 from crmlite.web.merged import merged_contact_answer
 from crmlite.web.phone_schema import PhoneIn
@@ -64,6 +66,9 @@ class ContactQuery(PageQuery):
     q: str | None = Field(None, max_length=200, description="name, company, email or a phone")
     phone: str | None = Field(None, max_length=64, description="a phone in any typed form")
     owner: OwnerFilter = None
+    format: ExportFormat | None = Field(
+        None, description="csv or xlsx: every matching row as a file (or ask by Accept)"
+    )
 
 
 class PhoneQuery(QueryModel):
@@ -84,10 +89,20 @@ def _service(request: web.Request, session: AsyncSession) -> ContactService:
 
 
 @routes.get("/api/v1/contacts", query=ContactQuery, response=Page[ContactOut])
-async def list_contacts(request: web.Request, *, query: ContactQuery) -> Page[ContactOut]:
-    """Search contacts by text and/or phone (sellers see their own)."""
+async def list_contacts(
+    request: web.Request, *, query: ContactQuery
+) -> Page[ContactOut] | web.StreamResponse:
+    """Search contacts by text and/or phone (sellers see their own); CSV or XLSX on request."""
     actor = principal(request)
     owner_id, _ = owner_filter(actor, query.owner)
+    file_format = export_format(request, query.format)
+    if file_format is not None:
+        async with request.app[SESSIONS]() as session:
+            export = contacts_export(
+                session, actor, phone_rules(request), text=query.q, phone=query.phone,
+                owner_id=owner_id, text_times=file_format == "csv",
+            )  # fmt: skip
+            return await export_response(request, session, export, file_format)
     async with request.app[SESSIONS]() as session:
         page = await ContactService(session, actor, phone_rules(request)).search(
             text=query.q,

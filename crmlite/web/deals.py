@@ -12,7 +12,9 @@ from crmlite.db.models import Deal
 from crmlite.domain.errors import InvalidInput
 from crmlite.services.deal_moves import MAX_BULK, DealMoveService, StageMover
 from crmlite.services.deals import DealChanges, DealFilter, DealService, DealStatus, deal_status
+from crmlite.services.exports import deals_export
 from crmlite.web.crm_schemas import AmountIn, AmountOut, Currency, OwnerFilter, owner_filter
+from crmlite.web.exports import ExportFormat, export_format, export_response
 from crmlite.web.keys import ONE_HOP, SESSIONS
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, IdPath, Page, PageQuery
@@ -118,6 +120,9 @@ class DealQuery(PageQuery):
         pattern=r"^-?(created_at|updated_at|amount|title|stage_entered_at|expected_close_date|id)$",
         description="a field, '-' first for descending",
     )
+    format: ExportFormat | None = Field(
+        None, description="csv or xlsx: every matching row as a file (or ask by Accept)"
+    )
 
 
 def deal_out(deal: Deal) -> DealOut:
@@ -145,8 +150,10 @@ def deal_out(deal: Deal) -> DealOut:
 
 
 @routes.get("/api/v1/deals", query=DealQuery, response=Page[DealOut])
-async def list_deals(request: web.Request, *, query: DealQuery) -> Page[DealOut]:
-    """Deals you see, filtered, sorted and paginated, with the total."""
+async def list_deals(
+    request: web.Request, *, query: DealQuery
+) -> Page[DealOut] | web.StreamResponse:
+    """Deals you see, filtered, sorted and paginated, with the total; CSV or XLSX on request."""
     actor = principal(request)
     owner_id, unassigned = owner_filter(actor, query.owner)
     criteria = DealFilter(
@@ -163,7 +170,11 @@ async def list_deals(request: web.Request, *, query: DealQuery) -> Page[DealOut]
         limit=query.limit,
         offset=query.offset,
     )
+    file_format = export_format(request, query.format)
     async with request.app[SESSIONS]() as session:
+        if file_format is not None:
+            export = deals_export(session, actor, criteria, text_times=file_format == "csv")
+            return await export_response(request, session, export, file_format)
         page = await DealService(session, actor).find(criteria)
     return Page[DealOut](
         items=[deal_out(d) for d in page.items],

@@ -46,6 +46,7 @@ SPA_ROUTES: Final = (
     "/contacts",
     "/contacts/{contact_id:\\d+}",
     "/tasks",
+    "/import",
     "/unsorted",
     "/reports",
     "/admin",

@@ -15,6 +15,7 @@ route("/deals/:id", () => import("./views/deal.js"));
 route("/contacts", () => import("./views/contacts.js"));
 route("/contacts/:id", () => import("./views/contact.js"));
 route("/tasks", () => import("./views/tasks.js"));
+route("/import", () => import("./views/import.js"));
 route("/unsorted", () => import("./views/unsorted.js"));
 route("/reports", () => import("./views/reports.js"));
 route("/admin", () => import("./views/admin.js"));
@@ -45,6 +46,7 @@ function renderTopbar() {
       navLink("/unsorted", t("nav.unsorted"), path === "/unsorted"),
       navLink("/contacts", t("nav.contacts"), path.startsWith("/contacts")),
       navLink("/tasks", t("nav.tasks"), path === "/tasks"),
+      navLink("/import", t("nav.import"), path === "/import"),
       isHead() ? navLink("/reports", t("nav.reports"), path === "/reports") : null,
       isAdmin() ? navLink("/admin", t("nav.admin"), path.startsWith("/admin")) : null) : h("span"),
     h("div", { class: "topbar-end" },

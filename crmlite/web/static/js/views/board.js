@@ -6,6 +6,7 @@ import { daysInStage, moveDeal, newDealDialog, normalizeDeal } from "../deals.js
 import { h, options, replace } from "../dom.js";
 import { formatDays, formatMoney, formatNumber, t, tOr } from "../i18n.js";
 import { navigate, queryParams, setQueryParams } from "../router.js";
+import { exportLinks } from "../exports.js";
 import { isHead, pipelines, session, userName, users } from "../session.js";
 import { errorText, failed, loading, toast } from "../ui.js";
 
@@ -175,6 +176,7 @@ class Board {
         h("input", { type: "date", id: "date-from", value: this.filters.from, on: { change: onFilter("from") } })),
       h("label", { class: "inline-field" }, h("span", {}, t("board.created_to")),
         h("input", { type: "date", id: "date-to", value: this.filters.to, on: { change: onFilter("to") } })),
+      exportLinks("/api/v1/deals", { pipeline: this.pipeline.id, ...this.query() }, { id: "deals-export" }),
       h("button", { type: "button", class: "primary", id: "new-deal", on: { click: () => this.newDeal() } },
         "+ ", t("deal.new")));
   }

@@ -10,6 +10,7 @@ import { stageById, pipelines, userName, users } from "../session.js";
 import { errorText, failed, loading, showFieldErrors, toast } from "../ui.js";
 import { duplicatesOf, mergeDialog, reasonsText } from "../merge.js";
 import { callList, taskList } from "./deal.js";
+import { exportLinks } from "../exports.js";
 
 export async function render(main, params) {
   loading(main);
@@ -79,6 +80,7 @@ export async function render(main, params) {
         taskList(activities.filter((a) => a.kind === "task"), refresh))),
     h("section", { class: "panel", style: { marginTop: "1rem" }, "aria-labelledby": "contact-calls" },
       h("h2", { id: "contact-calls" }, t("contact.calls")),
+      exportLinks("/api/v1/activities", { kind: "call", contact_id: id }, { id: "calls-export" }),
       callList(activities.filter((a) => a.kind === "call"))));
 }
 

@@ -6,6 +6,7 @@ import { formatPhone, t } from "../i18n.js";
 import { navigate, queryParams, setQueryParams } from "../router.js";
 import { userName, users } from "../session.js";
 import { errorText, showFieldErrors } from "../ui.js";
+import { exportLinks } from "../exports.js";
 import { duplicateMessage } from "./contact.js";
 
 export async function render(main) {
@@ -14,8 +15,10 @@ export async function render(main) {
   const search = h("input", { type: "search", id: "contact-search", value: queryParams().q || "",
     "aria-label": t("contact.search"), placeholder: t("contact.search") });
   let timer = null;
+  const exports = exportLinks("/api/v1/contacts", { q: search.value.trim() }, { id: "contacts-export" });
   const load = async () => {
     setQueryParams({ q: search.value.trim() });
+    exports.update({ q: search.value.trim() });
     try {
       const list = itemsOf(await api.get("/api/v1/contacts", { q: search.value.trim(), limit: 50 }));
       replace(results, list.length ? h("table", { class: "data" },
@@ -55,6 +58,8 @@ export async function render(main) {
       duplicateMessage(status, err) || showFieldErrors(form, err) || (status.textContent = errorText(err));
     }
   });
-  replace(main, h("h1", {}, t("contact.title")), h("p", {}, search), results, h("div", { style: { marginTop: "1rem" } }, form));
+  replace(main, h("h1", {}, t("contact.title")),
+    h("div", { class: "toolbar" }, search, exports, h("a", { href: "/import", class: "button secondary small" }, t("import.title"))),
+    results, h("div", { style: { marginTop: "1rem" } }, form));
   await load();
 }
