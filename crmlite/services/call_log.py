@@ -30,6 +30,7 @@ from crmlite.services.call_work import (
 from crmlite.services.campaigns import attribute_call, record_touch
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
+from crmlite.services.ownership import hand_over
 from crmlite.services.phones import PhoneInput, find_phone_owner
 from crmlite.services.round_robin import next_in_turn
 from crmlite.services.tasks import TaskService
@@ -256,10 +257,13 @@ async def _owner(
     if contact_id is not None:
         contact = await session.get(Contact, contact_id)
         created_here = contact_row is not None and contact_row.created
-        claimable = contact is not None and (contact.owner_id is None or created_here)
+        # A contact in the public pool stays there: a call does not take it from the team (the
+        # seller who answered may claim it from the card).
+        claimable = contact is not None and (
+            (contact.owner_id is None and contact.pooled_at is None) or created_here
+        )
         if contact is not None and claimable and contact.owner_id != user_id:
-            contact.owner_id = user_id
-            contact.updated_at = work.at
+            hand_over(contact, user_id, work.at)
     await effects.add(f"owner:{request.key}", work.rule_id, user_id=user_id, deal_id=deal_id)
     return current, changed
 

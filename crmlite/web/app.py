@@ -15,6 +15,7 @@ from crmlite.web import (
     deals,
     inbox,
     pipelines,
+    pool,
     reports,
     users,
 )
@@ -39,6 +40,7 @@ CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     inbox.routes,
     reports.routes,
     campaigns.routes,
+    pool.routes,
 )
 
 

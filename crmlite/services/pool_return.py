@@ -1,0 +1,218 @@
+"""The idle return: contacts whose owner left them alone for ``[pool] idle_days`` go to the pool.
+
+What counts as the owner's activity with a contact (anything else, a colleague's note, an
+unanswered call nobody handled, does not keep the contact):
+- a note or a call the owner wrote on the contact or on one of its deals (``author_id``),
+- a call the owner handled as the agent (``agent_id``),
+- a task on the contact the owner completed (assignee, at ``done_at``),
+- a stage move the owner made on one of the contact's deals (``deal_stage_changes``).
+
+Cheap on a large base: candidates are only contacts held since before the cut-off, and each one's
+activity is read through the per-contact index of activities and the per-deal index of stage
+changes. Each contact returns in its own conditional UPDATE (same owner, same ``owned_since``)
+committed with its deals and its event, so a pass cut short and run again returns nobody twice,
+and a contact claimed or worked meanwhile is left alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.selectable import ScalarSelect
+
+from crmlite.db.models import Activity, Contact, ContactPoolEvent, Deal, DealStageChange, Stage
+from crmlite.domain.pool import (
+    IDLE_REASON,
+    PoolEventKind,
+    activity_cutoff,
+    is_due_to_return,
+)
+
+BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class HeldContact:
+    contact_id: int
+    owner_id: int
+    owned_since: dt.datetime | None
+    last_activity: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnPass:
+    """What one pass did: contacts looked at, contacts returned, deals that went with them."""
+
+    examined: int = 0
+    returned: int = 0
+    deals: int = 0
+
+
+_At = ScalarSelect[Any]
+
+
+def _owner_activity_at() -> tuple[_At, _At]:
+    """Correlated scalar subqueries: the owner's last activity on a contact, and last stage move."""
+    on_contact = (
+        select(
+            func.max(case((Activity.kind == "task", Activity.done_at), else_=Activity.created_at))
+        )
+        .where(
+            Activity.contact_id == Contact.id,
+            or_(
+                and_(Activity.kind.in_(("note", "call")), Activity.author_id == Contact.owner_id),
+                and_(Activity.kind == "call", Activity.agent_id == Contact.owner_id),
+                and_(
+                    Activity.kind == "task",
+                    Activity.assignee_id == Contact.owner_id,
+                    Activity.done_at.is_not(None),
+                ),
+            ),
+        )
+        .correlate(Contact)
+        .scalar_subquery()
+    )
+    moved = (
+        select(func.max(DealStageChange.changed_at))
+        .join(Deal, Deal.id == DealStageChange.deal_id)
+        .where(Deal.contact_id == Contact.id, DealStageChange.changed_by_id == Contact.owner_id)
+        .correlate(Contact)
+        .scalar_subquery()
+    )
+    return on_contact, moved
+
+
+async def held_since_before(
+    session: AsyncSession, cutoff: dt.datetime, *, after_id: int = 0, limit: int = BATCH
+) -> list[HeldContact]:
+    """Contacts held since before ``cutoff`` (ids past ``after_id``), with the owner's activity."""
+    on_contact, moved = _owner_activity_at()
+    rows = await session.execute(
+        select(Contact.id, Contact.owner_id, Contact.owned_since, on_contact, moved)
+        .where(
+            Contact.owner_id.is_not(None),
+            Contact.owned_since <= cutoff,
+            Contact.id > after_id,
+        )
+        .order_by(Contact.id)
+        .limit(limit)
+    )
+    found = []
+    for contact_id, owner_id, owned_since, last_on_contact, last_move in rows:
+        times = [t for t in (last_on_contact, last_move) if t is not None]
+        found.append(
+            HeldContact(
+                int(contact_id),
+                int(owner_id or 0),  # never 0: only held contacts are read
+                owned_since,
+                _utc(max(times)) if times else None,
+            )
+        )
+    return found
+
+
+def _utc(value: dt.datetime | str) -> dt.datetime:
+    # A max() over a CASE may come back without the column's type on SQLite: naive UTC text.
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+async def move_to_pool(
+    session: AsyncSession,
+    *,
+    contact_id: int,
+    owner_id: int,
+    owned_since: dt.datetime | None,
+    kind: PoolEventKind,
+    reason: str,
+    by_user_id: int | None,
+    now: dt.datetime,
+    idle_cutoff: dt.datetime | None = None,
+) -> int | None:
+    """Take the contact from ``owner_id`` if it is still theirs; None when it was not.
+
+    With ``idle_cutoff`` the owner's activity is read again in the same statement, so a note
+    written between the pass's read and this write keeps the contact. Its open deals held by the
+    same owner go with it. The caller commits.
+    """
+    guard = [Contact.id == contact_id, Contact.owner_id == owner_id]
+    if owned_since is not None:
+        guard.append(Contact.owned_since == owned_since)
+    if idle_cutoff is not None:
+        guard.extend(or_(last.is_(None), last <= idle_cutoff) for last in _owner_activity_at())
+    taken = await session.execute(
+        update(Contact)
+        .where(*guard)
+        .values(owner_id=None, owned_since=None, pooled_at=now, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    open_stages = select(Stage.id).where(Stage.kind == "open")
+    deals = await session.execute(
+        update(Deal)
+        .where(
+            Deal.contact_id == contact_id,
+            Deal.owner_id == owner_id,
+            Deal.stage_id.in_(open_stages),
+        )
+        .values(owner_id=None, updated_at=now, version=Deal.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.add(
+        ContactPoolEvent(
+            contact_id=contact_id,
+            kind=kind.value,
+            from_user_id=owner_id,
+            by_user_id=by_user_id,
+            reason=reason,
+            at=now,
+        )
+    )
+    await session.flush()
+    return int(deals.rowcount)  # type: ignore[attr-defined]
+
+
+async def return_idle_contacts(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    now: dt.datetime,
+    idle: dt.timedelta,
+    batch_size: int = BATCH,
+) -> ReturnPass:
+    """One pass over every held contact; each batch commits on its own."""
+    cutoff = activity_cutoff(now, idle)
+    examined = returned = deals = 0
+    after_id = 0
+    while True:
+        async with sessions() as session:
+            batch = await held_since_before(session, cutoff, after_id=after_id, limit=batch_size)
+        if not batch:
+            break
+        after_id = batch[-1].contact_id
+        examined += len(batch)
+        due = [c for c in batch if is_due_to_return(c.owned_since, c.last_activity, now, idle)]
+        if not due:
+            continue
+        async with sessions.begin() as session:
+            for contact in due:
+                moved = await move_to_pool(
+                    session,
+                    contact_id=contact.contact_id,
+                    owner_id=contact.owner_id,
+                    owned_since=contact.owned_since,
+                    kind=PoolEventKind.RETURNED,
+                    reason=IDLE_REASON,
+                    by_user_id=None,
+                    now=now,
+                    idle_cutoff=cutoff,
+                )
+                if moved is not None:
+                    returned += 1
+                    deals += moved
+    return ReturnPass(examined=examined, returned=returned, deals=deals)
