@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmlite.db.models import Activity, BlockedNumber, CallEffect, Contact, Deal, Stage, User
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import NormalizedPhone, PhoneKind, PhoneRules, normalize_phone
+from crmlite.domain.pool import RingPolicy
 from crmlite.domain.principal import SYSTEM
 from crmlite.domain.stages import DealSource
 from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
@@ -26,12 +27,14 @@ from crmlite.services.call_work import (
     CallEffects,
     CallRecord,
     CallWork,
+    OwnerRequest,
 )
 from crmlite.services.campaigns import attribute_call, record_touch
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
 from crmlite.services.ownership import hand_over
 from crmlite.services.phones import PhoneInput, find_phone_owner
+from crmlite.services.pool_routing import pool_call
 from crmlite.services.round_robin import next_in_turn
 from crmlite.services.tasks import TaskService
 
@@ -100,14 +103,24 @@ async def is_blocked(session: AsyncSession, normalized: str) -> bool:
     return found is not None
 
 
-async def record_call(session: AsyncSession, work: CallWork, rules: PhoneRules) -> CallEffects:
-    """Apply ``work`` inside the caller's transaction; effects already recorded are skipped."""
+async def record_call(
+    session: AsyncSession,
+    work: CallWork,
+    rules: PhoneRules,
+    *,
+    pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
+) -> CallEffects:
+    """Apply ``work`` inside the caller's transaction; effects already recorded are skipped.
+
+    A caller in the public pool keeps the contact in the pool; its call's deal goes to whom
+    ``pool_ring`` names (the previous owner, a head), or as the rules say for ``queue``.
+    """
     effects = _Effects(session, work.call.linkedid, work.at)
     await effects.load()
     phone = customer_phone(work.call.customer_number, rules)
     contact_id, contact_created = await _contact(session, effects, work, phone, rules)
     deal_id, deal_created, blocked = await _deal(session, effects, work, contact_id, phone)
-    owner_id, owner_changed = await _owner(session, effects, work, contact_id, deal_id)
+    owner_id, owner_changed = await _owner(session, effects, work, (contact_id, deal_id), pool_ring)
     task_ids, new_tasks = await _tasks(session, effects, work, contact_id, deal_id)
     activity_id = await _call_log(session, effects, work, (contact_id, deal_id), rules)
     return CallEffects(
@@ -231,13 +244,22 @@ async def _owner(
     session: AsyncSession,
     effects: _Effects,
     work: CallWork,
-    contact_id: int | None,
-    deal_id: int | None,
+    parents: tuple[int | None, int | None],
+    pool_ring: RingPolicy,
 ) -> tuple[int | None, bool]:
+    contact_id, deal_id = parents
     current = (
         await session.scalar(select(Deal.owner_id).where(Deal.id == deal_id)) if deal_id else None
     )
     request = work.owner
+    pooled = (
+        await pool_call(session, contact_id, pool_ring)
+        if contact_id is not None and deal_id is not None
+        else None
+    )
+    if pooled is not None and pooled.target.user_id is not None:
+        # [pool] ring names who takes a pool contact's deal, whatever the rule asked.
+        request = OwnerRequest("pool", Assignee(user_id=pooled.target.user_id))
     if request is None or effects.get(f"owner:{request.key}") is not None:
         return current, False
     user_id = await _resolve(session, request.assignee, work.at, contact_id, deal_id)

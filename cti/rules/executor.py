@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.domain.phones import PhoneRules
+from crmlite.domain.pool import RingPolicy
 from crmlite.services.call_log import customer_phone, record_call
 from crmlite.services.call_work import (
     Assignee,
@@ -103,9 +104,16 @@ def customer_side(call: CallSnapshot) -> tuple[str | None, str | None, str | Non
 class RuleExecutor:
     """Evaluate the rules for one event and apply the plan inside the caller's transaction."""
 
-    def __init__(self, phone_rules: PhoneRules, *, recording_base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        phone_rules: PhoneRules,
+        *,
+        recording_base_url: str | None = None,
+        pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
+    ) -> None:
         self.phone_rules = phone_rules
         self.recording_base_url = recording_base_url
+        self.pool_ring = pool_ring  # [pool] ring: who takes a pool contact's call deal
 
     async def apply(self, session: AsyncSession, ruleset: RuleSet, event: CallEvent) -> CrmOutcome:
         """Everything for ``event`` in one unit of work; the caller commits (or retries)."""
@@ -129,7 +137,7 @@ class RuleExecutor:
             return CrmOutcome(call.linkedid, event.kind, plan.rule_ids)
         users = await self._users(session, ruleset, plan, call)
         work = await self._work(session, ruleset, plan, event, users, (customer, name, ours))
-        effects = await record_call(session, work, self.phone_rules)
+        effects = await record_call(session, work, self.phone_rules, pool_ring=self.pool_ring)
         return _outcome(call.linkedid, event.kind, plan.rule_ids, effects)
 
     async def _users(

@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from crmlite.domain.phones import PhoneRules
+from crmlite.domain.pool import RingPolicy
 from crmlite.web.inbox import INBOX_LISTENERS, DecisionListener
 from crmlite.web.keys import SESSIONS
 from cti.rules.book import RuleBook
@@ -43,7 +44,11 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         sessions = app[SESSIONS]
         book = RuleBook(phone_rules, file=settings.rules.file)
         await book.load(sessions)
-        executor = RuleExecutor(phone_rules, recording_base_url=settings.rules.recording_base_url)
+        executor = RuleExecutor(
+            phone_rules,
+            recording_base_url=settings.rules.recording_base_url,
+            pool_ring=RingPolicy(settings.pool.ring),
+        )
         crm = CallToCrm(sessions, book, executor, queue_size=settings.rules.retry_queue_size)
         app[RULE_BOOK] = book
         app[CALL_TO_CRM] = crm

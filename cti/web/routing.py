@@ -3,7 +3,9 @@
 Answers ``text/plain`` by default (the bare extension, for Asterisk's ``CURL()``), or JSON when
 the request prefers ``application/json`` or says ``format=json``. An unknown caller, or one whose
 seller has no extension, answers 404 with an empty text body: the dialplan falls through to the
-queue. Authenticated like the rest of the API (a bearer token for the PBX). See docs/DIALPLAN.md.
+queue. A caller whose contact sits in the public pool routes by ``[pool] ring``: to the previous
+owner, to a head, or (``queue``) nowhere. Authenticated like the rest of the API (a bearer token
+for the PBX). See docs/DIALPLAN.md.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from pydantic import Field
 
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import PhoneKind, PhoneRules, normalize_phone
+from crmlite.domain.pool import RingPolicy
 from crmlite.services.call_routing import responsible_seller
 from crmlite.web.keys import SESSIONS
+from crmlite.web.pool import POOL_POLICY
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, QueryModel
 from crmlite.web.security import principal
@@ -41,7 +45,12 @@ class RouteOut(ApiModel):
     login: str | None = None
     display_name: str | None = None
     contact_id: int | None = None
-    via: Literal["contact-owner", "open-deal"] | None = None
+    via: Literal["contact-owner", "open-deal", "pool-previous-owner", "pool-head"] | None = None
+
+
+def _ring(request: web.Request) -> RingPolicy:
+    policy = request.app.get(POOL_POLICY)
+    return policy.ring if policy is not None else RingPolicy.PREVIOUS_OWNER
 
 
 def _wants_json(request: web.Request, query: RouteQuery) -> bool:
@@ -72,7 +81,7 @@ async def route_caller(request: web.Request, *, query: RouteQuery) -> web.Stream
     seller = None
     if normalized is not None:
         async with request.app[SESSIONS]() as session:
-            seller = await responsible_seller(session, normalized)
+            seller = await responsible_seller(session, normalized, pool_ring=_ring(request))
     status = 200 if seller is not None else 404
     if not _wants_json(request, query):
         text = seller.extension if seller is not None else ""
