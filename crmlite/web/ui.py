@@ -47,6 +47,7 @@ SPA_ROUTES: Final = (
     "/contacts/{contact_id:\\d+}",
     "/tasks",
     "/unsorted",
+    "/pool",
     "/reports",
     "/admin",
     "/admin/{section:[a-z-]+}",

@@ -1,4 +1,5 @@
-// The contact page: phones (click-to-call), company, deals, call history, duplicate hint.
+// The contact page: phones (click-to-call), company, deals, call history, duplicate hint, and its
+// place in the public pool (release with a reason, claim, the pool history).
 
 import { api, itemsOf } from "../api.js";
 import { newDealDialog, normalizeDeal } from "../deals.js";
@@ -9,6 +10,7 @@ import { clickToCall } from "../pops.js";
 import { stageById, pipelines, userName, users } from "../session.js";
 import { errorText, failed, loading, showFieldErrors, toast } from "../ui.js";
 import { callList, taskList } from "./deal.js";
+import { poolPanel, poolActions } from "./contact_pool.js";
 
 export async function render(main, params) {
   loading(main);
@@ -20,10 +22,11 @@ export async function render(main, params) {
     failed(main, err);
     return;
   }
-  const [deals, activities, similar] = await Promise.all([
+  const [deals, activities, similar, poolEvents] = await Promise.all([
     api.get("/api/v1/deals", { contact: id, limit: 100 }).then((a) => itemsOf(a).map(normalizeDeal)).catch(() => []),
     api.get("/api/v1/activities", { contact_id: id, limit: 100 }).then(itemsOf).catch(() => []),
     possibleDuplicates(contact),
+    api.get(`/api/v1/contacts/${id}/pool-events`).catch(() => []),
     pipelines(),
     users(),
   ]);
@@ -35,7 +38,8 @@ export async function render(main, params) {
       h("button", { type: "button", class: "primary small", on: { click: async () => {
         const created = await newDealDialog({ contact });
         if (created) navigate(`/deals/${created.id}`);
-      } } }, "+ ", t("deal.new"))),
+      } } }, "+ ", t("deal.new")),
+      poolActions(contact, refresh)),
     similar.length ? h("p", { class: "notice", role: "note", "data-testid": "duplicate-hint" },
       t("contact.possible_duplicates"), " ",
       similar.map((c, i) => [i ? ", " : "", h("a", { href: `/contacts/${c.id}` }, c.name, c.company ? ` (${c.company})` : "")])) : null,
@@ -60,7 +64,8 @@ export async function render(main, params) {
         h("dl", { class: "facts" },
           h("dt", {}, t("contact.company")), h("dd", {}, contact.company || "—"),
           h("dt", {}, t("contact.email")), h("dd", {}, contact.email ? h("a", { href: `mailto:${contact.email}` }, contact.email) : "—"),
-          h("dt", {}, t("contact.owner")), h("dd", {}, userName(contact.owner_id) || "—")),
+          h("dt", {}, t("contact.owner")), h("dd", { "data-testid": "contact-owner" },
+            contact.pooled_at ? t("pool.in_pool") : userName(contact.owner_id) || "—")),
         editForm(contact, refresh)),
       h("section", { class: "panel", "aria-labelledby": "contact-deals" },
         h("h2", { id: "contact-deals" }, t("contact.deals")),
@@ -75,7 +80,8 @@ export async function render(main, params) {
         taskList(activities.filter((a) => a.kind === "task"), refresh))),
     h("section", { class: "panel", style: { marginTop: "1rem" }, "aria-labelledby": "contact-calls" },
       h("h2", { id: "contact-calls" }, t("contact.calls")),
-      callList(activities.filter((a) => a.kind === "call"))));
+      callList(activities.filter((a) => a.kind === "call"))),
+    poolPanel(poolEvents));
 }
 
 /** Other contacts with the same name or company: the hint that two records may be one customer. */
