@@ -1,10 +1,14 @@
-"""The public pool in the browser: a seller releases a contact, another claims it and owns it."""
+"""The public pool in the browser: a seller releases a contact, another claims it and owns it;
+a pool contact's ringing card says so."""
 
 from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer, log_in
+from cti.sim import flows
+from tests.e2e.conftest import LiveServer, SimulatedPbx, log_in
+
+RING_S = 60.0
 
 
 def test_a_seller_claims_from_the_pool_and_sees_it_become_theirs(
@@ -47,3 +51,30 @@ def test_a_seller_releases_a_contact_with_a_reason(page: Page, server: LiveServe
     expect(row).to_contain_text("Boris Seller")
     pool = boris.api.get("/api/v1/pool", params={"q": "Gleb Released"})
     assert [e["contact_id"] for e in pool["items"]] == [contact["id"]]
+
+
+def test_the_ringing_card_of_a_pool_contact_says_in_the_pool(
+    page: Page, server: LiveServer, pbx: SimulatedPbx
+) -> None:
+    anna, chen = server.people["anna"], server.people["chen"]
+    caller = "+79161239977"
+    contact = chen.api.post(
+        "/api/v1/contacts", json={"name": "Roman Pooled", "phones": [{"raw": caller}]}
+    )
+    chen.api.post(f"/api/v1/contacts/{contact['id']}/release", json={"reason": "on vacation"})
+
+    log_in(page, server, anna)
+    expect(page.locator("body[data-pops=connected]")).to_have_count(1)
+    steps = flows.queue_call(
+        pbx.sim.ids, caller=caller, agents=("101",), answer_by=None, ring_s=RING_S
+    )
+    pbx.send([s for s in steps if s.at < RING_S])  # ringing until the card is read
+
+    card = page.get_by_test_id("pop").filter(has_text="Roman Pooled")
+    note = card.get_by_test_id("pop-pool")
+    expect(note).to_contain_text("In the pool")
+    expect(note).to_contain_text("previously Chen Seller")
+    expect(note).to_contain_text("on vacation")
+    # [pool] ring is previous_owner here: no Claim on the card (that is the queue mode's).
+    expect(card.get_by_test_id("pop-claim")).to_have_count(0)
+    pbx.send([s for s in steps if s.at >= RING_S])
