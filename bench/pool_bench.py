@@ -42,9 +42,12 @@ from crmlite.services.pool_return import return_idle_contacts  # noqa: E402
 
 NOW = dt.datetime(2026, 6, 30, 3, 0, tzinfo=dt.UTC)
 IDLE = dt.timedelta(days=30)
-# Per 100,000 held contacts: the scheduled pass must stay a background chore, not a load.
-TARGET_PASS_S_PER_100K = 30.0
-TARGET_POOL_PAGE_P99_MS = 50.0
+# Per 100,000 held contacts: the scheduled pass must stay a background chore, not a load. The
+# first pass returns a third of the base at once (as after an upgrade left alone for a month);
+# the steady pass, each hour's usual cost, reads every candidate and returns nobody.
+TARGET_FIRST_PASS_S_PER_100K = 60.0
+TARGET_STEADY_PASS_S_PER_100K = 10.0
+TARGET_POOL_PAGE_P99_MS = 100.0
 CHUNK = 5000
 
 
@@ -144,10 +147,11 @@ async def main() -> int:
         runs.append(await _run(url, "sqlite", contacts))
     if args.postgres:
         runs.append(await _postgres(args.postgres, contacts))
-    pass_target = TARGET_PASS_S_PER_100K * contacts / 100_000
+    first_target = TARGET_FIRST_PASS_S_PER_100K * contacts / 100_000
+    steady_target = TARGET_STEADY_PASS_S_PER_100K * contacts / 100_000
     met = all(
-        r["first_pass_s"] < pass_target
-        and r["second_pass_s"] < pass_target
+        r["first_pass_s"] < first_target
+        and r["second_pass_s"] < steady_target
         and r["pool_page_p99_ms"] < TARGET_POOL_PAGE_P99_MS
         and r["second_returned"] == 0
         for r in runs
@@ -158,7 +162,8 @@ async def main() -> int:
                 "bench": "pool",
                 "runs": runs,
                 "targets": {
-                    "pass_s": pass_target,
+                    "first_pass_s": first_target,
+                    "second_pass_s": steady_target,
                     "pool_page_p99_ms": TARGET_POOL_PAGE_P99_MS,
                     "second_returned": 0,
                 },

@@ -230,10 +230,9 @@ class PoolService:
             )
         ).all()
         ids = [int(r.id) for r in rows]
-        left = await _left_events(self.session, ids)
+        left, counts = await _arrivals(self.session, ids)
         last_activity = await _last_activity(self.session, ids)
         names = await _names(self.session, (e.from_user_id for e in left.values() if e))
-        counts = await _times_left(self.session, ids)
         items = []
         for row in rows:
             event = left.get(int(row.id))
@@ -297,7 +296,7 @@ async def pool_facts(session: AsyncSession, contact_ids: Sequence[int]) -> dict[
             )
         )
     ).all()
-    left = await _left_events(session, [int(r.id) for r in pooled])
+    left, _ = await _arrivals(session, [int(r.id) for r in pooled])
     names = await _names(session, (e.from_user_id for e in left.values()))
     facts = {}
     for row in pooled:
@@ -313,10 +312,12 @@ async def pool_facts(session: AsyncSession, contact_ids: Sequence[int]) -> dict[
     return facts
 
 
-async def _left_events(session: AsyncSession, ids: Sequence[int]) -> dict[int, ContactPoolEvent]:
-    """Each contact's latest return or release (the event that put it in the pool)."""
+async def _arrivals(
+    session: AsyncSession, ids: Sequence[int]
+) -> tuple[dict[int, ContactPoolEvent], dict[int, int]]:
+    """Each contact's latest return or release (what put it in the pool), and how many it had."""
     if not ids:
-        return {}
+        return {}, {}
     rows = await session.scalars(
         select(ContactPoolEvent)
         .where(
@@ -325,21 +326,12 @@ async def _left_events(session: AsyncSession, ids: Sequence[int]) -> dict[int, C
         )
         .order_by(ContactPoolEvent.contact_id, ContactPoolEvent.at, ContactPoolEvent.id)
     )
-    return {event.contact_id: event for event in rows}  # the latest wins
-
-
-async def _times_left(session: AsyncSession, ids: Sequence[int]) -> dict[int, int]:
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(ContactPoolEvent.contact_id, func.count())
-        .where(
-            ContactPoolEvent.contact_id.in_(ids),
-            ContactPoolEvent.kind.in_([k.value for k in LEFT_AN_OWNER]),
-        )
-        .group_by(ContactPoolEvent.contact_id)
-    )
-    return {int(contact_id): int(count) for contact_id, count in rows}
+    latest: dict[int, ContactPoolEvent] = {}
+    counts: dict[int, int] = {}
+    for event in rows:
+        latest[event.contact_id] = event  # ordered by time: the last one wins
+        counts[event.contact_id] = counts.get(event.contact_id, 0) + 1
+    return latest, counts
 
 
 async def _last_activity(session: AsyncSession, ids: Sequence[int]) -> dict[int, dt.datetime]:

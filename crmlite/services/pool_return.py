@@ -9,9 +9,10 @@ unanswered call nobody handled, does not keep the contact):
 
 Cheap on a large base: candidates are only contacts held since before the cut-off, and each one's
 activity is read through the per-contact index of activities and the per-deal index of stage
-changes. Each contact returns in its own conditional UPDATE (same owner, same ``owned_since``)
-committed with its deals and its event, so a pass cut short and run again returns nobody twice,
-and a contact claimed or worked meanwhile is left alone.
+changes. Each batch returns in one conditional UPDATE that checks every guard again (still held
+since before the cut-off, no activity since), committed with its deals and its events, so a pass
+cut short and run again returns nobody twice, and a contact claimed or worked meanwhile is left
+alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -132,19 +133,14 @@ async def move_to_pool(
     reason: str,
     by_user_id: int | None,
     now: dt.datetime,
-    idle_cutoff: dt.datetime | None = None,
 ) -> int | None:
     """Take the contact from ``owner_id`` if it is still theirs; None when it was not.
 
-    With ``idle_cutoff`` the owner's activity is read again in the same statement, so a note
-    written between the pass's read and this write keeps the contact. Its open deals held by the
-    same owner go with it. The caller commits.
+    Its open deals held by the same owner go with it. The caller commits.
     """
     guard = [Contact.id == contact_id, Contact.owner_id == owner_id]
     if owned_since is not None:
         guard.append(Contact.owned_since == owned_since)
-    if idle_cutoff is not None:
-        guard.extend(or_(last.is_(None), last <= idle_cutoff) for last in _owner_activity_at())
     taken = await session.execute(
         update(Contact)
         .where(*guard)
@@ -153,17 +149,7 @@ async def move_to_pool(
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    open_stages = select(Stage.id).where(Stage.kind == "open")
-    deals = await session.execute(
-        update(Deal)
-        .where(
-            Deal.contact_id == contact_id,
-            Deal.owner_id == owner_id,
-            Deal.stage_id.in_(open_stages),
-        )
-        .values(owner_id=None, updated_at=now, version=Deal.version + 1)
-        .execution_options(synchronize_session=False)
-    )
+    deals = await _free_open_deals(session, [contact_id], owner_id, now)
     session.add(
         ContactPoolEvent(
             contact_id=contact_id,
@@ -175,7 +161,71 @@ async def move_to_pool(
         )
     )
     await session.flush()
-    return int(deals.rowcount)  # type: ignore[attr-defined]
+    return deals
+
+
+async def _free_open_deals(
+    session: AsyncSession, contact_ids: list[int], owner_id: int, now: dt.datetime
+) -> int:
+    """The open deals of ``contact_ids`` held by ``owner_id`` lose their owner; how many did."""
+    open_stages = select(Stage.id).where(Stage.kind == "open")
+    freed = await session.execute(
+        update(Deal)
+        .where(
+            Deal.contact_id.in_(contact_ids),
+            Deal.owner_id == owner_id,
+            Deal.stage_id.in_(open_stages),
+        )
+        .values(owner_id=None, updated_at=now, version=Deal.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(freed.rowcount)  # type: ignore[attr-defined]
+
+
+async def return_batch(
+    session: AsyncSession, due: list[HeldContact], *, now: dt.datetime, cutoff: dt.datetime
+) -> tuple[int, int]:
+    """Return the ``due`` contacts that are still due; (contacts returned, deals freed).
+
+    One UPDATE for the batch re-reads every guard in SQL: still held since before ``cutoff``
+    (any change of owner restarts ``owned_since``, so a row that passes is still the owner read
+    by the pass) and no activity of the owner since, so a note written between the pass's read
+    and this write keeps its contact. Then the freed deals per owner, and the events in one
+    INSERT. The caller commits.
+    """
+    owner_of = {c.contact_id: c.owner_id for c in due}
+    guards = [or_(last.is_(None), last <= cutoff) for last in _owner_activity_at()]
+    taken = await session.execute(
+        update(Contact)
+        .where(
+            Contact.id.in_(list(owner_of)),
+            Contact.owner_id.is_not(None),
+            Contact.owned_since <= cutoff,
+            *guards,
+        )
+        .values(owner_id=None, owned_since=None, pooled_at=now, updated_at=now)
+        .returning(Contact.id)
+        .execution_options(synchronize_session=False)
+    )
+    returned = sorted(int(i) for i in taken.scalars())
+    if not returned:
+        return 0, 0
+    by_owner: dict[int, list[int]] = {}
+    for contact_id in returned:
+        by_owner.setdefault(owner_of[contact_id], []).append(contact_id)
+    deals = 0
+    for owner_id, contact_ids in by_owner.items():
+        deals += await _free_open_deals(session, contact_ids, owner_id, now)
+    await session.execute(
+        insert(ContactPoolEvent),
+        [
+            {"contact_id": contact_id, "kind": PoolEventKind.RETURNED.value,
+             "from_user_id": owner_of[contact_id], "by_user_id": None,
+             "reason": IDLE_REASON, "at": now}
+            for contact_id in returned
+        ],
+    )  # fmt: skip
+    return len(returned), deals
 
 
 async def return_idle_contacts(
@@ -200,19 +250,7 @@ async def return_idle_contacts(
         if not due:
             continue
         async with sessions.begin() as session:
-            for contact in due:
-                moved = await move_to_pool(
-                    session,
-                    contact_id=contact.contact_id,
-                    owner_id=contact.owner_id,
-                    owned_since=contact.owned_since,
-                    kind=PoolEventKind.RETURNED,
-                    reason=IDLE_REASON,
-                    by_user_id=None,
-                    now=now,
-                    idle_cutoff=cutoff,
-                )
-                if moved is not None:
-                    returned += 1
-                    deals += moved
+            done, freed = await return_batch(session, due, now=now, cutoff=cutoff)
+        returned += done
+        deals += freed
     return ReturnPass(examined=examined, returned=returned, deals=deals)

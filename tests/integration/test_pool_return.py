@@ -18,7 +18,7 @@ from crmlite.services.activities import ActivityService, CallDirection, CallLog,
 from crmlite.services.contacts import ContactChanges, ContactService
 from crmlite.services.deal_moves import DealMoveService
 from crmlite.services.deals import DealService
-from crmlite.services.pool_return import held_since_before, move_to_pool, return_idle_contacts
+from crmlite.services.pool_return import held_since_before, return_batch, return_idle_contacts
 from crmlite.services.tasks import TaskChanges, TaskService
 from tests.integration.crm_support import add_users
 
@@ -253,16 +253,9 @@ async def test_work_done_after_the_pass_read_keeps_the_contact(
             Parent(contact_id=contact_id), "she called back"
         )
     async with sessions.begin() as db:
-        moved = await move_to_pool(
-            db,
-            contact_id=contact_id,
-            owner_id=anna.user_id or 0,
-            owned_since=seen.owned_since,
-            kind=PoolEventKind.RETURNED,
-            reason=IDLE_REASON,
-            by_user_id=None,
-            now=NOW,
-            idle_cutoff=cutoff,
-        )
-    assert moved is None
+        returned = await return_batch(db, [seen], now=NOW, cutoff=cutoff)
+    assert returned == (0, 0)
     assert await pool_events(sessions, contact_id) == []
+    async with sessions.begin() as db:
+        again = await return_batch(db, [seen], now=NOW + 31 * DAY, cutoff=NOW + DAY)
+    assert again == (1, 0)  # once her note is old too, the same guard lets it go
