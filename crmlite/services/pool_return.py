@@ -33,7 +33,7 @@ from crmlite.domain.pool import (
     is_due_to_return,
 )
 
-BATCH = 500
+BATCH = 500  # contact ids per window: one read, then one guarded UPDATE of the due ones
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +88,24 @@ def _owner_activity_at() -> tuple[_At, _At]:
 
 
 async def held_since_before(
-    session: AsyncSession, cutoff: dt.datetime, *, after_id: int = 0, limit: int = BATCH
+    session: AsyncSession,
+    cutoff: dt.datetime,
+    *,
+    after_id: int = 0,
+    up_to_id: int | None = None,
 ) -> list[HeldContact]:
-    """Contacts held since before ``cutoff`` (ids past ``after_id``), with the owner's activity."""
+    """Contacts held since before ``cutoff`` (ids in ``(after_id, up_to_id]``), with activity."""
     on_contact, moved = _owner_activity_at()
+    # A window of ids is a primary-key range scan whatever the planner's statistics say; an
+    # "owner_id IS NOT NULL ... ORDER BY id LIMIT n" may walk another index and sort every batch
+    # instead, quadratic over a pass.
+    window = [Contact.owned_since <= cutoff, Contact.id > after_id]
+    if up_to_id is not None:
+        window.append(Contact.id <= up_to_id)
     rows = await session.execute(
         select(Contact.id, Contact.owner_id, Contact.owned_since, on_contact, moved)
-        # No "owner_id IS NOT NULL" here: the planner would walk the owner index and sort every
-        # batch (quadratic over a pass); the primary key's range with this filter is linear.
-        .where(Contact.owned_since <= cutoff, Contact.id > after_id)
+        .where(*window)
         .order_by(Contact.id)
-        .limit(limit)
     )
     found = []
     for contact_id, owner_id, owned_since, last_on_contact, last_move in rows:
@@ -236,13 +243,15 @@ async def return_idle_contacts(
     """One pass over every held contact; each batch commits on its own."""
     cutoff = activity_cutoff(now, idle)
     examined = returned = deals = 0
-    after_id = 0
-    while True:
+    async with sessions() as session:
+        top = await session.scalar(select(func.max(Contact.id))) or 0
+    for after_id in range(0, top, batch_size):
         async with sessions() as session:
-            batch = await held_since_before(session, cutoff, after_id=after_id, limit=batch_size)
+            batch = await held_since_before(
+                session, cutoff, after_id=after_id, up_to_id=after_id + batch_size
+            )
         if not batch:
-            break
-        after_id = batch[-1].contact_id
+            continue
         examined += len(batch)
         due = [
             c
