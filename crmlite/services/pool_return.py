@@ -21,7 +21,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.selectable import ScalarSelect
 
@@ -154,7 +154,7 @@ async def move_to_pool(
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    deals = await _free_open_deals(session, [contact_id], owner_id, now)
+    deals = await _free_open_deals(session, [(contact_id, owner_id)], now)
     session.add(
         ContactPoolEvent(
             contact_id=contact_id,
@@ -170,15 +170,14 @@ async def move_to_pool(
 
 
 async def _free_open_deals(
-    session: AsyncSession, contact_ids: list[int], owner_id: int, now: dt.datetime
+    session: AsyncSession, held: list[tuple[int, int]], now: dt.datetime
 ) -> int:
-    """The open deals of ``contact_ids`` held by ``owner_id`` lose their owner; how many did."""
+    """The open deals of each (contact, owner) held by that owner lose it; how many did."""
     open_stages = select(Stage.id).where(Stage.kind == "open")
     freed = await session.execute(
         update(Deal)
         .where(
-            Deal.contact_id.in_(contact_ids),
-            Deal.owner_id == owner_id,
+            tuple_(Deal.contact_id, Deal.owner_id).in_(held),
             Deal.stage_id.in_(open_stages),
         )
         .values(owner_id=None, updated_at=now, version=Deal.version + 1)
@@ -195,8 +194,8 @@ async def return_batch(
     One UPDATE for the batch re-reads every guard in SQL: still held since before ``cutoff``
     (any change of owner restarts ``owned_since``, so a row that passes is still the owner read
     by the pass) and no activity of the owner since, so a note written between the pass's read
-    and this write keeps its contact. Then the freed deals per owner, and the events in one
-    INSERT. The caller commits.
+    and this write keeps its contact. Then one UPDATE frees their deals, one INSERT records the
+    events. The caller commits.
     """
     owner_of = {c.contact_id: c.owner_id for c in due if c.owner_id is not None}
     guards = [or_(last.is_(None), last <= cutoff) for last in _owner_activity_at()]
@@ -215,12 +214,7 @@ async def return_batch(
     returned = sorted(int(i) for i in taken.scalars())
     if not returned:
         return 0, 0
-    by_owner: dict[int, list[int]] = {}
-    for contact_id in returned:
-        by_owner.setdefault(owner_of[contact_id], []).append(contact_id)
-    deals = 0
-    for owner_id, contact_ids in by_owner.items():
-        deals += await _free_open_deals(session, contact_ids, owner_id, now)
+    deals = await _free_open_deals(session, [(c, owner_of[c]) for c in returned], now)
     await session.execute(
         insert(ContactPoolEvent),
         [

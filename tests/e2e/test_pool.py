@@ -3,12 +3,16 @@ a pool contact's ringing card says so."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from playwright.sync_api import Page, expect
 
 from cti.sim import flows
 from tests.e2e.conftest import LiveServer, SimulatedPbx, log_in
 
 RING_S = 60.0
+TALK_S = 60.0
 
 
 def test_a_seller_claims_from_the_pool_and_sees_it_become_theirs(
@@ -78,3 +82,42 @@ def test_the_ringing_card_of_a_pool_contact_says_in_the_pool(
     # [pool] ring is previous_owner here: no Claim on the card (that is the queue mode's).
     expect(card.get_by_test_id("pop-claim")).to_have_count(0)
     pbx.send([s for s in steps if s.at >= RING_S])
+
+
+@pytest.fixture(scope="module")
+def queue_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A second service whose pool contacts ring the queue: whoever answers may claim them."""
+    path = tmp_path_factory.mktemp("e2e-pool-queue") / "e2e.db"
+    live = LiveServer(f"sqlite+aiosqlite:///{path}", settings={"pool": {"ring": "queue"}})
+    live.start()
+    yield live
+    live.stop()
+
+
+def test_in_queue_mode_the_seller_who_answered_claims_from_the_card(
+    page: Page, queue_server: LiveServer
+) -> None:
+    pbx = SimulatedPbx(queue_server)
+    pbx.wait_until_consumed()
+    anna, chen = queue_server.people["anna"], queue_server.people["chen"]
+    caller = "+79161239988"
+    contact = chen.api.post(
+        "/api/v1/contacts", json={"name": "Queue Quentin", "phones": [{"raw": caller}]}
+    )
+    chen.api.post(f"/api/v1/contacts/{contact['id']}/release", json={"reason": "left the team"})
+
+    log_in(page, queue_server, anna)
+    expect(page.locator("body[data-pops=connected]")).to_have_count(1)
+    steps = flows.queue_call(
+        pbx.sim.ids, caller=caller, agents=("101",), answer_by="101", ring_s=2.0, talk_s=TALK_S
+    )
+    pbx.send([s for s in steps if s.at < 2.0 + TALK_S])  # ringing, answered, talking
+
+    card = page.get_by_test_id("pop").filter(has_text="Queue Quentin")
+    expect(card).to_have_attribute("data-status", "in-call")
+    expect(card.get_by_test_id("pop-pool")).to_contain_text("previously Chen Seller")
+    card.get_by_test_id("pop-claim").click()
+    expect(page.get_by_role("status").filter(has_text="The contact is yours now.")).to_be_visible()
+    expect(card).to_contain_text("Now yours")
+    assert anna.api.get(f"/api/v1/contacts/{contact['id']}")["owner_id"] == anna.id
+    pbx.send([s for s in steps if s.at >= 2.0 + TALK_S])
