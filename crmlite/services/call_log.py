@@ -24,6 +24,7 @@ from crmlite.domain.phones import (
     display_phone,
     normalize_phone,
 )
+from crmlite.domain.pool import RingPolicy
 from crmlite.domain.principal import SYSTEM
 from crmlite.domain.product_text import fill_caller
 from crmlite.domain.stages import DealSource
@@ -33,12 +34,15 @@ from crmlite.services.call_work import (
     CallEffects,
     CallRecord,
     CallWork,
+    OwnerRequest,
 )
 from crmlite.services.caller_label import caller_label, person_name
 from crmlite.services.campaigns import attribute_call, record_touch
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
+from crmlite.services.ownership import hand_over
 from crmlite.services.phones import PhoneInput, find_phone_owner
+from crmlite.services.pool_routing import pool_call
 from crmlite.services.round_robin import next_in_turn
 from crmlite.services.tasks import TaskService
 
@@ -94,15 +98,25 @@ async def is_blocked(session: AsyncSession, normalized: str) -> bool:
     return found is not None
 
 
-async def record_call(session: AsyncSession, work: CallWork, rules: PhoneRules) -> CallEffects:
-    """Apply ``work`` inside the caller's transaction; effects already recorded are skipped."""
+async def record_call(
+    session: AsyncSession,
+    work: CallWork,
+    rules: PhoneRules,
+    *,
+    pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
+) -> CallEffects:
+    """Apply ``work`` inside the caller's transaction; effects already recorded are skipped.
+
+    A caller in the public pool keeps the contact in the pool; its call's deal goes to whom
+    ``pool_ring`` names (the previous owner, a head), or as the rules say for ``queue``.
+    """
     effects = _Effects(session, work.call.linkedid, work.at)
     await effects.load()
     phone = customer_phone(work.call.customer_number, rules)
     contact_id, contact_created = await _contact(session, effects, work, phone, rules)
     caller = await caller_label(session, work, contact_id, phone, rules)
     deal_id, deal_created, blocked = await _deal(session, effects, work, contact_id, phone, caller)
-    owner_id, owner_changed = await _owner(session, effects, work, contact_id, deal_id)
+    owner_id, owner_changed = await _owner(session, effects, work, (contact_id, deal_id), pool_ring)
     task_ids, new_tasks = await _tasks(session, effects, work, (contact_id, deal_id), caller)
     activity_id = await _call_log(session, effects, work, (contact_id, deal_id), rules)
     return CallEffects(
@@ -230,13 +244,22 @@ async def _owner(
     session: AsyncSession,
     effects: _Effects,
     work: CallWork,
-    contact_id: int | None,
-    deal_id: int | None,
+    parents: tuple[int | None, int | None],
+    pool_ring: RingPolicy,
 ) -> tuple[int | None, bool]:
+    contact_id, deal_id = parents
     current = (
         await session.scalar(select(Deal.owner_id).where(Deal.id == deal_id)) if deal_id else None
     )
     request = work.owner
+    pooled = (
+        await pool_call(session, contact_id, pool_ring)
+        if contact_id is not None and deal_id is not None
+        else None
+    )
+    if pooled is not None and pooled.target.user_id is not None:
+        # [pool] ring names who takes a pool contact's deal, whatever the rule asked.
+        request = OwnerRequest("pool", Assignee(user_id=pooled.target.user_id))
     if request is None or effects.get(f"owner:{request.key}") is not None:
         return current, False
     user_id = await _resolve(session, request.assignee, work.at, contact_id, deal_id)
@@ -256,10 +279,13 @@ async def _owner(
     if contact_id is not None:
         contact = await session.get(Contact, contact_id)
         created_here = contact_row is not None and contact_row.created
-        claimable = contact is not None and (contact.owner_id is None or created_here)
+        # A contact in the public pool stays there: a call does not take it from the team (the
+        # seller who answered may claim it from the card).
+        claimable = contact is not None and (
+            (contact.owner_id is None and contact.pooled_at is None) or created_here
+        )
         if contact is not None and claimable and contact.owner_id != user_id:
-            contact.owner_id = user_id
-            contact.updated_at = work.at
+            hand_over(contact, user_id, work.at)
     await effects.add(f"owner:{request.key}", work.rule_id, user_id=user_id, deal_id=deal_id)
     return current, changed
 

@@ -8,6 +8,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Contact, ContactPhone, Deal, Stage, TelephonyIdentity, User
+from crmlite.domain.pool import RingPolicy
+from crmlite.services.pool_routing import pool_call
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,15 +19,30 @@ class SellerRoute:
     login: str
     display_name: str
     extension: str
-    via: str  # "contact-owner" or "open-deal"
+    # "contact-owner", "open-deal", or for a pool contact "pool-previous-owner" / "pool-head"
+    via: str
 
 
-async def responsible_seller(session: AsyncSession, normalized: str) -> SellerRoute | None:
+async def responsible_seller(
+    session: AsyncSession, normalized: str, *, pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER
+) -> SellerRoute | None:
     """The extension of the contact's owner, else of the owner of their newest open deal.
 
-    One statement: a probe of the unique phone index, the owner's (or the open deal owner's)
-    extension through indexed joins. Inactive users and users without an extension route nowhere.
+    Two statements: a probe of the unique phone index for a pool contact, then the owner's (or
+    the open deal owner's) extension through indexed joins. Inactive users and users without an
+    extension route nowhere.
+    A contact in the public pool routes by ``pool_ring`` instead (a few more indexed reads): its
+    previous owner, a head, or nobody (the queue).
     """
+    pooled = (
+        await session.execute(
+            select(Contact.id)
+            .join(ContactPhone, ContactPhone.contact_id == Contact.id)
+            .where(ContactPhone.normalized == normalized, Contact.pooled_at.is_not(None))
+        )
+    ).first()
+    if pooled is not None:
+        return await _pool_route(session, int(pooled.id), pool_ring)
     open_deal_owner = (
         select(Deal.owner_id)
         .join(Stage, Stage.id == Deal.stage_id)
@@ -62,3 +79,26 @@ async def responsible_seller(session: AsyncSession, normalized: str) -> SellerRo
         return None
     via = "contact-owner" if row.owner_id is not None else "open-deal"
     return SellerRoute(row.id, row.user_id, row.login, row.display_name, row.value, via)
+
+
+async def _pool_route(
+    session: AsyncSession, contact_id: int, ring: RingPolicy
+) -> SellerRoute | None:
+    call = await pool_call(session, contact_id, ring)
+    if call is None or call.target.user_id is None:
+        return None
+    row = (
+        await session.execute(
+            select(User.id, User.login, User.display_name, TelephonyIdentity.value)
+            .join(
+                TelephonyIdentity,
+                and_(TelephonyIdentity.user_id == User.id, TelephonyIdentity.kind == "extension"),
+            )
+            .where(User.id == call.target.user_id)
+            .order_by(TelephonyIdentity.id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return SellerRoute(contact_id, row.id, row.login, row.display_name, row.value, call.target.via)

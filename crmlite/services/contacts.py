@@ -24,6 +24,7 @@ from crmlite.services.common import (
     utc_now,
 )
 from crmlite.services.emails import add_email, remove_email
+from crmlite.services.ownership import hand_over
 from crmlite.services.phones import (
     PhoneInput,
     ensure_phones_free,
@@ -85,6 +86,7 @@ class ContactService:
             company=_optional(company),
             email=_clean_email(email),
             owner_id=owner,
+            owned_since=now if owner is not None else None,
             created_at=now,
             updated_at=now,
         )
@@ -126,7 +128,7 @@ class ContactService:
             if not may_assign_to_others(self.principal):
                 raise PermissionDenied("sellers cannot give contacts to other users")
             await require_active_user(self.session, changes.owner_id, field="owner_id")
-            contact.owner_id = changes.owner_id
+            hand_over(contact, changes.owner_id, self.clock())
         contact.updated_at = self.clock()
         await self.session.flush()
         return await self.get(contact_id, check_access=False)

@@ -32,6 +32,7 @@ from crmlite.services.common import (
     text_variants,
     utc_now,
 )
+from crmlite.services.ownership import hand_over
 from crmlite.services.pipelines import PipelineService, stage_ref
 from crmlite.services.stage_moves import history_row, record_history
 
@@ -309,9 +310,10 @@ class DealService:
             deal.owner_id = self.principal.user_id
             deal.updated_at = now
             deal.version += 1
-            if deal.contact is not None and deal.contact.owner_id is None:
-                deal.contact.owner_id = self.principal.user_id
-                deal.contact.updated_at = now
+            # A pool contact is claimed through the pool (its limit and cool-down), not here.
+            contact = deal.contact
+            if contact is not None and contact.owner_id is None and contact.pooled_at is None:
+                hand_over(contact, self.principal.user_id, now)
             await self.session.flush()
         return await self.get_unchecked(deal_id)
 

@@ -19,6 +19,7 @@ from crmlite.web import (
     imports,
     inbox,
     pipelines,
+    pool,
     reports,
     users,
 )
@@ -46,6 +47,7 @@ CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     reports.routes,
     campaigns.routes,
     imports.routes,
+    pool.routes,
 )
 
 

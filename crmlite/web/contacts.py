@@ -60,6 +60,8 @@ class ContactOut(ApiModel):
     phones: list[PhoneOut]
     created_at: dt.datetime
     updated_at: dt.datetime
+    owned_since: dt.datetime | None = Field(None, description="since when its owner holds it")
+    pooled_at: dt.datetime | None = Field(None, description="in the public pool since (no owner)")
 
 
 class ContactQuery(PageQuery):

@@ -48,6 +48,7 @@ SPA_ROUTES: Final = (
     "/tasks",
     "/import",
     "/unsorted",
+    "/pool",
     "/reports",
     "/admin",
     "/admin/{section:[a-z-]+}",

@@ -2,7 +2,8 @@
 
 One query finds the contact (with its owner) by the normalized number, one reads the open deals
 (with stage, pipeline and owner), one the last activities (with their authors): three statements
-whatever the contact's history, one when the number is unknown.
+whatever the contact's history, one when the number is unknown, and a fourth for a contact in the
+public pool (who had it last, and why it came back).
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.orm import aliased
 
-from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Pipeline, Stage, User
+from crmlite.db.models import (
+    Activity,
+    Contact,
+    ContactPhone,
+    ContactPoolEvent,
+    Deal,
+    Pipeline,
+    Stage,
+    User,
+)
 from crmlite.db.one_hop import OneHop
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import PhoneKind, PhoneRules, display_phone, normalize_phone
@@ -50,15 +60,18 @@ class CallerInfo:
     deals: tuple[dict[str, Any], ...] = ()
     activities: tuple[dict[str, Any], ...] = ()
     looks_like: tuple[dict[str, Any], ...] = ()  # likely duplicates of the contact (查重)
+    # Set when the contact sits in the public pool: since, previous_owner, reason, ring.
+    pool: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``contact``/``owner``/``deals``/``activities``/``looks_like`` part of a card."""
+        """The CRM part of a card: contact, owner, deals, activities, looks-like hint, pool."""
         return {
             "contact": self.contact,
             "owner": self.owner,
             "deals": list(self.deals),
             "activities": list(self.activities),
             "looks_like": list(self.looks_like),
+            "pool": self.pool,
         }
 
 
@@ -120,6 +133,7 @@ _CONTACT = select(
     Contact.company,
     Contact.email,
     Contact.owner_id,
+    Contact.pooled_at,
     _OWNER.display_name.label("owner_name"),
 ).outerjoin(_OWNER, _OWNER.id == Contact.owner_id)
 _CONTACT_BY_PHONE = (
@@ -171,6 +185,23 @@ _LAST_ACTIVITIES = (
     .order_by(Activity.created_at.desc(), Activity.id.desc())
     .limit(LAST_ACTIVITIES)
 )
+_PREVIOUS = aliased(User)
+# The event that put the contact in the pool: its latest return or release (per-contact index).
+_POOL_ENTRY = (
+    select(
+        ContactPoolEvent.kind,
+        ContactPoolEvent.reason,
+        ContactPoolEvent.from_user_id,
+        _PREVIOUS.display_name.label("from_name"),
+    )
+    .outerjoin(_PREVIOUS, _PREVIOUS.id == ContactPoolEvent.from_user_id)
+    .where(
+        ContactPoolEvent.contact_id == bindparam("contact_id"),
+        ContactPoolEvent.kind.in_(("returned", "released")),
+    )
+    .order_by(ContactPoolEvent.at.desc(), ContactPoolEvent.id.desc())
+    .limit(1)
+)
 _STAGES = (
     select(Stage.id, Stage.name, Stage.kind, Stage.pipeline_id)
     .where(Stage.archived_at.is_(None))
@@ -182,8 +213,26 @@ _DEFAULT_PIPELINE_STAGES = _STAGES.join(Pipeline, Pipeline.id == Stage.pipeline_
 _PIPELINE_STAGES = _STAGES.where(Stage.pipeline_id == bindparam("pipeline_id"))
 
 
+def read_pool(
+    connection: Connection, contact_id: int, since: dt.datetime, ring: str
+) -> dict[str, Any]:
+    """What the card says of a pool contact: since when, who had it, why it came back."""
+    entry = connection.execute(_POOL_ENTRY, {"contact_id": contact_id}).first()
+    return {
+        "since": _iso(since),
+        "previous_owner": _user(entry.from_user_id, entry.from_name) if entry else None,
+        "kind": entry.kind if entry else None,
+        "reason": entry.reason if entry else None,
+        "ring": ring,
+    }
+
+
 def read_card(
-    connection: Connection, *, key: str | None = None, contact_id: int | None = None
+    connection: Connection,
+    *,
+    key: str | None = None,
+    contact_id: int | None = None,
+    pool_ring: str = "previous_owner",
 ) -> CallerInfo:
     """Read a card's CRM part on a (sync) connection: three statements, or one when unknown."""
     if key is not None:
@@ -194,7 +243,9 @@ def read_card(
         return UNKNOWN_CALLER
     deals = connection.execute(_OPEN_DEALS, {"contact_id": contact.id}).all()
     activities = connection.execute(_LAST_ACTIVITIES, {"contact_id": contact.id}).all()
+    pooled_at = contact.pooled_at
     return CallerInfo(
+        pool=read_pool(connection, contact.id, pooled_at, pool_ring) if pooled_at else None,
         contact={
             "id": contact.id,
             "name": contact.name,
@@ -255,8 +306,9 @@ class SqlCallerLookup:
     statements on the async engine.
     """
 
-    def __init__(self, reads: OneHop) -> None:
+    def __init__(self, reads: OneHop, *, pool_ring: str = "previous_owner") -> None:
         self._reads = reads  # the app's (ONE_HOP): its owner closes it
+        self._pool_ring = pool_ring  # [pool] ring, told on a pool contact's card
 
     @property
     def statement_engine(self) -> Engine:
@@ -265,11 +317,13 @@ class SqlCallerLookup:
 
     async def by_number(self, key: str) -> CallerInfo:
         """Everything a card shows about the contact owning number ``key``."""
-        return await self._run(functools.partial(read_card, key=key))
+        return await self._run(functools.partial(read_card, key=key, pool_ring=self._pool_ring))
 
     async def by_contact(self, contact_id: int) -> CallerInfo:
         """The same, for a contact known by id."""
-        return await self._run(functools.partial(read_card, contact_id=contact_id))
+        return await self._run(
+            functools.partial(read_card, contact_id=contact_id, pool_ring=self._pool_ring)
+        )
 
     async def stage_options(self, pipeline_id: int | None) -> list[dict[str, Any]]:
         """Stages of the pipeline (or the default one) for the wrap-up's stage picker."""

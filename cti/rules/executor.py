@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.domain.phones import PhoneRules
+from crmlite.domain.pool import RingPolicy
 from crmlite.domain.product_text import ProductText, product_text
 from crmlite.services.call_log import customer_phone, record_call
 from crmlite.services.call_work import (
@@ -110,11 +111,13 @@ class RuleExecutor:
         *,
         recording_base_url: str | None = None,
         text: ProductText | None = None,
+        pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
     ) -> None:
         self.phone_rules = phone_rules
         self.recording_base_url = recording_base_url
         # The titles the product writes, in the install's language ([i18n] default_locale).
         self.text = text or product_text("en")
+        self.pool_ring = pool_ring  # [pool] ring: who takes a pool contact's call deal
 
     async def apply(self, session: AsyncSession, ruleset: RuleSet, event: CallEvent) -> CrmOutcome:
         """Everything for ``event`` in one unit of work; the caller commits (or retries)."""
@@ -138,7 +141,7 @@ class RuleExecutor:
             return CrmOutcome(call.linkedid, event.kind, plan.rule_ids)
         users = await self._users(session, ruleset, plan, call)
         work = await self._work(session, ruleset, plan, event, users, (customer, name, ours))
-        effects = await record_call(session, work, self.phone_rules)
+        effects = await record_call(session, work, self.phone_rules, pool_ring=self.pool_ring)
         return _outcome(call.linkedid, event.kind, plan.rule_ids, effects)
 
     async def _users(

@@ -15,6 +15,7 @@ import structlog
 from aiohttp import web
 
 from crmlite.domain.phones import PhoneRules
+from crmlite.domain.pool import RingPolicy
 from crmlite.domain.product_text import product_text
 from crmlite.web.inbox import INBOX_LISTENERS, DecisionListener
 from crmlite.web.keys import SESSIONS
@@ -49,6 +50,7 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
             phone_rules,
             recording_base_url=settings.rules.recording_base_url,
             text=product_text(settings.i18n.default_locale),
+            pool_ring=RingPolicy(settings.pool.ring),
         )
         fence = app[CONSUMER_FENCE]
         crm = CallToCrm(

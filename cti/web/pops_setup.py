@@ -66,7 +66,7 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
         except (SQLAlchemyError, OSError) as err:
             # The pops still work: each extension is then looked up at its first ring.
             log.warning("pops_directory_preload_failed", error=str(err))
-        lookup = SqlCallerLookup(app[ONE_HOP])
+        lookup = SqlCallerLookup(app[ONE_HOP], pool_ring=settings.pool.ring)
         service = PopService(
             hub,
             directory,

@@ -3,10 +3,12 @@
 Answers ``text/plain`` by default (the bare extension, for Asterisk's ``CURL()``), or JSON when
 the request prefers ``application/json`` or says ``format=json``. An unknown caller, or one whose
 seller has no extension, answers 404 with an empty text body: the dialplan falls through to the
-queue. ``CURL()`` hands the dialplan whatever body comes back, whatever the status, so every
-other plain-text answer (401, 403, 422, 429, 5xx, a crash) has an empty body too
-(``dialplan_answers``); JSON clients keep problem+json. The PBX authenticates with a token of
-scope ``route-lookup``, which opens nothing else (``SCOPE_OPERATIONS``). See docs/DIALPLAN.md.
+queue. A caller whose contact sits in the public pool routes by ``[pool] ring``: to the previous
+owner, to a head, or (``queue``) nowhere. ``CURL()`` hands the dialplan whatever body comes back,
+whatever the status, so every other plain-text answer (401, 403, 422, 429, 5xx, a crash) has an
+empty body too (``dialplan_answers``); JSON clients keep problem+json. The PBX authenticates with a
+token of scope ``route-lookup``, which opens nothing else (``SCOPE_OPERATIONS``). See
+docs/DIALPLAN.md.
 """
 
 from __future__ import annotations
@@ -19,9 +21,11 @@ from pydantic import Field
 
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import PhoneKind, PhoneRules, normalize_phone
+from crmlite.domain.pool import RingPolicy
 from crmlite.domain.token_scopes import ROUTE_LOOKUP
 from crmlite.services.call_routing import responsible_seller
 from crmlite.web.keys import SESSIONS
+from crmlite.web.pool import POOL_POLICY
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, QueryModel
 from crmlite.web.security import principal
@@ -52,7 +56,12 @@ class RouteOut(ApiModel):
     login: str | None = None
     display_name: str | None = None
     contact_id: int | None = None
-    via: Literal["contact-owner", "open-deal"] | None = None
+    via: Literal["contact-owner", "open-deal", "pool-previous-owner", "pool-head"] | None = None
+
+
+def _ring(request: web.Request) -> RingPolicy:
+    policy = request.app.get(POOL_POLICY)
+    return policy.ring if policy is not None else RingPolicy.PREVIOUS_OWNER
 
 
 def wants_json(request: web.Request) -> bool:
@@ -88,7 +97,7 @@ async def route_caller(request: web.Request, *, query: RouteQuery) -> web.Stream
     seller = None
     if normalized is not None:
         async with request.app[SESSIONS]() as session:
-            seller = await responsible_seller(session, normalized)
+            seller = await responsible_seller(session, normalized, pool_ring=_ring(request))
     status = 200 if seller is not None else 404
     if not wants_json(request):
         text = seller.extension if seller is not None else ""

@@ -106,8 +106,9 @@ class LiveServer:
     AMI over TCP, the call model, the call-to-CRM rules, the pops.
     """
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, settings: dict[str, Any] | None = None) -> None:
         self.database_url = database_url
+        self.settings = settings  # extra configuration sections, e.g. {"pool": {"ring": "queue"}}
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="e2e-server", daemon=True)
         self.harness: ApiHarness | None = None
@@ -140,7 +141,9 @@ class LiveServer:
         def with_simulated_pbx(settings: Settings) -> web.Application:
             return create_app(settings.model_copy(update={"pbx": (pbx,)}))
 
-        self.harness = await start_api(self.database_url, app_factory=with_simulated_pbx)
+        self.harness = await start_api(
+            self.database_url, settings=self.settings, app_factory=with_simulated_pbx
+        )
         for login, (role, name, extension) in PEOPLE.items():
             identities = [("extension", extension)] if extension else []
             user = await self.harness.create_user(

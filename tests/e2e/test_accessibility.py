@@ -55,3 +55,14 @@ def test_login_board_and_deal_pages_have_no_serious_accessibility_problems(
     axe_page.goto(f"{server.url}/deals/{deal['id']}")
     expect(axe_page.get_by_test_id("timeline")).to_be_visible()
     assert violations(axe_page) == []
+
+
+def test_the_pool_page_has_no_serious_accessibility_problems(
+    axe_page: Page, server: LiveServer
+) -> None:
+    helen, chen = server.people["helen"], server.people["chen"]
+    contact = chen.api.post("/api/v1/contacts", json={"name": "Accessible Pool Contact"})
+    chen.api.post(f"/api/v1/contacts/{contact['id']}/release", json={"reason": "axe check"})
+    log_in(axe_page, server, helen, path="/pool")
+    expect(axe_page.get_by_test_id("pool-row").first).to_be_visible()
+    assert violations(axe_page) == []

@@ -17,6 +17,7 @@ route("/contacts/:id", () => import("./views/contact.js"));
 route("/tasks", () => import("./views/tasks.js"));
 route("/import", () => import("./views/import.js"));
 route("/unsorted", () => import("./views/unsorted.js"));
+route("/pool", () => import("./views/pool.js"));
 route("/reports", () => import("./views/reports.js"));
 route("/admin", () => import("./views/admin.js"));
 route("/admin/:section", () => import("./views/admin.js"));
@@ -45,6 +46,7 @@ function renderTopbar() {
       navLink("/board", t("nav.board"), path === "/" || path.startsWith("/board") || path.startsWith("/deals")),
       navLink("/unsorted", t("nav.unsorted"), path === "/unsorted"),
       navLink("/contacts", t("nav.contacts"), path.startsWith("/contacts")),
+      navLink("/pool", t("nav.pool"), path === "/pool"),
       navLink("/tasks", t("nav.tasks"), path === "/tasks"),
       navLink("/import", t("nav.import"), path === "/import"),
       isHead() ? navLink("/reports", t("nav.reports"), path === "/reports") : null,

@@ -2,6 +2,7 @@
 // Ringing -> in call -> (withdrawn: answered by someone else) -> wrap-up form -> gone.
 
 import { api } from "./api.js";
+import { poolNote } from "./pop_pool.js";
 import { field, h, options, replace } from "./dom.js";
 import { formatDuration, formatMoney, formatPhone, formatRelative, formatTime, t, tOr } from "./i18n.js";
 import { session } from "./session.js";
@@ -214,7 +215,7 @@ function draw() {
   const existing = new Map([...panel.querySelectorAll(".pop")].map((el) => [el.dataset.linkedid, el]));
   const ordered = [...cards.values()].sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
   const nodes = ordered.map((card) => {
-    const key = JSON.stringify([document.documentElement.lang, card.status, card.rev, card.lookup, card.answered_by, card.contact, card.deal, card.looks_like]);
+    const key = JSON.stringify([document.documentElement.lang, card.status, card.rev, card.lookup, card.answered_by, card.contact, card.deal, card.looks_like, card.pool]);
     const old = existing.get(card.linkedid);
     if (old && old.dataset.key === key) return old;
     const el = cardEl(card);
@@ -273,6 +274,7 @@ function cardEl(card) {
   card.lookup === "pending" ? h("div", { class: "muted" }, t("pop.looking_up")) : null,
   !card.contact && card.lookup === "done" ? h("div", { class: "muted" }, t("pop.new_caller")) : null,
   card.owner ? h("div", { class: "muted" }, t("pop.owner", { name: card.owner.name })) : null,
+  card.pool ? poolNote(card) : null,
   card.looks_like?.length ? h("div", { class: "pop-hint", "data-testid": "pop-looks-like" },
     t("pop.looks_like", { names: card.looks_like.map((c) => (c.company ? `${c.name}, ${c.company}` : c.name)).join("; ") })) : null,
   card.did?.display || card.queue ? h("div", { class: "muted" },

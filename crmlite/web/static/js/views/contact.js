@@ -1,4 +1,5 @@
-// The contact page: phones (click-to-call), company, deals, call history, duplicate hint.
+// The contact page: phones (click-to-call), company, deals, call history, duplicate hint, and its
+// place in the public pool (release with a reason, claim, the pool history).
 
 import { api, itemsOf } from "../api.js";
 import { newDealDialog, normalizeDeal } from "../deals.js";
@@ -11,6 +12,7 @@ import { errorText, failed, loading, showFieldErrors, toast } from "../ui.js";
 import { duplicatesOf, mergeDialog, reasonsText } from "../merge.js";
 import { callList, taskList } from "./deal.js";
 import { exportLinks } from "../exports.js";
+import { poolPanel, poolActions } from "./contact_pool.js";
 
 export async function render(main, params) {
   loading(main);
@@ -27,10 +29,11 @@ export async function render(main, params) {
     navigate(`/contacts/${contact.id}`, { replace: true });
     return;
   }
-  const [deals, activities, similar] = await Promise.all([
+  const [deals, activities, similar, poolEvents] = await Promise.all([
     api.get("/api/v1/deals", { contact: id, limit: 100 }).then((a) => itemsOf(a).map(normalizeDeal)).catch(() => []),
     api.get("/api/v1/activities", { contact_id: id, limit: 100 }).then(itemsOf).catch(() => []),
     duplicatesOf(contact.id),
+    api.get(`/api/v1/contacts/${id}/pool-events`).catch(() => []),
     pipelines(),
     users(),
   ]);
@@ -42,7 +45,8 @@ export async function render(main, params) {
       h("button", { type: "button", class: "primary small", on: { click: async () => {
         const created = await newDealDialog({ contact });
         if (created) navigate(`/deals/${created.id}`);
-      } } }, "+ ", t("deal.new"))),
+      } } }, "+ ", t("deal.new")),
+      poolActions(contact, refresh)),
     duplicateHint(contact, similar, refresh),
     h("div", { class: "grid-2" },
       h("section", { class: "panel", "aria-labelledby": "contact-phones" },
@@ -65,7 +69,8 @@ export async function render(main, params) {
         h("dl", { class: "facts" },
           h("dt", {}, t("contact.company")), h("dd", {}, contact.company || "—"),
           h("dt", {}, t("contact.email")), h("dd", {}, contact.email ? h("a", { href: `mailto:${contact.email}` }, contact.email) : "—"),
-          h("dt", {}, t("contact.owner")), h("dd", {}, userName(contact.owner_id) || "—")),
+          h("dt", {}, t("contact.owner")), h("dd", { "data-testid": "contact-owner" },
+            contact.pooled_at ? t("pool.in_pool") : userName(contact.owner_id) || "—")),
         editForm(contact, refresh)),
       h("section", { class: "panel", "aria-labelledby": "contact-deals" },
         h("h2", { id: "contact-deals" }, t("contact.deals")),
@@ -81,7 +86,8 @@ export async function render(main, params) {
     h("section", { class: "panel", style: { marginTop: "1rem" }, "aria-labelledby": "contact-calls" },
       h("h2", { id: "contact-calls" }, t("contact.calls")),
       exportLinks("/api/v1/activities", { kind: "call", contact_id: id }, { id: "calls-export" }),
-      callList(activities.filter((a) => a.kind === "call"))));
+      callList(activities.filter((a) => a.kind === "call"))),
+    poolPanel(poolEvents));
 }
 
 /** Likely duplicates (查重) with their reasons, each with a merge button. */
