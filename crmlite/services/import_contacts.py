@@ -296,6 +296,8 @@ class ContactImporter:
                         "company": p.company,
                         "email": p.email,
                         "owner_id": p.owner_id,
+                        # The pool's idle clock starts with the import (crmlite.services.ownership).
+                        "owned_since": now if p.owner_id is not None else None,
                         "created_at": now,
                         "updated_at": now,
                     }

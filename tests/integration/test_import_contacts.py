@@ -222,6 +222,8 @@ async def test_a_sellers_import_is_theirs_and_leaves_others_alone(
     async with sessions() as session:
         people = await contacts_by_name(session)
         assert people["New one"].owner_id == anna.user_id
+        # The pool's idle clock starts with the import: an owned contact can go back to the pool.
+        assert people["New one"].owned_since is not None
         assert people["Boris client"].email is None
         assert people["Boris other"].company is None
 
