@@ -15,7 +15,7 @@ from crmlite.services.deals import DealChanges, DealFilter, DealService, DealSta
 from crmlite.web.crm_schemas import AmountIn, AmountOut, Currency, OwnerFilter, owner_filter
 from crmlite.web.keys import ONE_HOP, SESSIONS
 from crmlite.web.routing import ApiRoutes
-from crmlite.web.schemas import ApiModel, IdPath, Page, PageQuery
+from crmlite.web.schemas import INT32_MAX, ApiModel, IdPath, Page, PageQuery
 from crmlite.web.security import principal
 
 routes = ApiRoutes("deals", "Deals in pipelines: moves, history, bulk changes")
@@ -65,7 +65,7 @@ class DealUpdate(ApiModel):
     contact_id: int | None = None
     owner_id: int | None = None
     expected_close_date: dt.date | None = None
-    expected_version: int | None = None
+    expected_version: int | None = Field(None, ge=1, le=INT32_MAX)
 
 
 class DealMove(ApiModel):
@@ -76,7 +76,7 @@ class DealMove(ApiModel):
     stage_mapping: dict[int, int] | None = Field(
         None, description="for pipeline moves: current stage id -> target stage id"
     )
-    expected_version: int | None = None
+    expected_version: int | None = Field(None, ge=1, le=INT32_MAX)
     lost_reason: str | None = Field(None, max_length=200)
 
 

@@ -13,7 +13,7 @@ from crmlite.domain.errors import NotFound
 from crmlite.services.pipelines import PipelineService, StageInput
 from crmlite.web.keys import SESSIONS
 from crmlite.web.routing import ApiRoutes
-from crmlite.web.schemas import ApiModel, IdPath, QueryModel
+from crmlite.web.schemas import INT32_MAX, ApiModel, IdPath, QueryModel
 from crmlite.web.security import principal
 
 routes = ApiRoutes("pipelines", "Pipelines and their ordered stages")
@@ -47,7 +47,9 @@ class StageIn(ApiModel):
 
 
 class StageAdd(StageIn):
-    position: int | None = Field(None, ge=1, description="1 = right after Unsorted; default: last")
+    position: int | None = Field(
+        None, ge=1, le=INT32_MAX, description="1 = right after Unsorted; default: last"
+    )
 
 
 class StageUpdate(ApiModel):
