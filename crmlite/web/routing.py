@@ -265,7 +265,14 @@ def _validate(model: type[ModelT], data: Any, location: str) -> ModelT:
     try:
         return model.model_validate(data, context=JSON_BODY if location == "body" else None)
     except ValidationError as err:
-        raise RequestValidationError(validation_field_errors(err, location)) from err
+        errors = validation_field_errors(err, location)
+        if all(error["type"] == "value_error" for error in errors):
+            # Only the model's own validators objected: a rule the document cannot state (one
+            # of two fields, a range across fields), answered like the services' InvalidInput.
+            raise HttpProblem(
+                422, InvalidInput.slug, "Invalid input", errors[0]["message"], errors=errors
+            ) from err
+        raise RequestValidationError(errors) from err
 
 
 def _list_fields(model: type[BaseModel]) -> frozenset[str]:

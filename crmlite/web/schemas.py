@@ -99,6 +99,10 @@ def _harden(schema: Any, *, json_keys: bool = False) -> Any:
             schema["le"] = DB_INT_MAX
         if "ge" not in schema and "gt" not in schema:
             schema["ge"] = DB_INT_MIN
+    if kind == "dict" and schema.get("keys_schema", {}).get("type") == "int":
+        # JSON keys are strings: say which ones read as integers (within the 64-bit range).
+        metadata = schema.setdefault("metadata", {})
+        metadata["pydantic_js_updates"] = {"propertyNames": {"pattern": r"^-?[0-9]{1,18}$"}}
     if kind in _JSON_CHECKS and not json_keys:
         return core_schema.with_info_before_validator_function(_JSON_CHECKS[kind], schema)
     if kind in _WIRE_CHECKS:

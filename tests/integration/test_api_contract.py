@@ -1,4 +1,4 @@
-"""The contract's mechanisms on both databases: bounds, strict dates, 409s naming the field, problems.
+"""The contract on both databases: bounds, strict dates, 409s naming the field, problems.
 
 The fuzz run (test_api_fuzz.py) searches; these pin each finding it started from, on SQLite and
 PostgreSQL, where the backends differ (integer widths, how a unique violation is reported).
