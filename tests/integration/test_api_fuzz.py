@@ -34,7 +34,7 @@ from tests.support.api import ApiHarness
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_TEMPLATE = ROOT / "tests" / "fuzz" / "schemathesis.toml"
 SCHEMATHESIS = Path(sys.executable).parent / "schemathesis"
-FUZZ_EXAMPLES = int(os.environ.get("CTI_FUZZ_EXAMPLES", "5"))
+FUZZ_EXAMPLES = int(os.environ.get("CTI_FUZZ_EXAMPLES", "4"))
 FUZZ_SEED = 20261202
 
 
@@ -75,6 +75,9 @@ async def _fuzz(
         api.url("/api/openapi.json"),
         "--checks",
         "all",
+        # Tests never hold the service to wall-clock time (a shared CI machine is no benchmark).
+        "--exclude-checks",
+        "max_response_time",
         "--phases",
         phases,
         # The dialplan lookup answers text/plain for Asterisk's CURL() (an empty 404 for an
@@ -91,7 +94,7 @@ async def _fuzz(
         "junit",
         "--report-dir",
         str(report),
-        cwd=ROOT,
+        cwd=report.parent,  # schemathesis keeps a cache in its working directory
         env={**os.environ, "PYTHONPATH": str(ROOT), "SCHEMATHESIS_HOOKS": "tests.fuzz.checks"},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
