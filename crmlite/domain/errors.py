@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 
 class DomainError(Exception):
@@ -32,6 +32,22 @@ class Gone(DomainError):
     """The thing existed and is no more (a merged contact: ``details`` say where it went)."""
 
     slug = "gone"
+
+
+class AlreadyTaken(Conflict):
+    """A value another stored thing already holds (a unique name, login or number)."""
+
+    slug = "already-taken"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fields: Sequence[str],
+        details: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(message, details=details)
+        self.fields: tuple[str, ...] = tuple(fields)
 
 
 class PermissionDenied(DomainError):

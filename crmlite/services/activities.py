@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmlite.db.models import Activity, Contact, Deal
+from crmlite.db.models import Activity, Contact, Deal, User
 from crmlite.domain.access import sees_owned
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied
 from crmlite.domain.principal import Principal
 from crmlite.services.common import Page, check_page, utc_now
 from crmlite.services.deals import DealService
+
+_LONGEST_CALL_S = 2**31 - 1  # activities.duration_s is an INTEGER column
 
 
 class ActivityKind(enum.StrEnum):
@@ -99,6 +101,10 @@ class ActivityService:
         duration = call.duration_s
         if duration is None and call.answered_at and call.ended_at:
             duration = int((call.ended_at - call.answered_at).total_seconds())
+        if duration is not None and duration > _LONGEST_CALL_S:
+            raise InvalidInput("a call that long", fields={"ended_at": "more than 68 years"})
+        if call.agent_id is not None and await self.session.get(User, call.agent_id) is None:
+            raise InvalidInput("no such agent", fields={"agent_id": "not a user"})
         activity = Activity(
             kind=ActivityKind.CALL.value,
             body=call.body,

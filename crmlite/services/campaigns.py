@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Activity, Campaign, CampaignCost, CampaignSource, Contact, Deal
-from crmlite.domain.errors import Conflict, InvalidInput, NotFound
+from crmlite.domain.errors import AlreadyTaken, Conflict, InvalidInput, NotFound
 from crmlite.domain.money import parse_amount, parse_currency
 from crmlite.domain.principal import Principal
 from crmlite.domain.reports import require_head
@@ -95,7 +95,9 @@ async def _check_name_free(session: AsyncSession, name: str, campaign_id: int | 
         select(Campaign.id).where(Campaign.name == name, Campaign.id != (campaign_id or 0))
     )
     if clash is not None:
-        raise Conflict("a campaign with this name exists", details={"campaign_id": clash})
+        raise AlreadyTaken(
+            "a campaign with this name exists", fields=["name"], details={"campaign_id": clash}
+        )
 
 
 async def list_campaigns(session: AsyncSession, principal: Principal) -> list[CampaignView]:

@@ -13,7 +13,13 @@ from sqlalchemy.orm.interfaces import LoaderOption
 from crmlite.db.models import Deal, DealStageChange, Pipeline, Stage
 from crmlite.domain.access import may_edit_pipelines
 from crmlite.domain.clock import Clock
-from crmlite.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from crmlite.domain.errors import (
+    AlreadyTaken,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
 from crmlite.domain.principal import Principal
 from crmlite.domain.stages import (
     UNSORTED_NAME,
@@ -209,7 +215,11 @@ class PipelineService:
         pipeline = await self.get(pipeline_id)
         name, kind, probability = validate_stage_fields(stage.name, stage.kind, stage.probability)
         if any(s.name.casefold() == name.casefold() for s in pipeline.stages):
-            raise Conflict(f"the pipeline already has a stage {name!r}", details={"name": name})
+            raise AlreadyTaken(
+                f"the pipeline already has a stage {name!r}",
+                fields=["name"],
+                details={"name": name},
+            )
         ordered = list(pipeline.stages)
         index = len(ordered) if position is None else max(1, min(position, len(ordered)))
         new = Stage(
@@ -250,7 +260,9 @@ class PipelineService:
                 )
             )
             if clash is not None:
-                raise Conflict(f"the pipeline already has a stage {new_name!r}")
+                raise AlreadyTaken(
+                    f"the pipeline already has a stage {new_name!r}", fields=["name"]
+                )
         if new_kind.value != stage.kind:
             if stage.is_unsorted:
                 raise InvalidInput("Unsorted stays open", fields={"kind": "Unsorted is open"})
@@ -331,7 +343,9 @@ class PipelineService:
             select(Pipeline.id).where(func.lower(Pipeline.name) == name.lower())
         )
         if clash is not None:
-            raise Conflict(f"a pipeline named {name!r} exists", details={"pipeline_id": clash})
+            raise AlreadyTaken(
+                f"a pipeline named {name!r} exists", fields=["name"], details={"pipeline_id": clash}
+            )
 
 
 def _pipeline_name(name: str) -> str:

@@ -23,7 +23,7 @@ from crmlite.web.crm_schemas import OwnerFilter, owner_filter
 from crmlite.web.exports import ExportFormat, export_format, export_response
 from crmlite.web.keys import SESSIONS
 from crmlite.web.routing import ApiRoutes
-from crmlite.web.schemas import ApiModel, IdPath, Page, PageQuery
+from crmlite.web.schemas import INT32_MAX, ApiModel, IdPath, Page, PageQuery
 from crmlite.web.security import principal
 
 activity_routes = ApiRoutes("activities", "Notes and call logs on contacts and deals")
@@ -74,7 +74,7 @@ class CallIn(ApiModel):
     started_at: AwareDatetime | None = None
     answered_at: AwareDatetime | None = None
     ended_at: AwareDatetime | None = None
-    duration_s: int | None = Field(None, ge=0)
+    duration_s: int | None = Field(None, ge=0, le=INT32_MAX)
     outcome: str | None = Field(None, max_length=16, examples=["answered", "missed", "busy"])
     agent_id: int | None = None
     recording_url: str | None = Field(None, max_length=500)

@@ -17,7 +17,7 @@ from crmlite.web.crm_schemas import AmountIn, AmountOut, Currency, OwnerFilter, 
 from crmlite.web.exports import ExportFormat, export_format, export_response
 from crmlite.web.keys import ONE_HOP, SESSIONS
 from crmlite.web.routing import ApiRoutes
-from crmlite.web.schemas import ApiModel, IdPath, Page, PageQuery
+from crmlite.web.schemas import INT32_MAX, ApiModel, IdPath, Page, PageQuery
 from crmlite.web.security import principal
 
 routes = ApiRoutes("deals", "Deals in pipelines: moves, history, bulk changes")
@@ -67,7 +67,7 @@ class DealUpdate(ApiModel):
     contact_id: int | None = None
     owner_id: int | None = None
     expected_close_date: dt.date | None = None
-    expected_version: int | None = None
+    expected_version: int | None = Field(None, ge=1, le=INT32_MAX)
 
 
 class DealMove(ApiModel):
@@ -78,7 +78,7 @@ class DealMove(ApiModel):
     stage_mapping: dict[int, int] | None = Field(
         None, description="for pipeline moves: current stage id -> target stage id"
     )
-    expected_version: int | None = None
+    expected_version: int | None = Field(None, ge=1, le=INT32_MAX)
     lost_reason: str | None = Field(None, max_length=200)
 
 

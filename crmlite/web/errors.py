@@ -13,8 +13,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 
+from crmlite.db.unique import unique_violation
 from crmlite.domain.errors import (
+    AlreadyTaken,
     Conflict,
     DomainError,
     Gone,
@@ -138,28 +141,64 @@ def validation_field_errors(err: ValidationError, location: str) -> list[FieldEr
     return entries
 
 
+def _body_field(_field: str) -> str:
+    return "body"
+
+
+def invalid_input_problem(
+    err: InvalidInput, location_of: Callable[[str], str] = _body_field
+) -> HttpProblem:
+    """The 422 of a broken rule; ``location_of`` says where each field travels (query, body...)."""
+    return HttpProblem(
+        422,
+        err.slug,
+        "Invalid input",
+        err.message,
+        errors=[
+            {"field": field, "in": location_of(field), "message": message, "type": err.slug}
+            for field, message in err.fields.items()
+        ],
+        extra={"details": err.details} if err.details else None,
+    )
+
+
 def domain_problem(err: DomainError) -> web.Response:
     """Map a domain error to its status; the slug and message are the error's own."""
+    if isinstance(err, InvalidInput):
+        return _problem_of(invalid_input_problem(err))
     status, title = 400, "Bad request"
     for kind, kind_status, kind_title in _DOMAIN_STATUS:
         if isinstance(err, kind):
             status, title = kind_status, kind_title
             break
-    errors: list[FieldError] = []
-    if isinstance(err, InvalidInput):
-        errors = [
-            {"field": field, "in": "body", "message": message, "type": err.slug}
-            for field, message in err.fields.items()
-        ]
     headers = {"WWW-Authenticate": 'Bearer realm="cti"'} if status == 401 else None
     return problem_response(
         status,
         err.slug,
         title,
         err.message,
-        errors=errors,
+        errors=[
+            {"field": field, "in": "body", "message": "already taken", "type": err.slug}
+            for field in _conflicting_fields(err)
+        ],
         headers=headers,
         extra={"details": err.details} if err.details else None,
+    )
+
+
+def _conflicting_fields(err: DomainError) -> tuple[str, ...]:
+    return err.fields if isinstance(err, AlreadyTaken) else ()
+
+
+def _problem_of(problem: HttpProblem) -> web.Response:
+    return problem_response(
+        problem.status,
+        problem.slug,
+        problem.title,
+        problem.detail,
+        errors=problem.errors,
+        headers=problem.headers,
+        extra=problem.extra,
     )
 
 
@@ -179,17 +218,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except HttpProblem as problem:
-        return problem_response(
-            problem.status,
-            problem.slug,
-            problem.title,
-            problem.detail,
-            errors=problem.errors,
-            headers=problem.headers,
-            extra=problem.extra,
-        )
+        return _problem_of(problem)
     except DomainError as err:
         return domain_problem(err)
+    except IntegrityError as err:
+        taken = unique_violation(err)
+        if taken is None:
+            log.exception("integrity_error", path=request.path, method=request.method)
+            return problem_response(500, "internal-error", "Internal server error")
+        return domain_problem(taken)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

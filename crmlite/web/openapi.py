@@ -128,14 +128,8 @@ def build_openapi(
             responses[str(204 if route.status == 200 else route.status)] = {
                 "description": "No content"
             }
-        if route.body is not None or route.query is not None or route.path_model is not None:
-            responses["422"] = _problem("The request does not match its schema")
-        if route.auth:
-            responses["401"] = _problem("No valid session or API token")
-            operation["security"] = [{"bearer": []}, {"session": []}]
-        else:
-            operation["security"] = []
-        for status, description in route.extra_responses.items():
+        operation["security"] = [{"bearer": []}, {"session": []}] if route.auth else []
+        for status, description in route.problems.items():
             responses[str(status)] = _problem(description)
         operation["responses"] = responses
         paths.setdefault(route.openapi_path, {})[route.method.lower()] = operation

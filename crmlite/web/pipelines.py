@@ -14,7 +14,7 @@ from crmlite.domain.stages import UNSORTED_NAME
 from crmlite.services.pipelines import PipelineService, StageInput
 from crmlite.web.keys import PRODUCT_TEXT, SESSIONS
 from crmlite.web.routing import ApiRoutes
-from crmlite.web.schemas import ApiModel, IdPath, QueryModel
+from crmlite.web.schemas import INT32_MAX, ApiModel, IdPath, QueryModel
 from crmlite.web.security import principal
 
 routes = ApiRoutes("pipelines", "Pipelines and their ordered stages")
@@ -48,7 +48,9 @@ class StageIn(ApiModel):
 
 
 class StageAdd(StageIn):
-    position: int | None = Field(None, ge=1, description="1 = right after Unsorted; default: last")
+    position: int | None = Field(
+        None, ge=1, le=INT32_MAX, description="1 = right after Unsorted; default: last"
+    )
 
 
 class StageUpdate(ApiModel):

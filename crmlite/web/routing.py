@@ -10,6 +10,12 @@ A route table groups routes by tag::
 The handler receives ``body=``, ``query=`` and ``path=`` keyword arguments for the models declared,
 and returns an instance of ``response`` (serialized with it), ``None`` (204), or any aiohttp
 response (passed through untouched).
+
+The problem answers an operation can give by the way it is declared are documented for it
+(``ApiRoute.problems``): a body may be malformed (400) or of another media type (415), any input
+may fail its schema (422), a logged-in route answers 401, an unsafe one 403 to a browser session
+without its CSRF token and 409 when it clashes with what is stored, a path with ids 404. A route's
+``errors={status: "why"}`` adds its own statuses or says why for one of these.
 """
 
 from __future__ import annotations
@@ -24,14 +30,22 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from crmlite.web.errors import HttpProblem, RequestValidationError, validation_field_errors
+from crmlite.domain.errors import InvalidInput
+from crmlite.web.errors import (
+    HttpProblem,
+    RequestValidationError,
+    invalid_input_problem,
+    validation_field_errors,
+)
 from crmlite.web.keys import API_ROUTES
+from crmlite.web.schemas import JSON_BODY
 from crmlite.web.security import principal
 
 ApiHandler = Callable[..., Awaitable[Any]]
 
 ModelT = typing.TypeVar("ModelT", bound=BaseModel)
 _PATH_PARAM = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+_UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +76,36 @@ class ApiRoute:
     @property
     def path_params(self) -> list[str]:
         return _PATH_PARAM.findall(self.path)
+
+    @property
+    def problems(self) -> dict[int, str]:
+        """Every problem status the operation can answer, and why: the declared ones win."""
+        found: dict[int, str] = {}
+        if self.body is not None:
+            found[400] = "The body is not JSON (malformed-json)"
+            found[415] = "The body is not sent as application/json (unsupported-media-type)"
+        if self.auth:
+            found[401] = "No valid session or API token (unauthenticated)"
+        if self.auth and self.method in _UNSAFE_METHODS:
+            found[403] = "A browser session without its X-CSRF-Token header (csrf-failed)"
+        if self.path_params or _names_stored_things(self.body, self.query):
+            found[404] = "No such thing, or not yours; or no route for this path"
+        if self.auth and self.method in _UNSAFE_METHODS:
+            found[409] = "Clashes with what is stored: a value already taken, a stale version"
+        if self.body is not None or self.query is not None or self.path_params:
+            found[422] = "The request does not match its schema (validation-failed) or a rule"
+        found.update(self.extra_responses)
+        return dict(sorted(found.items()))
+
+    def field_location(self, field_name: str) -> str:
+        """Where a field of this operation's input travels: path, query or body."""
+        top = field_name.split(".", 1)[0]
+        for location, model in (("path", self.path_model), ("query", self.query)):
+            if model is not None and top in _wire_names(model):
+                return location
+        if self.body is None and self.query is not None:
+            return "query"
+        return "body"
 
 
 class ApiRoutes:
@@ -146,6 +190,7 @@ def add_api_routes(app: web.Application, *tables: ApiRoutes) -> None:
                     f"({other.method} {other.path} and {route.method} {route.path}): "
                     "handler names are OpenAPI operationIds and must be unique"
                 )
+            _check_inputs(route)
             taken[route.operation_id] = route
             app.router.add_route(
                 route.method, route.path, _endpoint(route), name=route.operation_id
@@ -171,7 +216,10 @@ def _endpoint(route: ApiRoute) -> Callable[[web.Request], Awaitable[web.StreamRe
             kwargs["query"] = _validate(route.query, raw_query, "query")
         if route.body is not None:
             kwargs["body"] = _validate(route.body, await read_json(request), "body")
-        result = await route.handler(request, **kwargs)
+        try:
+            result = await route.handler(request, **kwargs)
+        except InvalidInput as err:
+            raise invalid_input_problem(err, route.field_location) from err
         if isinstance(result, web.StreamResponse):
             return result
         if result is None:
@@ -215,9 +263,16 @@ async def read_json(request: web.Request) -> Any:
 
 def _validate(model: type[ModelT], data: Any, location: str) -> ModelT:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=JSON_BODY if location == "body" else None)
     except ValidationError as err:
-        raise RequestValidationError(validation_field_errors(err, location)) from err
+        errors = validation_field_errors(err, location)
+        if all(error["type"] == "value_error" for error in errors):
+            # Only the model's own validators objected: a rule the document cannot state (one
+            # of two fields, a range across fields), answered like the services' InvalidInput.
+            raise HttpProblem(
+                422, InvalidInput.slug, "Invalid input", errors[0]["message"], errors=errors
+            ) from err
+        raise RequestValidationError(errors) from err
 
 
 def _list_fields(model: type[BaseModel]) -> frozenset[str]:
@@ -230,3 +285,41 @@ def _list_fields(model: type[BaseModel]) -> frozenset[str]:
         if origins & {list, tuple, set, frozenset}:
             names.add(info.alias or name)
     return frozenset(names)
+
+
+def _wire_names(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(info.alias or name for name, info in model.model_fields.items())
+
+
+def _names_stored_things(*models: type[BaseModel] | None) -> bool:
+    """True when an input names a stored thing by id (``contact_id``, ``deal_ids``...)."""
+    return any(
+        name == "id" or name.endswith(("_id", "_ids"))
+        for model in models
+        if model is not None
+        for name in _wire_names(model)
+    )
+
+
+def _check_inputs(route: ApiRoute) -> None:
+    """Refuse an input with an unbounded integer: build it from ``WireModel`` (schemas.py)."""
+    for part, model in (("body", route.body), ("query", route.query), ("path", route.path_model)):
+        if model is not None and _has_unbounded_integer(TypeAdapter(model).json_schema()):
+            raise TypeError(
+                f"{route.method} {route.path}: the {part} model {model.__name__} has an integer "
+                "without bounds; derive it from crmlite.web.schemas.ApiModel, QueryModel or "
+                "WireModel, which bound every integer to the database's range"
+            )
+
+
+def _has_unbounded_integer(schema: Any) -> bool:
+    if isinstance(schema, list):
+        return any(_has_unbounded_integer(item) for item in schema)
+    if not isinstance(schema, dict):
+        return False
+    if schema.get("type") == "integer" and not (
+        {"minimum", "exclusiveMinimum"} & schema.keys()
+        and {"maximum", "exclusiveMaximum"} & schema.keys()
+    ):
+        return True
+    return any(_has_unbounded_integer(value) for value in schema.values())

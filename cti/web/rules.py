@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from crmlite.domain.errors import InvalidInput, PermissionDenied
 from crmlite.web.keys import SESSIONS
 from crmlite.web.routing import ApiRoutes
-from crmlite.web.schemas import ApiModel
+from crmlite.web.schemas import ApiModel, WireModel
 from crmlite.web.security import principal
 from cti.rules.book import RuleBook, validate_document
 from cti.rules.model import RulesInvalid
@@ -20,7 +20,7 @@ from cti.web.call_crm import RULE_BOOK
 routes = ApiRoutes("rules", "Call-to-deal rules (see config/rules.example.toml)")
 
 
-class RulesDocument(BaseModel):
+class RulesDocument(WireModel):
     """The rule document, as in the TOML file (docs: config/rules.example.toml)."""
 
     model_config = ConfigDict(extra="allow")

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from crmlite.web.keys import PRODUCT_TEXT, SESSIONS
 from crmlite.web.routing import ApiRoutes
-from crmlite.web.schemas import ApiModel
+from crmlite.web.schemas import INT32_MAX, ApiModel
 from crmlite.web.security import principal, user_id_of
 from cti.pops.wrapup import WrapupRequest, pending_wrapup, save_wrapup
 from cti.web.pops_keys import POP_SERVICE
@@ -27,7 +27,9 @@ class WrapupIn(ApiModel):
     note: str | None = Field(None, max_length=10_000)
     callback_due_at: dt.datetime | None = Field(None, description="create a call-back task")
     callback_title: str | None = Field(None, max_length=200)
-    expected_version: int | None = Field(None, ge=1, description="the deal version the card saw")
+    expected_version: int | None = Field(
+        None, ge=1, le=INT32_MAX, description="the deal version the card saw"
+    )
 
 
 class WrapupOut(ApiModel):
