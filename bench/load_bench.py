@@ -414,7 +414,7 @@ def score_step(
         if c.linkedid in crm_at and c.linkedid in rang_at
     ]
     missed = sum(c.missed for c in calls)
-    row = {
+    row: dict[str, Any] = {
         "rate_cps": rate,
         "calls": len(calls),
         "missed": missed,

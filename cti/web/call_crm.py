@@ -15,8 +15,9 @@ import structlog
 from aiohttp import web
 
 from crmlite.domain.phones import PhoneRules
+from crmlite.services.telephony_users import TelephonyUserCache
 from crmlite.web.inbox import INBOX_LISTENERS, DecisionListener
-from crmlite.web.keys import SESSIONS
+from crmlite.web.keys import ENGINE, SESSIONS
 from cti.rules.book import RuleBook
 from cti.rules.call_to_crm import CallToCrm
 from cti.rules.executor import RuleExecutor
@@ -43,7 +44,12 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         sessions = app[SESSIONS]
         book = RuleBook(phone_rules, file=settings.rules.file)
         await book.load(sessions)
-        executor = RuleExecutor(phone_rules, recording_base_url=settings.rules.recording_base_url)
+        engine = app[ENGINE]
+        users = TelephonyUserCache(shared=engine.dialect.name == "postgresql")
+        users_task = asyncio.create_task(users.listen(engine), name="telephony-user-cache")
+        executor = RuleExecutor(
+            phone_rules, recording_base_url=settings.rules.recording_base_url, users=users
+        )
         crm = CallToCrm(sessions, book, executor, queue_size=settings.rules.retry_queue_size)
         app[RULE_BOOK] = book
         app[CALL_TO_CRM] = crm
@@ -64,7 +70,7 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
             feed_task = asyncio.create_task(feed.run(), name="deal-change-webhooks")
         worker = asyncio.create_task(crm.run_retry_worker(), name="call-crm-retries")
         yield
-        for task in (worker, feed_task):
+        for task in (worker, feed_task, users_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
