@@ -114,9 +114,19 @@ async def browsers(args: argparse.Namespace) -> None:
             counters["reconnects"] += 1
             attempt += 1
 
+    lag = {"max_ms": 0.0}
+
+    async def loop_lag() -> None:
+        # How late this process runs its callbacks: a late clock here inflates every delay.
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.1)
+            late_ms = (time.perf_counter() - before - 0.1) * 1000
+            lag["max_ms"] = max(lag["max_ms"], late_ms)
+
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
-        tasks = [
+        tasks = [asyncio.create_task(loop_lag())] + [
             asyncio.create_task(tab(s * args.tabs + t, token, session))
             for s, token in enumerate(tokens)
             for t in range(args.tabs)
@@ -126,6 +136,7 @@ async def browsers(args: argparse.Namespace) -> None:
         while (await asyncio.to_thread(sys.stdin.readline)).strip() == "REPORT":
             batch, arrivals[:] = list(arrivals), []
             report = {"arrivals": batch, "connected": len(connected), **counters}
+            report["loop_lag_max_ms"], lag["max_ms"] = round(lag["max_ms"], 1), 0.0
             print(json.dumps(report), flush=True)
         for task in tasks:
             task.cancel()
@@ -471,6 +482,7 @@ def print_row(step: int, row: dict[str, Any]) -> None:
         f" | ring->card p50 {row['ring_to_card_p50_ms']} p99 {row['ring_to_card_p99_ms']} ms"
         f" | CRM lag p50 {row['crm_lag_p50_ms']} p99 {row['crm_lag_p99_ms']} ms"
         f" | {'MATCH' if row['matched'] else 'MISMATCH'}"
+        f" | tabs' loop late by up to {row['clients_loop_lag_max_ms']} ms"
         + (f" | kill -> login {row['takeover']['login_s']} s" if "takeover" in row else ""),
         flush=True,
     )
@@ -497,6 +509,7 @@ async def run_step(
     row = score_step(rate, calls, ctx.rang_at, arrivals["arrivals"], counts)
     row["clients_connected"] = arrivals["connected"]
     row["client_reconnects"] = arrivals["reconnects"]
+    row["clients_loop_lag_max_ms"] = arrivals["loop_lag_max_ms"]
     if takeover is not None:
         killed_at = takeover.pop("killed_at")
         later_rings = [
