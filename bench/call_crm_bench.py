@@ -40,6 +40,7 @@ from crmlite.db.migrate import upgrade  # noqa: E402
 from crmlite.db.models import Contact, ContactPhone, TelephonyIdentity, User  # noqa: E402
 from crmlite.domain.phones import PhoneRules  # noqa: E402
 from crmlite.services.call_routing import responsible_seller  # noqa: E402
+from crmlite.services.telephony_users import TelephonyUserCache  # noqa: E402
 from cti.rules.book import RuleBook  # noqa: E402
 from cti.rules.call_to_crm import CallToCrm  # noqa: E402
 from cti.rules.executor import RuleExecutor  # noqa: E402
@@ -98,7 +99,9 @@ async def _seed(sessions: Any, contacts: int) -> list[str]:
     return numbers
 
 
-async def _run(url: str, label: str, contacts: int, lookups: int, calls: int) -> dict[str, Any]:
+async def _run(
+    url: str, label: str, contacts: int, lookups: int, calls: int, *, user_cache: bool = True
+) -> dict[str, Any]:
     engine = create_engine(url)
     await upgrade(engine)
     sessions = session_factory(engine)
@@ -114,7 +117,8 @@ async def _run(url: str, label: str, contacts: int, lookups: int, calls: int) ->
         route_ms.append((time.perf_counter() - start) * 1000)
         found += seller is not None
     phones = PhoneRules("RU")
-    crm = CallToCrm(sessions, RuleBook(phones), RuleExecutor(phones))
+    users = TelephonyUserCache() if user_cache else None  # as the app runs it (one process)
+    crm = CallToCrm(sessions, RuleBook(phones), RuleExecutor(phones, users=users))
     all_events = [
         ring_all_answered(inbound_call(f"bench.{n}", caller=f"+7926{n:07d}"), answered_by="101")
         for n in range(calls)
@@ -132,6 +136,7 @@ async def _run(url: str, label: str, contacts: int, lookups: int, calls: int) ->
     await engine.dispose()
     figures = {
         "backend": label,
+        "user_cache": user_cache,
         "contacts": contacts,
         "route_p50_ms": round(statistics.median(route_ms), 3),
         "route_p99_ms": round(_percentile(route_ms, 0.99), 3),
@@ -155,14 +160,21 @@ async def _run(url: str, label: str, contacts: int, lookups: int, calls: int) ->
     return figures
 
 
-async def _postgres(base: str, contacts: int, lookups: int, calls: int) -> dict[str, Any]:
+async def _postgres(
+    base: str, contacts: int, lookups: int, calls: int, *, user_cache: bool
+) -> dict[str, Any]:
     name = f"cti_bench_{uuid.uuid4().hex[:8]}"
     dsn = base.replace("postgresql+asyncpg://", "postgresql://").rsplit("/", 1)[0]
     admin = await asyncpg.connect(dsn + "/postgres")
     await admin.execute(f'CREATE DATABASE "{name}"')
     try:
         return await _run(
-            base.rsplit("/", 1)[0] + "/" + name, "postgresql", contacts, lookups, calls
+            base.rsplit("/", 1)[0] + "/" + name,
+            "postgresql",
+            contacts,
+            lookups,
+            calls,
+            user_cache=user_cache,
         )
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -173,14 +185,22 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes, well under a minute")
     parser.add_argument("--postgres", default=os.environ.get("CTI_TEST_POSTGRES_URL", ""))
+    parser.add_argument(
+        "--no-user-cache",
+        dest="user_cache",
+        action="store_false",
+        help="ask the database who sits at an extension on every event (the old way)",
+    )
     args = parser.parse_args()
     contacts, lookups, calls = (20_000, 1_000, 100) if args.quick else (200_000, 5_000, 500)
     runs = []
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        runs.append(await _run(url, "sqlite", contacts, lookups, calls))
+        runs.append(await _run(url, "sqlite", contacts, lookups, calls, user_cache=args.user_cache))
     if args.postgres:
-        runs.append(await _postgres(args.postgres, contacts, lookups, calls))
+        runs.append(
+            await _postgres(args.postgres, contacts, lookups, calls, user_cache=args.user_cache)
+        )
     ok = all(
         r["route_p99_ms"] < TARGET_ROUTE_P99_MS and r["event_p99_ms"] < TARGET_EVENT_P99_MS
         for r in runs

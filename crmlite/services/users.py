@@ -21,6 +21,7 @@ from crmlite.db.models import ApiToken, TelephonyIdentity, User, WebSession
 from crmlite.domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crmlite.domain.principal import Principal, Role
 from crmlite.services.passwords import MIN_PASSWORD_LENGTH, hash_password
+from crmlite.services.user_changes import announce_change
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 IDENTITY_KINDS = ("extension", "interface", "queue_member")
@@ -215,6 +216,7 @@ async def create_user(
         await db.flush()
     except IntegrityError as err:
         raise Conflict("login or telephony identity already taken") from err
+    await announce_change(db)
     return _view(user)
 
 
@@ -294,6 +296,7 @@ async def update_user(
             .values(revoked_at=now or _utcnow())
         )
     await db.flush()
+    await announce_change(db)
     return _view(user)
 
 
@@ -319,6 +322,7 @@ async def set_identities(
     except IntegrityError as err:
         raise IdentityTaken("a telephony identity is already taken") from err
     await db.refresh(user, attribute_names=["identities"])
+    await announce_change(db)
     return _view(user)
 
 

@@ -24,6 +24,7 @@ from crmlite.services.call_work import (
 )
 from crmlite.services.phones import find_phone_owner
 from crmlite.services.rule_sets import stage_ids, user_ids_by_login
+from crmlite.services.telephony_users import TelephonyUserCache
 from crmlite.services.users import users_by_telephony
 from cti.calls.events import CallEvent, CallSnapshot
 from cti.rules.model import (
@@ -112,12 +113,14 @@ class RuleExecutor:
         recording_base_url: str | None = None,
         text: ProductText | None = None,
         pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
+        users: TelephonyUserCache | None = None,
     ) -> None:
         self.phone_rules = phone_rules
         self.recording_base_url = recording_base_url
         # The titles the product writes, in the install's language ([i18n] default_locale).
         self.text = text or product_text("en")
         self.pool_ring = pool_ring  # [pool] ring: who takes a pool contact's call deal
+        self.users = users  # None: ask the database on every event
 
     async def apply(self, session: AsyncSession, ruleset: RuleSet, event: CallEvent) -> CrmOutcome:
         """Everything for ``event`` in one unit of work; the caller commits (or retries)."""
@@ -160,7 +163,11 @@ class RuleExecutor:
             elif isinstance(policy, QueueGroup):
                 group = ruleset.group_of_queue(call.queue)
                 logins.update(group.users if group else ())
-        by_ext = await users_by_telephony(session, extensions)
+        by_ext = await (
+            self.users.lookup(session, extensions)
+            if self.users is not None
+            else users_by_telephony(session, extensions)
+        )
         by_login = await user_ids_by_login(session, logins)
         return {
             **{f"ext:{ext}": user.user_id for ext, user in by_ext.items()},

@@ -17,8 +17,9 @@ from aiohttp import web
 from crmlite.domain.phones import PhoneRules
 from crmlite.domain.pool import RingPolicy
 from crmlite.domain.product_text import product_text
+from crmlite.services.telephony_users import TelephonyUserCache
 from crmlite.web.inbox import INBOX_LISTENERS, DecisionListener
-from crmlite.web.keys import SESSIONS
+from crmlite.web.keys import ENGINE, SESSIONS
 from cti.rules.book import RuleBook
 from cti.rules.call_to_crm import CallToCrm
 from cti.rules.executor import RuleExecutor
@@ -46,11 +47,15 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         sessions = app[SESSIONS]
         book = RuleBook(phone_rules, file=settings.rules.file)
         await book.load(sessions)
+        engine = app[ENGINE]
+        users = TelephonyUserCache(shared=engine.dialect.name == "postgresql")
+        users_task = asyncio.create_task(users.listen(engine), name="telephony-user-cache")
         executor = RuleExecutor(
             phone_rules,
             recording_base_url=settings.rules.recording_base_url,
             text=product_text(settings.i18n.default_locale),
             pool_ring=RingPolicy(settings.pool.ring),
+            users=users,
         )
         fence = app[CONSUMER_FENCE]
         crm = CallToCrm(
@@ -75,7 +80,7 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
             feed_task = asyncio.create_task(feed.run(), name="deal-change-webhooks")
         worker = asyncio.create_task(crm.run_retry_worker(), name="call-crm-retries")
         yield
-        for task in (worker, feed_task):
+        for task in (worker, feed_task, users_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,105 @@
+"""``users_by_telephony`` behind a cache that every change to users or identities drops.
+
+The call side asks who sits at an extension on nearly every call event (three ringing agents, the
+answer, the end); the answer changes only when an admin edits a user. So answers are kept until a
+change is announced: ``announce_change`` marks the writing session, and when that transaction
+commits the caches of this process are cleared and, on PostgreSQL, ``pg_notify`` (sent inside the
+same transaction, so a rollback sends nothing) tells the other instances, whose ``listen`` task
+clears theirs. While an instance is not listening (no connection yet, or it was lost) its cache
+passes every lookup through to the database, so a missed notification never leaves a stale owner.
+A lookup that raced an invalidation is answered but not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from crmlite.services.user_changes import CHANNEL, watch
+from crmlite.services.users import TelephonyUser, users_by_telephony
+
+log = structlog.get_logger(__name__)
+
+
+class TelephonyUserCache:
+    """Who sits at each PBX name, remembered until a change to users or identities."""
+
+    def __init__(self, *, shared: bool = False) -> None:
+        # ``shared``: other processes may write users (PostgreSQL): keep answers only while
+        # ``listen`` holds its connection. Otherwise this process sees every change itself.
+        self._answers: dict[str, TelephonyUser | None] = {}
+        self._generation = 0
+        self.enabled = not shared
+        self.hits = 0
+        self.misses = 0
+        watch(self)
+
+    def invalidate(self) -> None:
+        """Forget every answer (a user or identity changed)."""
+        self._answers.clear()
+        self._generation += 1
+
+    async def lookup(self, db: AsyncSession, values: Iterable[str]) -> dict[str, TelephonyUser]:
+        """``users_by_telephony(db, values)``, from memory where possible."""
+        names = {value.strip() for value in values if value and value.strip()}
+        missing = names - self._answers.keys() if self.enabled else names
+        found: dict[str, TelephonyUser] = {}
+        if missing:
+            self.misses += len(missing)
+            generation = self._generation
+            found = await users_by_telephony(db, missing)
+            if self.enabled and generation == self._generation:
+                self._answers.update({name: found.get(name) for name in missing})
+        self.hits += len(names) - len(missing)
+        result: dict[str, TelephonyUser] = {}
+        for name in names:
+            user = found.get(name) if name in missing else self._answers.get(name)
+            if user is not None:
+                result[name] = user
+        return result
+
+    async def listen(self, engine: AsyncEngine, *, retry_s: float = 2.0) -> None:
+        """Clear on other instances' changes (PostgreSQL) until cancelled; pass through if deaf."""
+        if engine.dialect.name != "postgresql":
+            self.enabled = True
+            await asyncio.Event().wait()  # nothing to hear: SQLite has one writer process
+        while True:
+            try:
+                await self._listen_once(engine)
+                log.warning("telephony user cache: listener connection lost; retrying")
+            except (OperationalError, DBAPIError, OSError) as err:
+                log.warning("telephony user cache: cannot listen", error=str(err))
+            await asyncio.sleep(retry_s)
+
+    async def _listen_once(self, engine: AsyncEngine) -> None:
+        """Hold one LISTEN connection; keep answers while it lives."""
+        lost = asyncio.Event()
+
+        def on_notify(*_args: Any) -> None:
+            self.invalidate()
+
+        def on_lost(*_args: Any) -> None:
+            lost.set()
+
+        async with engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            if raw is None:
+                raise OperationalError("LISTEN", None, ConnectionError("no driver connection"))
+            await raw.add_listener(CHANNEL, on_notify)
+            raw.add_termination_listener(on_lost)
+            self.invalidate()  # whatever changed before we listened
+            self.enabled = True
+            try:
+                await lost.wait()
+            finally:
+                self.enabled = False
+                self.invalidate()
+                if not raw.is_closed():
+                    with contextlib.suppress(OSError, DBAPIError):
+                        await raw.remove_listener(CHANNEL, on_notify)
