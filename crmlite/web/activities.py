@@ -20,7 +20,7 @@ from crmlite.services.common import Page as ServicePage
 from crmlite.services.exports import calls_export
 from crmlite.services.tasks import TaskChanges, TaskService
 from crmlite.web.crm_schemas import OwnerFilter, owner_filter
-from crmlite.web.exports import ExportFormat, export_format, export_response
+from crmlite.web.exports import FILE_TYPES, ExportFormat, export_format, export_response
 from crmlite.web.keys import SESSIONS
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import INT32_MAX, ApiModel, IdPath, Page, PageQuery
@@ -133,7 +133,9 @@ def _page(page: ServicePage[Activity]) -> Page[ActivityOut]:
     )
 
 
-@activity_routes.get("/api/v1/activities", query=ActivityQuery, response=Page[ActivityOut])
+@activity_routes.get(
+    "/api/v1/activities", query=ActivityQuery, response=Page[ActivityOut], files=FILE_TYPES
+)
 async def list_activities(
     request: web.Request, *, query: ActivityQuery
 ) -> Page[ActivityOut] | web.StreamResponse:

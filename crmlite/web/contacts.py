@@ -13,7 +13,7 @@ from crmlite.domain.errors import NotFound
 from crmlite.services.contacts import ContactChanges, ContactService
 from crmlite.services.exports import contacts_export
 from crmlite.web.crm_schemas import OwnerFilter, owner_filter, phone_rules
-from crmlite.web.exports import ExportFormat, export_format, export_response
+from crmlite.web.exports import FILE_TYPES, ExportFormat, export_format, export_response
 from crmlite.web.keys import SESSIONS
 from crmlite.web.merged import merged_contact_answer
 from crmlite.web.phone_schema import PhoneIn
@@ -90,7 +90,7 @@ def _service(request: web.Request, session: AsyncSession) -> ContactService:
     return ContactService(session, principal(request), phone_rules(request))
 
 
-@routes.get("/api/v1/contacts", query=ContactQuery, response=Page[ContactOut])
+@routes.get("/api/v1/contacts", query=ContactQuery, response=Page[ContactOut], files=FILE_TYPES)
 async def list_contacts(
     request: web.Request, *, query: ContactQuery
 ) -> Page[ContactOut] | web.StreamResponse:

@@ -14,7 +14,7 @@ from crmlite.services.deal_moves import MAX_BULK, DealMoveService, StageMover
 from crmlite.services.deals import DealChanges, DealFilter, DealService, DealStatus, deal_status
 from crmlite.services.exports import deals_export
 from crmlite.web.crm_schemas import AmountIn, AmountOut, Currency, OwnerFilter, owner_filter
-from crmlite.web.exports import ExportFormat, export_format, export_response
+from crmlite.web.exports import FILE_TYPES, ExportFormat, export_format, export_response
 from crmlite.web.keys import ONE_HOP, SESSIONS
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import INT32_MAX, ApiModel, IdPath, Page, PageQuery
@@ -149,7 +149,7 @@ def deal_out(deal: Deal) -> DealOut:
     )
 
 
-@routes.get("/api/v1/deals", query=DealQuery, response=Page[DealOut])
+@routes.get("/api/v1/deals", query=DealQuery, response=Page[DealOut], files=FILE_TYPES)
 async def list_deals(
     request: web.Request, *, query: DealQuery
 ) -> Page[DealOut] | web.StreamResponse:

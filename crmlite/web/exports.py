@@ -26,6 +26,8 @@ from crmlite.services.exports import Export, stream_rows
 ExportFormat = Literal["json", "csv", "xlsx"]
 CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What a list route answers as a file (``files=`` of its declaration documents them).
+FILE_TYPES = (CSV_TYPE, XLSX_TYPE)
 _CHUNK = 256 * 1024
 
 

@@ -24,6 +24,8 @@ from crmlite.services.import_deals import DealImporter
 from crmlite.services.import_report import COUNTED, RowStatus
 from crmlite.services.imports import BatchApplier, ImportOptions, Preview, preview
 from crmlite.web.crm_schemas import phone_rules
+from crmlite.web.errors import HttpProblem
+from crmlite.web.exports import CSV_TYPE
 from crmlite.web.import_jobs import IMPORT_WORKSPACE, ImportJob, Upload
 from crmlite.web.keys import SESSIONS
 from crmlite.web.routing import ApiRoutes
@@ -157,7 +159,10 @@ def _job_out(job: ImportJob) -> ImportOut:
 async def _chunks(request: web.Request) -> tuple[str, AsyncIterator[bytes]]:
     """The uploaded file's name and bytes: a multipart ``file`` part, or the raw body."""
     if request.content_type.startswith("multipart/"):
-        reader = await request.multipart()
+        try:
+            reader = await request.multipart()
+        except ValueError as err:  # no boundary: the form cannot be split into its parts
+            raise HttpProblem(400, "malformed-form", "Malformed form", str(err)) from err
         while (part := await reader.next()) is not None:
             if isinstance(part, BodyPartReader) and part.name == "file":
                 name = part.filename or "upload.csv"
@@ -195,7 +200,10 @@ async def _preview(request: web.Request, upload: Upload, body: PreviewIn) -> Upl
     query=UploadQuery,
     response=UploadOut,
     status=201,
-    errors={422: "Empty, too large, or not a readable table"},
+    errors={
+        400: "A multipart form that cannot be read (malformed-form)",
+        422: "Empty, too large, or not a readable table",
+    },
 )
 async def upload_import_file(request: web.Request, *, query: UploadQuery) -> UploadOut:
     """Upload a CSV (raw body with X-File-Name, or multipart 'file'); answers its preview."""
@@ -294,7 +302,9 @@ async def list_import_rows(
     )
 
 
-@routes.get(r"/api/v1/imports/{id}/report", path_model=ImportPath, errors=NOT_FOUND)
+@routes.get(
+    r"/api/v1/imports/{id}/report", path_model=ImportPath, errors=NOT_FOUND, files=(CSV_TYPE,)
+)
 async def download_import_report(request: web.Request, *, path: ImportPath) -> web.Response:
     """The row report as CSV (UTF-8 with a BOM, for Excel)."""
     job = request.app[IMPORT_WORKSPACE].job(principal(request), path.id)

@@ -119,11 +119,14 @@ def build_openapi(
                 "content": {"application/json": {"schema": by_part[(index, "body")]}},
             }
         responses: dict[str, Any] = {}
+        files = {media: {"schema": {"type": "string", "format": "binary"}} for media in route.files}
         if route.response is not None:
             responses[str(route.status)] = {
                 "description": "OK",
-                "content": {"application/json": {"schema": by_part[(index, "response")]}},
+                "content": {"application/json": {"schema": by_part[(index, "response")]}, **files},
             }
+        elif files:
+            responses[str(route.status)] = {"description": "A file", "content": files}
         else:
             responses[str(204 if route.status == 200 else route.status)] = {
                 "description": "No content"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import re
 import typing
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,9 @@ class ApiRoute:
     operation_id: str = ""
     extra_responses: Mapping[int, str] = field(default_factory=dict)
     tag_description: str = ""
+    # Media types of files the operation may answer instead of (or, without ``response``, as)
+    # its JSON: a list exported as CSV or XLSX, a report downloaded.
+    files: tuple[str, ...] = ()
 
     @property
     def openapi_path(self) -> str:
@@ -132,8 +135,12 @@ class ApiRoutes:
         summary: str = "",
         auth: bool = True,
         errors: Mapping[int, str] | None = None,
+        files: Sequence[str] = (),
     ) -> Callable[[ApiHandler], ApiHandler]:
-        """Declare ``method path``; ``errors`` documents the problem statuses it may answer."""
+        """Declare ``method path``; ``errors`` documents the problem statuses it may answer.
+
+        ``files`` names the media types of files it may answer with (documented beside the JSON).
+        """
 
         def register(handler: ApiHandler) -> ApiHandler:
             doc = (handler.__doc__ or "").strip()
@@ -154,6 +161,7 @@ class ApiRoutes:
                     operation_id=handler.__name__,
                     extra_responses=dict(errors or {}),
                     tag_description=self.description,
+                    files=tuple(files),
                 )
             )
             return handler
