@@ -21,9 +21,10 @@ import datetime as dt
 import time
 import weakref
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from sqlalchemy import Connection, Engine, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from crmlite.db.models import Contact
 from crmlite.domain.clock import Clock
@@ -53,42 +54,59 @@ class ContactNameIndex:
         self._built_at: float | None = None
         self._since: dt.datetime | None = None
         self._top_id = 0
-        self._lock = asyncio.Lock()
+        self._pass: asyncio.Task[None] | None = None
 
     async def named_like(
         self, session: AsyncSession, person: PersonKey, *, exclude: Iterable[int] = ()
     ) -> list[int]:
         """Ids of contacts whose name (and company) read like ``person``'s, as last indexed."""
-        async with self._lock:
-            await self._refresh(session)
+        if self._pass is None or self._pass.done():
+            bind = session.bind
+            engine = bind if isinstance(bind, AsyncEngine) else cast(AsyncConnection, bind).engine
+            self._pass = asyncio.create_task(self._refresh(engine))
+            self._pass.add_done_callback(_retrieve)
+        # A caller that gives up (the ringing card waits 5 s) leaves the pass running, in its own
+        # session, for the next one: a first build over a large base is not cut short forever.
+        await asyncio.shield(self._pass)
         named = PersonKey(person.name, person.company)
         found = self._index.candidates(named, limit=MAX_NAMED, exclude=exclude)
         return [contact_id for contact_id, _ in found]
 
-    async def _refresh(self, session: AsyncSession) -> None:
+    async def _refresh(self, engine: AsyncEngine) -> None:
         query = select(Contact.id, Contact.name, Contact.company, Contact.updated_at)
         now = self._monotonic()
-        if self._built_at is None or now - self._built_at >= self._rebuild_after_s:
-            self._index = DuplicateIndex(max_named=MAX_NAMED)
-            self._since, self._top_id, self._built_at = None, 0, now
+        rebuild = self._built_at is None or now - self._built_at >= self._rebuild_after_s
+        if rebuild:
+            index, since, top_id = DuplicateIndex(max_named=MAX_NAMED), None, 0
         else:
-            changed = Contact.id > self._top_id
-            if self._since is not None:
-                changed = or_(changed, Contact.updated_at > self._since)
+            index, since, top_id = self._index, self._since, self._top_id
+            changed = Contact.id > top_id
+            if since is not None:
+                changed = or_(changed, Contact.updated_at > since)
             query = query.where(changed)
         # Changes stamped in the last OVERLAP may still be committing: the next poll reads them
         # again, while older ones are read once.
         horizon = self._clock() - OVERLAP
-        latest = self._since
-        result = await session.stream(query)
-        async for rows in result.partitions(MAX_NAMED):
-            for row in rows:
-                self._index.add(row.id, PersonKey(row.name, row.company))
-                self._top_id = max(self._top_id, row.id)
-                if latest is None or row.updated_at > latest:
-                    latest = row.updated_at
-        if latest is not None:
-            self._since = min(latest, horizon)
+        latest = since
+        async with AsyncSession(engine) as session:
+            result = await session.stream(query)
+            async for rows in result.partitions(MAX_NAMED):
+                for row in rows:
+                    index.add(row.id, PersonKey(row.name, row.company))
+                    top_id = max(top_id, row.id)
+                    if latest is None or row.updated_at > latest:
+                        latest = row.updated_at
+        # Only a whole pass moves the marks: a pass cut short (a caller's timeout) is done again.
+        self._index, self._top_id = index, top_id
+        self._since = None if latest is None else min(latest, horizon)
+        if rebuild:
+            self._built_at = now
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """Take a pass's error when every caller had left: the next call starts a new pass."""
+    if not task.cancelled():
+        task.exception()
 
 
 _BY_ENGINE: weakref.WeakKeyDictionary[Engine, ContactNameIndex] = weakref.WeakKeyDictionary()
