@@ -8,7 +8,8 @@ latest seen, but never later than ``OVERLAP`` ago: a change stamped just now may
 committing, so recent ones are read again until they are older than that). Every
 writer sets ``updated_at``, whichever instance it runs in, so a rename anywhere is seen on the
 next use; the whole index is rebuilt every ``REBUILD_AFTER_S`` all the same, which bounds what a
-writer with a badly wrong clock could hide, and drops the contacts deleted or merged away.
+writer with a badly wrong clock could hide, and drops the contacts deleted or merged away (checks
+meanwhile answer from the index as of the last poll rather than wait for the rebuild).
 
 The index only proposes ids whose names may read alike: the caller reads those contacts afresh and
 scores them, so an entry that went stale (deleted, renamed away) never shows as a candidate.
@@ -55,6 +56,7 @@ class ContactNameIndex:
         self._since: dt.datetime | None = None
         self._top_id = 0
         self._pass: asyncio.Task[None] | None = None
+        self._replacing = False  # the pass in flight rebuilds an index already in use
 
     async def named_like(
         self, session: AsyncSession, person: PersonKey, *, exclude: Iterable[int] = ()
@@ -63,19 +65,27 @@ class ContactNameIndex:
         if self._pass is None or self._pass.done():
             bind = session.bind
             engine = bind if isinstance(bind, AsyncEngine) else cast(AsyncConnection, bind).engine
-            self._pass = asyncio.create_task(self._refresh(engine))
+            now = self._monotonic()
+            rebuild = self._built_at is None or now - self._built_at >= self._rebuild_after_s
+            self._replacing = rebuild and self._built_at is not None
+            self._pass = asyncio.create_task(self._refresh(engine, now, rebuild=rebuild))
             self._pass.add_done_callback(_retrieve)
-        # A caller that gives up (the ringing card waits 5 s) leaves the pass running, in its own
-        # session, for the next one: a first build over a large base is not cut short forever.
-        await asyncio.shield(self._pass)
+        if not (self._replacing and not self._pass.done()):
+            # A caller that gives up (the ringing card waits 5 s) leaves the pass running, in its
+            # own session, for the next one: a first build over a large base is not cut short.
+            await asyncio.shield(self._pass)
+        # While a periodic rebuild runs, checks use the index as of the last poll, not wait for it.
         named = PersonKey(person.name, person.company)
         found = self._index.candidates(named, limit=MAX_NAMED, exclude=exclude)
         return [contact_id for contact_id, _ in found]
 
-    async def _refresh(self, engine: AsyncEngine) -> None:
+    async def settled(self) -> None:
+        """Wait for the pass in flight, if any (a rebuild the last check did not wait for)."""
+        if self._pass is not None:
+            await asyncio.shield(self._pass)
+
+    async def _refresh(self, engine: AsyncEngine, now: float, *, rebuild: bool) -> None:
         query = select(Contact.id, Contact.name, Contact.company, Contact.updated_at)
-        now = self._monotonic()
-        rebuild = self._built_at is None or now - self._built_at >= self._rebuild_after_s
         if rebuild:
             index, since, top_id = DuplicateIndex(max_named=MAX_NAMED), None, 0
         else:
