@@ -336,31 +336,30 @@ class DuplicateIndex:
         if not ids or not person.name.words:
             return set()
         listed = list(ids)
+        texts = [self._texts[person_id] for person_id in listed]
         query = person.name.sorted_text
         alike = {
             listed[at]
             for _, _, at in process.extract(
-                query,
-                [self._texts[person_id] for person_id in listed],
-                scorer=fuzz.ratio,
-                score_cutoff=NAME_SIMILAR,
-                limit=None,
+                query, texts, scorer=fuzz.ratio, score_cutoff=NAME_SIMILAR, limit=None
             )
         }
         # Shared words count only between names of two or more words and of different lengths.
         words = len(person.name.words)
         if words >= 2:
-            other = [pid for pid in listed if self._word_counts[pid] not in (0, 1, words)]
-            alike.update(
-                other[at]
-                for _, _, at in process.extract(
-                    query,
-                    [self._texts[person_id] for person_id in other],
-                    scorer=fuzz.token_set_ratio,
-                    score_cutoff=NAME_SIMILAR,
-                    limit=None,
+            counts = self._word_counts
+            other = [at for at, pid in enumerate(listed) if counts[pid] not in (0, 1, words)]
+            if other:
+                alike.update(
+                    listed[other[at]]
+                    for _, _, at in process.extract(
+                        query,
+                        [texts[at] for at in other],
+                        scorer=fuzz.token_set_ratio,
+                        score_cutoff=NAME_SIMILAR,
+                        limit=None,
+                    )
                 )
-            )
         if person.name.cjk:
             alike.update(person_id for person_id in ids if self._people[person_id].name.cjk)
         return alike

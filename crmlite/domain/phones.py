@@ -58,26 +58,35 @@ def normalize_phone(raw: str, rules: PhoneRules, *, field: str = "phone") -> Nor
         raise InvalidInput(
             "phone number is too long", fields={field: f"at most {MAX_RAW_LENGTH} characters"}
         )
-    compact = _SEPARATORS.sub("", text)
-    if _extension_regex(rules.extension_pattern).fullmatch(compact):
-        return NormalizedPhone(raw=text, normalized=compact, kind=PhoneKind.EXTENSION)
+    read = _read_compact(_SEPARATORS.sub("", text), rules.default_region, rules.extension_pattern)
+    if read is None:
+        raise InvalidInput(f"not a phone number: {text!r}", fields={field: "not a phone number"})
+    return NormalizedPhone(raw=text, normalized=read[0], kind=read[1])
+
+
+# An import reads the same numbers in many spellings and rows (an office's switchboard, a
+# retyped customer); phonenumbers' parse is most of a row's cost, so each compact form is read once.
+@lru_cache(maxsize=1 << 16)
+def _read_compact(compact: str, region: str, extension: str) -> tuple[str, PhoneKind] | None:
+    """The normalized form and kind of a number without separators; None when it is not one."""
+    if _extension_regex(extension).fullmatch(compact):
+        return compact, PhoneKind.EXTENSION
     if compact.startswith("00"):
         # The ITU international prefix; phonenumbers only knows each region's own IDD.
         compact = "+" + compact[2:]
     try:
-        parsed = phonenumbers.parse(compact, rules.default_region)
-    except phonenumbers.NumberParseException as err:
-        raise InvalidInput(
-            f"not a phone number: {text!r}", fields={field: "not a phone number"}
-        ) from err
+        parsed = phonenumbers.parse(compact, region)
+    except phonenumbers.NumberParseException:
+        return None
     if phonenumbers.is_possible_number(parsed):
-        e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-        return NormalizedPhone(raw=text, normalized=e164, kind=PhoneKind.E164)
+        return phonenumbers.format_number(
+            parsed, phonenumbers.PhoneNumberFormat.E164
+        ), PhoneKind.E164
     digits = re.sub(r"\D", "", compact)
     if len(digits) < 3:
-        raise InvalidInput(f"not a phone number: {text!r}", fields={field: "not a phone number"})
+        return None
     # Service numbers and oddities stay findable by their digits, marked as such.
-    return NormalizedPhone(raw=text, normalized=digits, kind=PhoneKind.OTHER)
+    return digits, PhoneKind.OTHER
 
 
 def phone_lookup_key(raw: str, rules: PhoneRules) -> str | None:

@@ -4,9 +4,10 @@ The scoring is crmlite.domain.duplicates'. Candidates are looked for among every
 seller learns that a customer is already someone else's; a seller is shown only the candidates
 they may see (their own) and a count of the others (``hidden``) to take to a head, who sees all.
 
-The base is read in one streaming pass of (id, name, company, owner) and screened in bulk; an
-email in common is found through the ``contact_emails`` index and a number through the unique
-phone. That is fine for tens of thousands of contacts; an import keeps a DuplicateIndex instead.
+An email in common is found through the ``contact_emails`` index and a number through the unique
+phone; names alike through the process-wide name index (``crmlite.services.contact_names``),
+whose proposals are read afresh and scored, so a call reads a few rows, not the base. An import
+keeps its own DuplicateIndex instead.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from crmlite.domain.access import sees_owned
 from crmlite.domain.duplicates import DuplicateIndex, DuplicateMatch, PersonKey
 from crmlite.domain.errors import NotFound
 from crmlite.domain.principal import Principal
+from crmlite.services.contact_names import ContactNameIndex, name_index_of
 from crmlite.services.emails import normalize_email
 
 DEFAULT_LIMIT = 5
@@ -65,9 +67,12 @@ async def person_key_of(session: AsyncSession, contact_id: int) -> PersonKey | N
 class DuplicateService:
     """Candidates for one principal inside one unit of work."""
 
-    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+    def __init__(
+        self, session: AsyncSession, principal: Principal, names: ContactNameIndex | None = None
+    ) -> None:
         self.session = session
         self.principal = principal
+        self.names = names if names is not None else name_index_of(session)
 
     async def for_contact(
         self, contact_id: int, *, limit: int = DEFAULT_LIMIT
@@ -88,14 +93,20 @@ class DuplicateService:
         owners: dict[int, tuple[str, str | None, int | None]] = {}
         await self._index_exact(person, index, owners)
         found: dict[int, DuplicateMatch] = {}
-        result = await self.session.stream(
-            select(Contact.id, Contact.name, Contact.company, Contact.owner_id).order_by(Contact.id)
-        )
-        async for rows in result.partitions(_CHUNK):
+        named = [
+            contact_id
+            for contact_id in await self.names.named_like(self.session, person, exclude=exclude)
+            if contact_id not in owners
+        ]
+        # The name index proposes; the contacts as stored now decide.
+        for start in range(0, len(named), _CHUNK):
+            rows = await self.session.execute(
+                select(Contact.id, Contact.name, Contact.company, Contact.owner_id).where(
+                    Contact.id.in_(named[start : start + _CHUNK])
+                )
+            )
             chunk = DuplicateIndex(max_named=_CHUNK)
             for row in rows:
-                if row.id in owners:
-                    continue
                 owners[row.id] = (row.name, row.company, row.owner_id)
                 chunk.add(row.id, PersonKey(row.name, row.company))
             found.update(chunk.candidates(person, limit=_CHUNK, exclude=exclude))

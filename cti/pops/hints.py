@@ -3,7 +3,7 @@
 When the caller's contact is known, crmlite's duplicate check looks for other contacts that may
 be the same person; the card is updated with the best few when they arrive, so the lookup and
 the first card never wait for it. Results are kept a minute per contact: a returning caller does
-not cost a second scan. Candidates are looked for among every contact (like the card's owner, a
+not cost a second check. Candidates are looked for among every contact (like the card's owner, a
 hint may name another seller's contact: the point is that one customer has one record).
 """
 
