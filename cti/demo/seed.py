@@ -262,7 +262,12 @@ async def _contacts(
                 "updated_at": pooled_at or created,
                 "first_campaign_id": campaign,
                 "latest_campaign_id": campaign,
-                "owned_since": None if in_pool else created,
+                # A held contact changed hands or was worked within the last three weeks (no
+                # draw: the seed's sequence stays), so the pool's idle return, which runs as the
+                # demo starts, leaves the sellers their books on first open.
+                "owned_since": None
+                if in_pool
+                else max(created, now - dt.timedelta(days=1 + index % 21)),
                 "pooled_at": pooled_at,
             }
         )

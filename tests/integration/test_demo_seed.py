@@ -26,6 +26,7 @@ from crmlite.db.models import (
     User,
 )
 from crmlite.domain.principal import Role
+from crmlite.services.pool_return import return_idle_contacts
 from cti.demo import DEMO_PASSWORD, DEMO_USERS, demo_caller_numbers, seed_demo
 from tests.support.api import ApiClient, ApiHarness, ApiUser
 
@@ -182,6 +183,19 @@ async def test_duplicates_wait_to_be_merged(sessions: async_sessionmaker[AsyncSe
     assert {"Ivan Petrov", "Иван Петров"} <= set(names)
     assert names.count("王伟") >= 2
     assert any(spellings > 1 for _, spellings in emails), "the same email in another case"
+
+
+async def test_the_pool_return_leaves_the_sellers_their_books(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The demo starts the pool's idle return at once: it must not empty the sellers' books."""
+    await seed_demo(sessions, now=NOW)
+    async with sessions() as db:
+        pooled = await _count(db, Contact, Contact.pooled_at.is_not(None))
+    result = await return_idle_contacts(sessions, now=NOW, idle=dt.timedelta(days=30))
+    assert result.returned == 0
+    async with sessions() as db:
+        assert await _count(db, Contact, Contact.pooled_at.is_not(None)) == pooled > 0
 
 
 async def test_seeding_runs_once(sessions: async_sessionmaker[AsyncSession]) -> None:
