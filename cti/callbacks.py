@@ -15,13 +15,12 @@ from typing import Final
 
 import structlog
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crmlite.domain.reports import Escalation
 from crmlite.services.reports_calls import sla_escalations
 from crmlite.web.keys import ENGINE, SESSIONS
-from cti.leader import consumer_lock
+from cti.leader import run_once_across_instances
 from cti.pops.fanout import FanoutUnavailable
 from cti.pops.hub import ScreenPopHub
 from cti.pops.lookup import format_number
@@ -78,14 +77,10 @@ class CallbackSlaWatch:
 
     async def run(self, engine: AsyncEngine, interval_s: float) -> None:
         """Check every ``interval_s`` while this instance holds the watch's lock."""
-        async with consumer_lock(engine, LOCK_NAME):
-            while True:
-                try:
-                    await self.check()
-                except (OperationalError, DBAPIError) as err:
-                    # The database is briefly away: the next pass covers the same window again.
-                    log.warning("call-back check failed", error=str(err))
-                await asyncio.sleep(interval_s)
+        # A check that failed on the database leaves the window: the next one covers it again.
+        await run_once_across_instances(
+            engine, LOCK_NAME, self.check, interval_s, failed="call-back check failed"
+        )
 
     def _body(self, breach: Escalation) -> dict[str, object]:
         number = format_number(breach.caller, self._region, self._extension_pattern)

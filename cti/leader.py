@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import structlog
@@ -67,3 +67,25 @@ async def _release(connection: AsyncConnection, key: int) -> None:
     except (OperationalError, DBAPIError) as err:
         # Closing the connection releases the lock anyway.
         log.warning("ami consumer lock release failed", error=str(err))
+
+
+async def run_once_across_instances(
+    engine: AsyncEngine,
+    name: str,
+    check: Callable[[], Awaitable[object]],
+    interval_s: float,
+    *,
+    failed: str,
+) -> None:
+    """Call ``check`` every ``interval_s`` while this instance holds ``name``'s lock.
+
+    A database that is briefly away costs one pass, logged as ``failed``: each job's next pass
+    covers what this one missed.
+    """
+    async with consumer_lock(engine, name):
+        while True:
+            try:
+                await check()
+            except (OperationalError, DBAPIError) as err:
+                log.warning(failed, error=str(err))
+            await asyncio.sleep(interval_s)

@@ -15,14 +15,13 @@ from typing import Final
 
 import structlog
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crmlite.domain.pool import PoolPolicy, RingPolicy
 from crmlite.services.pool_return import ReturnPass, return_idle_contacts
 from crmlite.web.keys import ENGINE, SESSIONS
 from crmlite.web.pool import POOL_POLICY
-from cti.leader import consumer_lock
+from cti.leader import run_once_across_instances
 from cti.settings import PoolSettings, Settings
 
 log = structlog.get_logger(__name__)
@@ -72,14 +71,10 @@ class PoolReturnWatch:
 
     async def run(self, engine: AsyncEngine, interval_s: float) -> None:
         """Pass every ``interval_s`` while this instance holds the return's lock."""
-        async with consumer_lock(engine, LOCK_NAME):
-            while True:
-                try:
-                    await self.check()
-                except (OperationalError, DBAPIError) as err:
-                    # The database is briefly away: the next pass picks up where this one failed.
-                    log.warning("pool return failed", error=str(err))
-                await asyncio.sleep(interval_s)
+        # A pass that failed on the database is picked up where it stopped by the next one.
+        await run_once_across_instances(
+            engine, LOCK_NAME, self.check, interval_s, failed="pool return failed"
+        )
 
 
 POOL_WATCH = web.AppKey("pool_watch", PoolReturnWatch)
