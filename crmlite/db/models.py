@@ -646,3 +646,7 @@ class ConsumerLease(Base):
     epoch: Mapped[int] = mapped_column(BigInteger)
     acquired_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+# The quote tables live in their own module; loading it here puts them in Base.metadata.
+from crmlite.db import quote_models as quote_models  # noqa: E402

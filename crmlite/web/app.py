@@ -20,6 +20,9 @@ from crmlite.web import (
     inbox,
     pipelines,
     pool,
+    products,
+    quote_print,
+    quotes,
     reports,
     users,
 )
@@ -48,6 +51,9 @@ CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     campaigns.routes,
     imports.routes,
     pool.routes,
+    products.routes,
+    quotes.routes,
+    quote_print.routes,
 )
 
 
