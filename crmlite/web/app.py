@@ -31,6 +31,7 @@ from crmlite.web.import_jobs import import_workspace_ctx
 from crmlite.web.keys import API_ROUTES, AUTH_CONFIG, LOGIN_THROTTLE
 from crmlite.web.middleware import access_log_middleware, request_id_middleware
 from crmlite.web.openapi import openapi_routes
+from crmlite.web.quote_pdf import PDF_RENDERER, PdfRenderer
 from crmlite.web.routing import ApiRoutes, add_api_routes
 from crmlite.web.security import AuthConfig, auth_middleware
 from crmlite.web.throttle import LoginThrottle
@@ -80,6 +81,7 @@ def setup_crm_web(
         trusted_proxies=trusted_proxies,
     )
     app[LOGIN_THROTTLE] = LoginThrottle()
+    app[PDF_RENDERER] = PdfRenderer()  # loads WeasyPrint on the first PDF asked for
     app.cleanup_ctx.append(import_workspace_ctx)  # uploads and running imports
     if API_ROUTES not in app:
         app[API_ROUTES] = []

@@ -70,16 +70,9 @@ class PdfRenderer:
 PDF_RENDERER: web.AppKey[PdfRenderer] = web.AppKey("quote_pdf_renderer")
 
 
-def renderer(app: web.Application) -> PdfRenderer:
-    found = app.get(PDF_RENDERER)
-    if found is None:
-        found = PdfRenderer()
-        app[PDF_RENDERER] = found
-    return found
-
-
 async def render_pdf(app: web.Application, html: str, locale: str) -> bytes:
-    return await asyncio.to_thread(renderer(app).render, html, locale)
+    """Render in a worker thread: a page takes WeasyPrint a good part of a second."""
+    return await asyncio.to_thread(app[PDF_RENDERER].render, html, locale)
 
 
 def unavailable(what: str) -> HttpProblem:

@@ -121,6 +121,21 @@ ANY_USER = frozenset(
         "GET /api/v1/reports/missed-calls",
         "POST /api/v1/calls",
         "POST /api/v1/wrapups",
+        "GET /api/v1/products",
+        "GET /api/v1/products/{id}",
+        "GET /api/v1/deals/{id}/quotes",
+        "POST /api/v1/deals/{id}/quotes",
+        "POST /api/v1/quotes/preview",
+        "GET /api/v1/quotes/{id}",
+        "PUT /api/v1/quotes/{id}",
+        "DELETE /api/v1/quotes/{id}",
+        "POST /api/v1/quotes/{id}/send",
+        "POST /api/v1/quotes/{id}/accept",
+        "POST /api/v1/quotes/{id}/reject",
+        "POST /api/v1/quotes/{id}/revise",
+        "GET /api/v1/quotes/{id}/print",
+        "GET /api/v1/quotes/{id}/pdf",
+        "GET /api/v1/pipelines/{id}/quote-settings",
         LOOKUP,
     }
 )
@@ -160,6 +175,7 @@ HEADS = {
     "POST /api/v1/rules/check": Example(json={}),
     "GET /api/v1/pbx": Example(),
     "POST /api/v1/contacts/{id}/assign": Example(json={"user_id": 1}),
+    "PUT /api/v1/pipelines/{id}/quote-settings": Example(json={}),
 }
 ADMINS = {
     "POST /api/v1/users": Example(json={"login": "newcomer", "role": "seller"}),
@@ -169,6 +185,10 @@ ADMINS = {
     "PUT /api/v1/rules": Example(json={}),
     "GET /api/v1/webhooks/deliveries": Example(),
     "POST /api/v1/webhooks/deliveries/{id}/retry": Example(),
+    "POST /api/v1/products": Example(json={"name": "Tyre", "sku": "T-1", "unit_price": "10"}),
+    "PATCH /api/v1/products/{id}": Example(json={}),
+    "DELETE /api/v1/products/{id}": Example(),
+    "POST /api/v1/products/import": Example(json={}),
 }
 _PARAM = re.compile(r"\{(\w+)\}")
 _SAMPLE = {"path": "js/app.js", "name": "missing.js", "section": "users"}
