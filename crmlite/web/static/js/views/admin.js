@@ -11,6 +11,7 @@ const SECTIONS = [
   ["pipelines", "admin.pipelines"],
   ["rules", "admin.rules"],
   ["pbx", "admin.pbx"],
+  ["products", "admin.products"],
 ];
 
 export async function render(main, params) {
@@ -25,7 +26,8 @@ export async function render(main, params) {
       SECTIONS.map(([key, label]) => h("a", { href: `/admin/${key}`, "aria-current": key === section ? "page" : null }, t(label)))),
     body);
   loading(body);
-  const draw = { users: usersSection, pipelines: pipelinesSection, rules: rulesSection, pbx: pbxSection }[section];
+  const draw = { users: usersSection, pipelines: pipelinesSection, rules: rulesSection, pbx: pbxSection,
+    products: (el) => import("../products.js").then((m) => m.productsSection(el)) }[section];
   if (!draw) {
     failed(body, { status: 404 });
     return undefined;

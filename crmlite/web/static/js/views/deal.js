@@ -80,7 +80,10 @@ export async function render(main, params) {
       h("section", { class: "panel", "aria-labelledby": "deal-tasks" },
         h("h2", { id: "deal-tasks" }, t("deal.tasks")),
         taskForm(deal, refresh),
-        taskList(activities.filter((a) => a.kind === "task"), refresh))));
+        taskList(activities.filter((a) => a.kind === "task"), refresh))),
+    h("section", { class: "panel", id: "deal-quotes-panel", style: { marginTop: "1rem" }, "aria-labelledby": "deal-quotes" }));
+  import("../quotes.js").then(({ renderQuotes }) =>
+    renderQuotes(main.querySelector("#deal-quotes-panel"), deal, refresh));
   return () => window.removeEventListener("deals-changed", onChange);
 }
 
