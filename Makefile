@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-dev
 RUNTIME_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test check lint typecheck imports pytest install install-dev browser deploy-tools node clean serve bench
+.PHONY: demo test check lint typecheck imports pytest install install-dev browser deploy-tools pdf-deps node clean serve bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,17 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-install: $(RUNTIME_STAMP) $(NODE_STAMP)
+install: $(RUNTIME_STAMP) $(NODE_STAMP) pdf-deps
 install-dev: $(STAMP) $(NODE_STAMP)
 node: $(NODE_STAMP)
 
 # Debian's Chromium drives the browser tests; a test tool's own browser download cannot work here.
 browser:
 	@command -v chromium >/dev/null 2>&1 || scripts/install-chromium
+
+# Pango and fonts for the PDF quotes (Chinese, Persian); without them the PDF route says so.
+pdf-deps:
+	@scripts/install-pdf-deps
 
 # Debian's Compose and Caddy check compose.yaml and the Caddyfile offline (no Docker daemon).
 deploy-tools:
@@ -42,7 +46,7 @@ demo: install
 	$(BIN)/cti demo
 
 ## test: install dev dependencies and run the whole suite (lint, types, import contracts, pytest)
-test: install-dev browser deploy-tools
+test: install-dev browser deploy-tools pdf-deps
 	$(BIN)/python scripts/check
 
 check: install-dev
