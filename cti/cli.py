@@ -122,9 +122,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.set_defaults(module="cti.commands.sim")
 
     importer = commands.add_parser(
-        "import", help="import contacts or deals from a CSV file (row report, resumable)"
+        "import",
+        help="import contacts or deals (row report, resumable) or a price list from a CSV file",
     )
-    importer.add_argument("kind", choices=["contacts", "deals"])
+    importer.add_argument("kind", choices=["contacts", "deals", "products"])
     importer.add_argument(
         "file",
         metavar="FILE",
@@ -145,6 +146,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     importer.add_argument(
         "--delimiter", choices=[",", ";", "\t", "|"], help="override the detected delimiter"
+    )
+    importer.add_argument(
+        "--currency", default="RUB", help="products: the currency of rows that name none"
     )
     importer.set_defaults(module="cti.commands.imports")
     return parser

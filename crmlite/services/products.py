@@ -141,6 +141,7 @@ class ProductService:
         *,
         default_currency: str,
         dry_run: bool = False,
+        delimiter: str | None = None,
         on_progress: OnProgress | None = None,
     ) -> ProductImportResult:
         """Add or update products by SKU from a CSV file; bad rows are reported, never half-kept.
@@ -149,7 +150,7 @@ class ProductService:
         an error (which price is meant cannot be told).
         """
         _check_admin(self.principal)
-        table = read_table(data)
+        table = read_table(data, delimiter=delimiter)
         columns = map_header(table.header)
         result = ProductImportResult(
             rows_total=table.count_rows(), encoding=table.encoding, delimiter=table.delimiter

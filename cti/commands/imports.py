@@ -29,6 +29,7 @@ from crmlite.services.import_contacts import ContactImporter
 from crmlite.services.import_deals import DealImporter
 from crmlite.services.import_report import RowReport, report_csv
 from crmlite.services.imports import BatchApplier, ImportOptions, ImportProgress, run_import
+from cti.commands import import_products
 from cti.settings import load_settings
 
 
@@ -85,6 +86,8 @@ async def _import(url: str, args: argparse.Namespace, output: _Output) -> Import
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    if args.kind == "products":
+        return import_products.run(args, settings.database.url)
     args.rules = PhoneRules(
         default_region=settings.phone.default_region,
         extension_pattern=settings.phone.extension_pattern,
