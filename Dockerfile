@@ -31,6 +31,9 @@ RUN /opt/cti/bin/pip install --no-deps -e . && /opt/cti/bin/cti --help > /dev/nu
 
 # --- runtime: the venv and the project, run by an unprivileged user -----------------------------
 FROM ${PYTHON_IMAGE} AS runtime
+# Pango and the CJK and Arabic-script fonts WeasyPrint needs for PDF quotes (docs/QUOTES.md).
+COPY scripts/install-pdf-deps /tmp/install-pdf-deps
+RUN /tmp/install-pdf-deps && rm -rf /var/lib/apt/lists/* /tmp/install-pdf-deps
 RUN groupadd --system --gid 10001 cti \
     && useradd --system --uid 10001 --gid cti --home-dir /var/lib/cti --shell /usr/sbin/nologin cti \
     && mkdir -p /var/lib/cti \

@@ -129,7 +129,7 @@ def render_quote_html(printed: PrintedQuote, *, pdf_url: str | None = None) -> s
     ]
     rows = "".join(
         "<tr>"
-        f"<td>{escape(line.description)}"
+        f"<td><bdi>{escape(line.description)}</bdi>"
         + (f'<div class="muted">{escape(line.sku)}</div>' if line.sku else "")
         + "</td>"
         f'<td class="num">{escape(formats.number(line.quantity))} {escape(line.unit)}</td>'
@@ -142,7 +142,7 @@ def render_quote_html(printed: PrintedQuote, *, pdf_url: str | None = None) -> s
     )
     totals = [(words["subtotal"], money(quote.subtotal))]
     if quote.discount:
-        totals.append((words["discount"], "−" + money(quote.discount)))
+        totals.append((words["discount"], money(-quote.discount)))
     totals.append((words["net"], money(quote.net)))
     for group in printed.taxes:
         rate = formats.number(group.rate)
@@ -166,7 +166,7 @@ def render_quote_html(printed: PrintedQuote, *, pdf_url: str | None = None) -> s
     if quote.notes:
         notes = (
             f'<div class="notes"><strong>{escape(words["notes"])}</strong><br>'
-            f"{escape(quote.notes)}</div>"
+            f'<span dir="auto">{escape(quote.notes)}</span></div>'
         )
     style = _STYLE % {"fonts": _FONTS_FA if rtl else _FONTS}
     return (
@@ -179,7 +179,7 @@ def render_quote_html(printed: PrintedQuote, *, pdf_url: str | None = None) -> s
         "</div>"
         f'<span class="status">{escape(words["status." + printed.status.value])}</span>'
         '</div><dl class="facts">'
-        + "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in facts)
+        + "".join(f"<dt>{escape(k)}</dt><dd><bdi>{escape(v)}</bdi></dd>" for k, v in facts)
         + "</dl></header>"
         f"<table><thead><tr><th>{escape(words['item'])}</th>"
         f'<th class="num">{escape(words["quantity"])}</th>'
