@@ -39,6 +39,7 @@ from crmlite.services.standard_pipeline import localize_standard_pipeline
 from cti.demo.calls import CallPlanner
 from cti.demo.deals import ContactRef, DealPlan, PipelinePlan, StageSlot, plan_deals
 from cti.demo.people import NumberPlan, Person, draw_people, duplicate_pairs
+from cti.demo.quotes import seed_quotes
 from cti.demo.users import DEMO_USERS, create_demo_users
 from cti.demo.vocabulary import DemoWords, demo_words
 
@@ -115,7 +116,14 @@ async def seed_demo(
         rows = planner.ordered()
         await db.execute(insert(_table(Activity)), rows)
         await _check_triggers(db, len(deals))
+        quotable = [i for d, i in zip(deals, deal_ids, strict=True) if _quotable(d)]
+        await seed_quotes(db, random.Random(f"{seed}:quotes"), moment, quotable, locale=locale)  # noqa: S311
     return DemoSummary(len(contacts), len(pooled), len(deals), changes, len(rows))
+
+
+def _quotable(deal: DealPlan) -> bool:
+    """An open deal a seller works on: the kind a quote is made for."""
+    return deal.stage.kind == "open" and not deal.stage.is_unsorted and deal.owner_id is not None
 
 
 def _table(model: type[Base]) -> Table:
