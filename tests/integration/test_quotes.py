@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.models import Deal, DealStageChange
@@ -241,3 +242,29 @@ async def test_bad_lines_are_refused_naming_the_field(sessions: Sessions) -> Non
         with pytest.raises(InvalidInput) as caught:
             await create(sessions, anna, deal.id, QuoteDraft(lines=[line]), clock)
         assert field in caught.value.fields
+
+
+async def test_two_racing_revisions_of_one_version_make_one_new_version(
+    sessions: Sessions,
+) -> None:
+    anna, *_ = await add_users(sessions)
+    clock = StepClock()
+    deal = await new_deal(sessions, anna)
+    lines = [LineDraft(quantity="1", unit_price="10", description="Wash")]
+    quote = await create(sessions, anna, deal.id, QuoteDraft(lines=lines), clock)
+    async with sessions.begin() as session:
+        await QuoteService(session, anna, clock=clock).send(quote.id)
+
+    async def revise() -> int:
+        async with sessions.begin() as session:
+            return (await QuoteService(session, anna, clock=clock).revise(quote.id)).version
+
+    outcomes = await asyncio.gather(revise(), revise(), return_exceptions=True)
+    assert sorted(str(o) for o in outcomes if isinstance(o, int)) == ["2"]
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    # The loser breaks the unique (number, version): the web layer answers it 409 already-taken.
+    assert len(failures) == 1
+    assert isinstance(failures[0], IntegrityError | Conflict)
+    async with sessions() as session:
+        versions = await session.scalars(select(Quote.version).where(Quote.number == quote.number))
+        assert sorted(versions) == [1, 2]
