@@ -1,37 +1,25 @@
 """Quotes on deals: draft, edit, send, revise, accept (moving the deal), reject, delete.
 
-Sellers quote on the deals they may change; heads and admins on every deal. Totals always come
-from ``crmlite.domain.quote_totals`` here, on the server: what a client sends is quantities,
-prices, discounts and rates, never sums.
+Sellers quote on the deals they may change; heads and admins on every deal. Lines and totals are
+made by ``crmlite.services.quote_lines`` on the server, never taken from a client.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from crmlite.db.models import Deal, Stage, User
-from crmlite.db.quote_models import Product, Quote, QuoteLine
+from crmlite.db.quote_models import Quote
 from crmlite.domain.access import check_may_change_deal
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import Conflict, InvalidInput, NotFound
 from crmlite.domain.money import parse_currency
 from crmlite.domain.principal import Principal
-from crmlite.domain.quote_totals import (
-    MAX_LINES,
-    LineInput,
-    TaxMode,
-    TaxRounding,
-    compute_totals,
-    minor_unit,
-    parse_line,
-)
 from crmlite.domain.quotes import (
     QuoteAction,
     QuoteStatus,
@@ -42,32 +30,17 @@ from crmlite.domain.quotes import (
 from crmlite.services.common import utc_now
 from crmlite.services.deal_moves import DealMoveService
 from crmlite.services.deals import DealChanges, DealService
+from crmlite.services.quote_lines import (
+    LineDraft,
+    QuoteDraft,
+    copy_line,
+    fill_quote,
+    line_inputs,
+)
 from crmlite.services.quote_numbers import next_quote_number
 from crmlite.services.quote_settings import accept_settings
 
 DEFAULT_VALIDITY_DAYS = 30
-
-
-@dataclass(frozen=True, slots=True)
-class LineDraft:
-    quantity: object
-    product_id: int | None = None
-    description: str | None = None
-    unit: str | None = None
-    unit_price: object = None
-    discount_percent: object = "0"
-    tax_rate: object = None
-
-
-@dataclass(frozen=True, slots=True)
-class QuoteDraft:
-    lines: Sequence[LineDraft]
-    currency: str | None = None
-    tax_mode: TaxMode = TaxMode.EXCLUSIVE
-    tax_rounding: TaxRounding = TaxRounding.PER_LINE
-    locale: str | None = None
-    valid_until: dt.date | None = None
-    notes: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,12 +100,6 @@ class QuoteService:
         )
         return not newer
 
-    async def versions(self, quote: Quote) -> list[Quote]:
-        rows = await self.session.scalars(
-            select(Quote).where(Quote.number == quote.number).order_by(Quote.version)
-        )
-        return list(rows)
-
     async def create(self, deal_id: int, draft: QuoteDraft) -> Quote:
         """A new draft quote on the deal, numbered Q-<year>-<n>."""
         deal = await self.deals.get_for_change(deal_id)
@@ -152,7 +119,7 @@ class QuoteService:
             locale=pick_locale(locale),
         )
         quote.lines = []
-        await self._fill(quote, draft, currency, locale=locale)
+        await fill_quote(self.session, quote, draft, currency, locale=locale, today=self.today())
         self.session.add(quote)
         await self.session.flush()
         return (await self.get(quote.id))[0]
@@ -165,7 +132,14 @@ class QuoteService:
         currency = parse_currency(draft.currency or quote.currency)
         quote.lines.clear()
         await self.session.flush()  # the old lines' positions are free again
-        await self._fill(quote, draft, currency, locale=draft.locale or quote.locale)
+        await fill_quote(
+            self.session,
+            quote,
+            draft,
+            currency,
+            locale=draft.locale or quote.locale,
+            today=self.today(),
+        )
         quote.updated_at = self.clock()
         await self.session.flush()
         return (await self.get(quote.id))[0]
@@ -275,7 +249,7 @@ class QuoteService:
         )
         for name in ("subtotal", "discount", "net", "tax", "total"):
             setattr(fresh, name, getattr(quote, name))
-        fresh.lines = [_copy_line(line) for line in quote.lines]
+        fresh.lines = [copy_line(line) for line in quote.lines]
         self.session.add(fresh)
         await self.session.flush()
         return (await self.get(fresh.id))[0]
@@ -313,118 +287,5 @@ class QuoteService:
                 "no such stage in the deal's pipeline", fields={"stage_id": "not in this pipeline"}
             )
 
-    async def _fill(self, quote: Quote, draft: QuoteDraft, currency: str, *, locale: str) -> None:
-        """Set the quote's terms and lines from ``draft`` and compute every amount."""
-        minor_unit(currency)  # refuses currencies the quote cannot be written in
-        if len(draft.lines) > MAX_LINES:
-            raise InvalidInput("too many lines", fields={"lines": f"at most {MAX_LINES}"})
-        if len(draft.notes) > 4000:
-            raise InvalidInput("notes too long", fields={"notes": "at most 4000 characters"})
-        if draft.valid_until is not None and draft.valid_until < self.today():
-            raise InvalidInput("that date has passed", fields={"valid_until": "today or later"})
-        products = await self._products(draft.lines)
-        inputs: list[LineInput] = []
-        lines: list[QuoteLine] = []
-        for index, line in enumerate(draft.lines):
-            prefix = f"lines.{index}."
-            product = products.get(line.product_id) if line.product_id is not None else None
-            if line.unit_price is None and product is not None and product.currency != currency:
-                raise InvalidInput(
-                    "the product is priced in another currency",
-                    fields={f"{prefix}unit_price": f"give a price in {currency}"},
-                )
-            price = line.unit_price if line.unit_price is not None else product_price(product)
-            if price is None:
-                raise InvalidInput(
-                    "a line needs a price", fields={f"{prefix}unit_price": "missing"}
-                )
-            rate = line.tax_rate if line.tax_rate is not None else product_rate(product)
-            numbers = parse_line(line.quantity, price, line.discount_percent, rate, prefix=prefix)
-            description = (line.description or (product.name if product else "")).strip()
-            if not description or len(description) > 500:
-                raise InvalidInput(
-                    "a line needs a description",
-                    fields={f"{prefix}description": "1 to 500 characters"},
-                )
-            unit = (line.unit or (product.unit if product else "") or "pcs").strip()[:32]
-            inputs.append(numbers)
-            lines.append(
-                QuoteLine(
-                    position=index + 1,
-                    product_id=product.id if product else None,
-                    sku=product.sku if product else None,
-                    description=description,
-                    unit=unit,
-                    quantity=numbers.quantity,
-                    unit_price=numbers.unit_price,
-                    discount_percent=numbers.discount_percent,
-                    tax_rate=numbers.tax_rate,
-                )
-            )
-        totals = compute_totals(
-            inputs, currency, tax_mode=draft.tax_mode, rounding=draft.tax_rounding
-        )
-        for row, amounts in zip(lines, totals.lines, strict=True):
-            row.gross, row.discount, row.net = amounts.gross, amounts.discount, amounts.net
-            row.tax, row.total = amounts.tax, amounts.total
-        quote.lines.extend(lines)
-        quote.currency = currency
-        quote.tax_mode = draft.tax_mode.value
-        quote.tax_rounding = draft.tax_rounding.value
-        quote.locale = pick_locale(locale)
-        quote.valid_until = draft.valid_until
-        quote.notes = draft.notes.strip()
-        quote.subtotal, quote.discount, quote.net = totals.subtotal, totals.discount, totals.net
-        quote.tax, quote.total = totals.tax, totals.total
 
-    async def _products(self, lines: Sequence[LineDraft]) -> dict[int, Product]:
-        wanted = {line.product_id for line in lines if line.product_id is not None}
-        if not wanted:
-            return {}
-        found = {
-            product.id: product
-            for product in await self.session.scalars(select(Product).where(Product.id.in_(wanted)))
-        }
-        for index, line in enumerate(lines):
-            product = found.get(line.product_id) if line.product_id is not None else None
-            if line.product_id is not None and (product is None or not product.active):
-                raise InvalidInput(
-                    "no such active product",
-                    fields={f"lines.{index}.product_id": "no such active product"},
-                )
-        return found
-
-
-def product_price(product: Product | None) -> Decimal | None:
-    return product.unit_price if product is not None else None
-
-
-def product_rate(product: Product | None) -> Decimal:
-    return product.tax_rate if product is not None else Decimal(0)
-
-
-def line_inputs(lines: Sequence[QuoteLine]) -> list[LineInput]:
-    """The stored lines' numbers, to recompute what depends on them (the tax breakdown)."""
-    return [
-        LineInput(line.quantity, line.unit_price, line.discount_percent, line.tax_rate)
-        for line in lines
-    ]
-
-
-def _copy_line(line: QuoteLine) -> QuoteLine:
-    return QuoteLine(
-        position=line.position,
-        product_id=line.product_id,
-        sku=line.sku,
-        description=line.description,
-        unit=line.unit,
-        quantity=line.quantity,
-        unit_price=line.unit_price,
-        discount_percent=line.discount_percent,
-        tax_rate=line.tax_rate,
-        gross=line.gross,
-        discount=line.discount,
-        net=line.net,
-        tax=line.tax,
-        total=line.total,
-    )
+__all__ = ["AcceptResult", "LineDraft", "QuoteDraft", "QuoteService", "line_inputs"]

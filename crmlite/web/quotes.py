@@ -2,151 +2,35 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from aiohttp import web
-from pydantic import Field
 
 from crmlite.db.quote_models import Quote, QuoteLine
 from crmlite.domain.quote_totals import TaxMode, TaxRounding, compute_totals, parse_line
-from crmlite.domain.quotes import QuoteStatus, allowed_actions
+from crmlite.domain.quotes import allowed_actions
 from crmlite.services.quote_settings import read_accept_settings, save_accept_settings
 from crmlite.services.quotes import LineDraft, QuoteDraft, QuoteService, line_inputs
-from crmlite.web.crm_schemas import AmountOut, Currency
 from crmlite.web.keys import SESSIONS
-from crmlite.web.quote_schemas import NumberOut, PercentIn, PriceIn, PriceOut, QuantityIn
+from crmlite.web.quote_schemas import (
+    AcceptIn,
+    AcceptOut,
+    LineAmountsOut,
+    LineOut,
+    PreviewIn,
+    QuoteIn,
+    QuoteOut,
+    QuoteSettingsIn,
+    QuoteSettingsOut,
+    TaxGroupOut,
+    TotalsOut,
+)
 from crmlite.web.routing import ApiRoutes
-from crmlite.web.schemas import ApiModel, Id, IdPath
+from crmlite.web.schemas import IdPath
 from crmlite.web.security import principal
 
 routes = ApiRoutes("quotes", "Quotes on deals: line items, totals, versions, acceptance")
 
 NOT_YOURS = {404: "No such quote, or its deal is not yours"}
 STATE = {409: "The quote's status does not allow this (quote-state), or it was revised already"}
-
-
-class LineIn(ApiModel):
-    product_id: Id | None = Field(None, description="a catalogue product; fills what is omitted")
-    description: str | None = Field(None, max_length=500, description="default: product name")
-    unit: str | None = Field(None, max_length=32)
-    quantity: QuantityIn
-    unit_price: PriceIn | None = Field(None, description="default: the product's price")
-    discount_percent: PercentIn = "0"
-    tax_rate: PercentIn | None = Field(None, description="default: the product's rate, else 0")
-
-
-class QuoteIn(ApiModel):
-    lines: list[LineIn] = Field(default_factory=list, max_length=200)
-    currency: Currency | None = Field(None, description="default: the deal's currency")
-    tax_mode: TaxMode = TaxMode.EXCLUSIVE
-    tax_rounding: TaxRounding = TaxRounding.PER_LINE
-    locale: str | None = Field(
-        None, pattern=r"^[A-Za-z]{2}(-[A-Za-z]{2,4})?$", description="en, ru, zh-CN or fa"
-    )
-    valid_until: dt.date | None = None
-    notes: str = Field("", max_length=4000)
-
-
-class PreviewLineIn(ApiModel):
-    quantity: QuantityIn
-    unit_price: PriceIn
-    discount_percent: PercentIn = "0"
-    tax_rate: PercentIn = "0"
-
-
-class PreviewIn(ApiModel):
-    lines: list[PreviewLineIn] = Field(max_length=200)
-    currency: Currency
-    tax_mode: TaxMode = TaxMode.EXCLUSIVE
-    tax_rounding: TaxRounding = TaxRounding.PER_LINE
-
-
-class LineAmountsOut(ApiModel):
-    gross: AmountOut
-    discount: AmountOut
-    net: AmountOut
-    tax: AmountOut
-    total: AmountOut
-
-
-class LineOut(LineAmountsOut):
-    position: int
-    product_id: int | None
-    sku: str | None
-    description: str
-    unit: str
-    quantity: NumberOut
-    unit_price: PriceOut
-    discount_percent: NumberOut
-    tax_rate: NumberOut
-
-
-class TaxGroupOut(ApiModel):
-    rate: NumberOut
-    base: AmountOut
-    tax: AmountOut
-
-
-class TotalsOut(ApiModel):
-    currency: str
-    subtotal: AmountOut
-    discount: AmountOut
-    net: AmountOut
-    tax: AmountOut
-    total: AmountOut
-    taxes: list[TaxGroupOut]
-    lines: list[LineAmountsOut]
-
-
-class QuoteOut(ApiModel):
-    id: int
-    deal_id: int
-    number: str
-    version: int
-    previous_id: int | None
-    status: QuoteStatus = Field(description="a sent quote past valid_until reads as expired")
-    actions: list[str] = Field(description="what may be done to it now")
-    latest: bool = Field(description="false once a newer version of the quote exists")
-    currency: str
-    tax_mode: TaxMode
-    tax_rounding: TaxRounding
-    locale: str
-    valid_until: dt.date | None
-    notes: str
-    subtotal: AmountOut
-    discount: AmountOut
-    net: AmountOut
-    tax: AmountOut
-    total: AmountOut
-    taxes: list[TaxGroupOut]
-    lines: list[LineOut]
-    created_by_id: int | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    sent_at: dt.datetime | None
-    decided_at: dt.datetime | None
-
-
-class AcceptIn(ApiModel):
-    stage_id: Id | None = Field(None, description="default: the pipeline's quote settings")
-    set_deal_amount: bool | None = Field(None, description="default: the pipeline's settings")
-
-
-class AcceptOut(ApiModel):
-    quote: QuoteOut
-    deal_stage_id: int | None = Field(description="the stage the deal moved to, if it moved")
-    deal_amount_set: bool
-
-
-class QuoteSettingsIn(ApiModel):
-    accept_stage_id: Id | None = Field(None, description="null: accepting does not move deals")
-    set_deal_amount: bool = True
-
-
-class QuoteSettingsOut(ApiModel):
-    pipeline_id: int
-    accept_stage_id: int | None
-    set_deal_amount: bool
 
 
 def line_out(line: QuoteLine) -> LineOut:
