@@ -35,7 +35,8 @@ class PdfRenderer:
     """Loads WeasyPrint once and remembers which languages have fonts."""
 
     library: ModuleType | None = None
-    fonts: dict[str, bool] = field(default_factory=dict)
+    fonts: dict[str, str | None] = field(default_factory=dict)
+    """Locale -> what is missing to print it (None: nothing)."""
 
     def load(self) -> ModuleType:
         """The weasyprint module, or 503 saying what is missing."""
@@ -54,10 +55,10 @@ class PdfRenderer:
     def check_fonts(self, locale: str) -> None:
         """503 when no installed font covers the quote's language."""
         if locale not in self.fonts:
-            self.fonts[locale] = _has_font_for(locale)
-        if not self.fonts[locale]:
-            _, package = _FONT_NEEDS.get(locale, ("en", "fonts-dejavu-core"))
-            raise unavailable(f"no font for {locale} is installed (Debian package {package})")
+            self.fonts[locale] = _missing_font(locale)
+        missing = self.fonts[locale]
+        if missing:
+            raise unavailable(missing)
 
     def render(self, html: str, locale: str) -> bytes:
         """The PDF of ``html`` (blocking: run it in a thread)."""
@@ -85,12 +86,15 @@ def unavailable(what: str) -> HttpProblem:
     )
 
 
-def _has_font_for(locale: str) -> bool:
-    lang, _ = _FONT_NEEDS.get(locale, ("en", ""))
+def _missing_font(locale: str) -> str | None:
+    """What keeps ``locale`` from printing: fontconfig itself, or a font for its script."""
+    lang, package = _FONT_NEEDS.get(locale, ("en", "fonts-dejavu-core"))
     fc_list = shutil.which("fc-list")
     if fc_list is None:
-        return False
+        return "fontconfig's fc-list is not installed (Debian package fontconfig)"
     found = subprocess.run(  # noqa: S603 - a fixed program and argument list
         [fc_list, f":lang={lang}", "family"], capture_output=True, text=True, check=False
     )
-    return bool(found.stdout.strip())
+    if found.stdout.strip():
+        return None
+    return f"no font for {locale} is installed (Debian package {package})"

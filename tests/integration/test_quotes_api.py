@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -201,3 +203,27 @@ async def test_accepting_through_the_api_moves_the_deal(api: ApiHarness) -> None
     assert accepted.json()["deal_stage_id"] == won
     moved = (await seller.get(f"/api/v1/deals/{deal_id}")).json()
     assert (moved["stage_id"], moved["amount"], moved["status"]) == (won, "30.30", "won")
+
+
+async def test_a_server_without_fonts_says_which_package_is_missing(
+    api: ApiHarness, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    seller = await api.client("seller")
+    deal_id = await _deal(seller, "CNY")
+    created = await seller.post(
+        f"/api/v1/deals/{deal_id}/quotes",
+        json={
+            "locale": "zh-CN",
+            "lines": [{"description": "轮胎", "quantity": "1", "unit_price": "9"}],
+        },
+    )
+    # fontconfig answers no font for Chinese, as on a machine without fonts-noto-cjk.
+    fake = tmp_path / "fc-list"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    answer = await seller.get(f"/api/v1/quotes/{created.json()['id']}/pdf")
+    assert answer.status == 503
+    problem = answer.json()
+    assert problem["slug"] == "pdf-unavailable"
+    assert "fonts-noto-cjk" in problem["detail"]
