@@ -200,7 +200,7 @@ function collect(form, tbody) {
 
 function showTotals(el, result) {
   const rows = [[t("quote.subtotal"), result.subtotal]];
-  if (Number(result.discount)) rows.push([t("quote.discount"), `−${result.discount}`]);
+  if (Number(result.discount)) rows.push([t("quote.discount_amount"), `−${result.discount}`]);
   rows.push([t("quote.net"), result.net], [t("quote.tax"), result.tax]);
   replace(el, h("dl", { class: "facts" },
     rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v).startsWith("−") ? `−${money(v.slice(1), result.currency)}` : money(v, result.currency))]),
