@@ -39,6 +39,7 @@ from crmlite.db.engine import create_engine, session_factory  # noqa: E402
 from crmlite.db.migrate import upgrade  # noqa: E402
 from crmlite.db.models import Contact, ContactPhone, TelephonyIdentity, User  # noqa: E402
 from crmlite.domain.phones import PhoneRules  # noqa: E402
+from crmlite.services.call_catalog import CallCatalogCache  # noqa: E402
 from crmlite.services.call_routing import responsible_seller  # noqa: E402
 from crmlite.services.telephony_users import TelephonyUserCache  # noqa: E402
 from cti.rules.book import RuleBook  # noqa: E402
@@ -118,7 +119,8 @@ async def _run(
         found += seller is not None
     phones = PhoneRules("RU")
     users = TelephonyUserCache() if user_cache else None  # as the app runs it (one process)
-    crm = CallToCrm(sessions, RuleBook(phones), RuleExecutor(phones, users=users))
+    catalog = CallCatalogCache() if user_cache else None
+    crm = CallToCrm(sessions, RuleBook(phones), RuleExecutor(phones, users=users, catalog=catalog))
     all_events = [
         ring_all_answered(inbound_call(f"bench.{n}", caller=f"+7926{n:07d}"), answered_by="101")
         for n in range(calls)
@@ -189,7 +191,7 @@ async def main() -> int:
         "--no-user-cache",
         dest="user_cache",
         action="store_false",
-        help="ask the database who sits at an extension on every event (the old way)",
+        help="no per-process caches (users, stages, campaigns): ask the database every event",
     )
     args = parser.parse_args()
     contacts, lookups, calls = (20_000, 1_000, 100) if args.quick else (200_000, 5_000, 500)
