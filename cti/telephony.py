@@ -24,6 +24,7 @@ from cti.ami import AmiClient, ClientState
 from cti.callflow import CallFlow, OutcomeSink
 from cti.calls import CallTracker
 from cti.fencing import ConsumerFence
+from cti.lanes import OrderedLanes
 from cti.lease import ConsumerLease, LeaseKeeper, LeaseTimings
 from cti.pops.service import PopService
 from cti.protocol import LinkItem
@@ -98,8 +99,14 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
         outcome_sinks: list[OutcomeSink] = [pops]
         if WEBHOOK_EVENTS in app:
             outcome_sinks.append(app[WEBHOOK_EVENTS])
+        # As many calls' CRM work at once as the database pool has connections for.
+        lanes = OrderedLanes(name="crm", max_running=settings.database.pool_size)
         flow = CallFlow(
-            tracker, fast_sinks=[pops], crm=app[CALL_TO_CRM], outcome_sinks=outcome_sinks
+            tracker,
+            fast_sinks=[pops],
+            crm=app[CALL_TO_CRM],
+            outcome_sinks=outcome_sinks,
+            lanes=lanes,
         )
         telephony = Telephony(tracker, flow, simulator=simulator, keeper=_lease_keeper(settings))
         fence = app[CONSUMER_FENCE]
