@@ -1,7 +1,9 @@
 """Per-key ordered work: jobs with the same key run one after another, other keys run beside them.
 
 The CRM work of one call must see its events in order (the deal made at ringing is the deal updated
-at answer), but a slow call must not hold up the others.
+at answer), but a slow call must not hold up the others. At most ``max_running`` jobs run at once
+(the database pool's size for the CRM lanes): more would only wait for a connection inside the pool,
+each holding a half-done transaction's locks and its memory, and time out there under a burst.
 """
 
 from __future__ import annotations
@@ -18,12 +20,17 @@ Job = Callable[[], Awaitable[None]]
 
 
 class OrderedLanes:
-    """Run jobs in order per key; at most ``max_pending`` jobs wait in all lanes together."""
+    """Run jobs in order per key; at most ``max_pending`` jobs wait in all lanes together and
+    at most ``max_running`` run at once (None: no bound)."""
 
-    def __init__(self, *, max_pending: int = 10_000, name: str = "lanes") -> None:
+    def __init__(
+        self, *, max_pending: int = 10_000, max_running: int | None = None, name: str = "lanes"
+    ) -> None:
         self._lanes: dict[str, deque[Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._room = asyncio.Semaphore(max_pending)
+        self._running = asyncio.Semaphore(max_running) if max_running else None
+        self.max_running = max_running
         self._idle = asyncio.Event()
         self._idle.set()
         self._name = name
@@ -69,7 +76,11 @@ class OrderedLanes:
             while lane:
                 job = lane.popleft()
                 try:
-                    await job()
+                    if self._running is None:
+                        await job()
+                    else:
+                        async with self._running:
+                            await job()
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a failed job must not stop the lane behind it

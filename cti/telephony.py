@@ -24,6 +24,7 @@ from cti.ami import AmiClient, ClientState
 from cti.callflow import CallFlow, OutcomeSink
 from cti.calls import CallTracker
 from cti.fencing import ConsumerFence
+from cti.lanes import OrderedLanes
 from cti.lease import ConsumerLease, LeaseKeeper, LeaseTimings
 from cti.pops.service import PopService
 from cti.protocol import LinkItem
@@ -98,8 +99,13 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
         outcome_sinks: list[OutcomeSink] = [pops]
         if WEBHOOK_EVENTS in app:
             outcome_sinks.append(app[WEBHOOK_EVENTS])
+        lanes = OrderedLanes(name="crm", max_running=crm_concurrency(settings))
         flow = CallFlow(
-            tracker, fast_sinks=[pops], crm=app[CALL_TO_CRM], outcome_sinks=outcome_sinks
+            tracker,
+            fast_sinks=[pops],
+            crm=app[CALL_TO_CRM],
+            outcome_sinks=outcome_sinks,
+            lanes=lanes,
         )
         telephony = Telephony(tracker, flow, simulator=simulator, keeper=_lease_keeper(settings))
         fence = app[CONSUMER_FENCE]
@@ -134,6 +140,14 @@ async def _start_simulator(settings: Settings) -> tuple[PbxSimulator | None, Seq
         "pbx simulator started", port=simulator.port, calls_per_minute=sim_settings.calls_per_minute
     )
     return simulator, (simulator.client_settings(name="sim"),)
+
+
+def crm_concurrency(settings: Settings) -> int:
+    """How many calls' CRM work runs at once: the pool's connections (PostgreSQL), or one, as
+    SQLite takes one writer at a time and more would only wait on its lock and retry."""
+    if settings.database.url.startswith("sqlite"):
+        return 1
+    return settings.database.pool_size
 
 
 def _lease_keeper(settings: Settings) -> LeaseKeeper | None:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     TypeDecorator,
@@ -361,9 +362,11 @@ class Deal(Base):
 class BoardTotal(Base):
     """Running count and amount of the deals of one stage, owner and currency (board totals).
 
-    Kept by database triggers on ``deals`` (migration 0002), never by code, so the board reads a
-    few hundred rows instead of summing every deal of a pipeline. ``owner_key`` is the owner's id,
-    0 for deals nobody owns; ``cents`` is the exact sum of amounts in hundredths.
+    Kept by database triggers on ``deals`` (migrations 0002, 0011), never by code, so the board
+    reads a few hundred rows instead of summing every deal of a pipeline. ``owner_key`` is the
+    owner's id, 0 for deals nobody owns; ``cents`` is the exact sum of amounts in hundredths.
+    ``slot`` spreads one key over 16 rows on PostgreSQL (the deal's id modulo 16), so concurrent
+    call-made deals in Unsorted do not queue on one row lock; readers sum the slots.
     """
 
     __tablename__ = "board_totals"
@@ -374,6 +377,7 @@ class BoardTotal(Base):
     )
     owner_key: Mapped[int] = mapped_column(PK, primary_key=True)
     currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     pipeline_id: Mapped[int] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"))
     deals: Mapped[int] = mapped_column(Integer)
     cents: Mapped[int] = mapped_column(BigInteger)

@@ -91,13 +91,19 @@ class ActivityService:
         where = await self.resolve_parent(parent)
         return await self._add(Activity(kind=ActivityKind.NOTE.value, body=text), where)
 
-    async def log_call(self, parent: Parent, call: CallLog) -> Activity:
-        """Record a call on a contact and/or deal (the call side passes its Linkedid)."""
+    async def log_call(
+        self, parent: Parent, call: CallLog, *, parents_checked: bool = False
+    ) -> Activity:
+        """Record a call on a contact and/or deal (the call side passes its Linkedid).
+
+        ``parents_checked``: the caller found or made both parents in this transaction (and the
+        deal is the contact's), so they are not read again.
+        """
         if call.duration_s is not None and call.duration_s < 0:
             raise InvalidInput("negative duration", fields={"duration_s": "must be >= 0"})
         if call.started_at and call.ended_at and call.ended_at < call.started_at:
             raise InvalidInput("the call ends before it starts", fields={"ended_at": "too early"})
-        where = await self.resolve_parent(parent)
+        where = parent if parents_checked else await self.resolve_parent(parent)
         duration = call.duration_s
         if duration is None and call.answered_at and call.ended_at:
             duration = int((call.ended_at - call.answered_at).total_seconds())

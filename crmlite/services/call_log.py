@@ -16,19 +16,18 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Activity, BlockedNumber, CallEffect, Contact, Deal, Stage, User
-from crmlite.domain.errors import InvalidInput
 from crmlite.domain.phones import (
     NormalizedPhone,
-    PhoneKind,
     PhoneRules,
     display_phone,
-    normalize_phone,
 )
 from crmlite.domain.pool import RingPolicy
 from crmlite.domain.principal import SYSTEM
 from crmlite.domain.product_text import fill_caller
 from crmlite.domain.stages import DealSource
 from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
+from crmlite.services.call_catalog import CallCatalog
+from crmlite.services.call_effects import CallEffectLedger, CallerLabel, customer_phone
 from crmlite.services.call_work import (
     Assignee,
     CallEffects,
@@ -36,7 +35,7 @@ from crmlite.services.call_work import (
     CallWork,
     OwnerRequest,
 )
-from crmlite.services.caller_label import caller_label, person_name
+from crmlite.services.caller_label import person_name
 from crmlite.services.campaigns import attribute_call, record_touch
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
@@ -45,49 +44,6 @@ from crmlite.services.phones import PhoneInput, find_phone_owner
 from crmlite.services.pool_routing import pool_call
 from crmlite.services.round_robin import next_in_turn
 from crmlite.services.tasks import TaskService
-
-
-class _Effects:
-    """The effect rows of one call, read once and appended to as effects are applied."""
-
-    def __init__(self, session: AsyncSession, linkedid: str, at: dt.datetime) -> None:
-        self.session = session
-        self.linkedid = linkedid
-        self.at = at
-        self.rows: dict[str, CallEffect] = {}
-        self.applied: list[str] = []
-
-    async def load(self) -> None:
-        rows = await self.session.scalars(
-            select(CallEffect).where(CallEffect.linkedid == self.linkedid)
-        )
-        self.rows = {row.effect: row for row in rows}
-
-    def get(self, key: str) -> CallEffect | None:
-        return self.rows.get(key)
-
-    async def add(self, key: str, rule_id: str | None, **refs: int | bool | None) -> CallEffect:
-        row = CallEffect(linkedid=self.linkedid, effect=key, rule_id=rule_id, created_at=self.at)
-        for name, value in refs.items():
-            setattr(row, name, value)
-        row.created = bool(refs.get("created", False))
-        self.session.add(row)
-        # Flushed at once: a concurrent writer of the same key fails here, before more work.
-        await self.session.flush()
-        self.rows[key] = row
-        self.applied.append(key)
-        return row
-
-
-def customer_phone(raw: str | None, rules: PhoneRules) -> NormalizedPhone | None:
-    """The customer's number in E.164 (or digits), None for extensions and non-numbers."""
-    if not raw:
-        return None
-    try:
-        phone = normalize_phone(raw, rules)
-    except InvalidInput:
-        return None
-    return None if phone.kind is PhoneKind.EXTENSION else phone
 
 
 async def is_blocked(session: AsyncSession, normalized: str) -> bool:
@@ -104,21 +60,25 @@ async def record_call(
     rules: PhoneRules,
     *,
     pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
+    catalog: CallCatalog | None = None,
 ) -> CallEffects:
     """Apply ``work`` inside the caller's transaction; effects already recorded are skipped.
 
     A caller in the public pool keeps the contact in the pool; its call's deal goes to whom
     ``pool_ring`` names (the previous owner, a head), or as the rules say for ``queue``.
+    ``catalog`` (stages, campaign sources held in memory) spares their reads on every call.
     """
-    effects = _Effects(session, work.call.linkedid, work.at)
+    effects = CallEffectLedger(session, work.call.linkedid, work.at)
     await effects.load()
     phone = customer_phone(work.call.customer_number, rules)
     contact_id, contact_created = await _contact(session, effects, work, phone, rules)
-    caller = await caller_label(session, work, contact_id, phone, rules)
-    deal_id, deal_created, blocked = await _deal(session, effects, work, contact_id, phone, caller)
+    caller = CallerLabel(session, work, contact_id, phone, rules, effects.contact_name)
+    deal_id, deal_created, blocked = await _deal(
+        session, effects, work, (contact_id, phone, caller), catalog
+    )
     owner_id, owner_changed = await _owner(session, effects, work, (contact_id, deal_id), pool_ring)
     task_ids, new_tasks = await _tasks(session, effects, work, (contact_id, deal_id), caller)
-    activity_id = await _call_log(session, effects, work, (contact_id, deal_id), rules)
+    activity_id = await _call_log(session, effects, work, (contact_id, deal_id), rules, catalog)
     return CallEffects(
         contact_id=contact_id,
         contact_created=contact_created,
@@ -131,12 +91,13 @@ async def record_call(
         call_activity_id=activity_id,
         blocked=blocked,
         applied=tuple(effects.applied),
+        recorded=frozenset(effects.rows),
     )
 
 
 async def _contact(
     session: AsyncSession,
-    effects: _Effects,
+    effects: CallEffectLedger,
     work: CallWork,
     phone: NormalizedPhone | None,
     rules: PhoneRules,
@@ -148,6 +109,7 @@ async def _contact(
         return None, False
     match = await find_phone_owner(session, phone.normalized)
     if match is not None:
+        effects.contact_name = match.contact_name
         await effects.add("contact", work.rule_id, contact_id=match.contact_id)
         return match.contact_id, False
     if work.contact != "find-or-create":
@@ -158,46 +120,63 @@ async def _contact(
     name = person_name(work.call.customer_name) or display_phone(
         phone.normalized, rules.default_region
     )
-    contact = await contacts.create(name[:200], phones=[PhoneInput(phone.raw, label="call")])
+    # The phone was looked up just above: its unique index still catches a racing writer.
+    contact = await contacts.create(
+        name[:200], phones=[PhoneInput(phone.raw, label="call")], phones_checked=True, reload=False
+    )
+    effects.made.append(contact)
+    effects.contact_name = contact.name
     await effects.add("contact", work.rule_id, contact_id=contact.id, created=True)
     return contact.id, True
 
 
 async def _deal(
     session: AsyncSession,
-    effects: _Effects,
+    effects: CallEffectLedger,
     work: CallWork,
-    contact_id: int | None,
-    phone: NormalizedPhone | None,
-    caller: str,
+    caller_side: tuple[int | None, NormalizedPhone | None, CallerLabel],
+    catalog: CallCatalog | None,
 ) -> tuple[int | None, bool, bool]:
     """(deal id, created by this call, the number is blocked from creating deals)."""
+    contact_id, phone, caller = caller_side
     row = effects.get("deal")
     if row is not None:
         return row.deal_id, row.created, False
     if work.deal is None or contact_id is None:
         return None, False, False
     deals = DealService(session, SYSTEM, clock=lambda: work.at)
-    if work.deal.reuse_open:
-        reused = await _open_deal_to_reuse(session, contact_id, work.deal.pipeline_id)
+    contact_row = effects.get("contact")
+    new_contact = contact_row is not None and contact_row.created  # made just now: no deals yet
+    if work.deal.reuse_open and not new_contact:
+        default = catalog.first_unsorted_pipeline if catalog is not None else None
+        reused = await _open_deal_to_reuse(session, contact_id, work.deal.pipeline_id, default)
         if reused is not None:
             await effects.add("deal", work.rule_id, deal_id=reused, contact_id=contact_id)
             return reused, False, False
     if phone is not None and await is_blocked(session, phone.normalized):
         return None, False, True
+    placed_in = (
+        catalog.placement(work.deal.pipeline_id, work.deal.stage_id)
+        if catalog is not None
+        else None
+    )
     deal = await deals.create(
-        fill_caller(work.text.call_deal_title, caller)[:200],
+        fill_caller(work.text.call_deal_title, await caller.label())[:200],
         pipeline_id=work.deal.pipeline_id,
         stage_id=work.deal.stage_id,
         contact_id=contact_id,
         source=DealSource.CALL,
+        placed_in=placed_in,
+        contact_checked="contact" in effects.applied,  # found or made in this transaction
+        reload=False,
     )
+    effects.made.append(deal)
     await effects.add("deal", work.rule_id, deal_id=deal.id, contact_id=contact_id, created=True)
     return deal.id, True, False
 
 
 async def _open_deal_to_reuse(
-    session: AsyncSession, contact_id: int, pipeline_id: int | None
+    session: AsyncSession, contact_id: int, pipeline_id: int | None, default: int | None = None
 ) -> int | None:
     """The contact's only open deal; else their newest open deal in the pipeline; else None."""
     rows = (
@@ -211,7 +190,7 @@ async def _open_deal_to_reuse(
     if len(rows) == 1:
         return int(rows[0].id)
     if pipeline_id is None:
-        pipeline_id = await _default_pipeline(session)
+        pipeline_id = default if default is not None else await _default_pipeline(session)
     return next((int(r.id) for r in rows if r.pipeline_id == pipeline_id), None)
 
 
@@ -242,19 +221,25 @@ async def _resolve(
 
 async def _owner(
     session: AsyncSession,
-    effects: _Effects,
+    effects: CallEffectLedger,
     work: CallWork,
     parents: tuple[int | None, int | None],
     pool_ring: RingPolicy,
 ) -> tuple[int | None, bool]:
     contact_id, deal_id = parents
-    current = (
-        await session.scalar(select(Deal.owner_id).where(Deal.id == deal_id)) if deal_id else None
+    # Whole rows, read once (or found in the session when this event made them): the owner
+    # and pool checks and the hand-over below all use them.
+    deal = await session.get(Deal, deal_id) if deal_id is not None else None
+    current = deal.owner_id if deal is not None else None
+    contact = (
+        await session.get(Contact, contact_id)
+        if contact_id is not None and deal_id is not None
+        else None
     )
     request = work.owner
     pooled = (
-        await pool_call(session, contact_id, pool_ring)
-        if contact_id is not None and deal_id is not None
+        await pool_call(session, contact.id, pool_ring)
+        if contact is not None and contact.pooled_at is not None
         else None
     )
     if pooled is not None and pooled.target.user_id is not None:
@@ -263,21 +248,20 @@ async def _owner(
     if request is None or effects.get(f"owner:{request.key}") is not None:
         return current, False
     user_id = await _resolve(session, request.assignee, work.at, contact_id, deal_id)
-    if user_id is None or not await _active(session, user_id):
+    if user_id is None or not await _active(session, work, user_id):
         return current, False
     changed = False
     deal_row = effects.get("deal")
-    if deal_id is not None and (current is None or (deal_row is not None and deal_row.created)):
-        deal = await session.get(Deal, deal_id)
-        if deal is not None and deal.owner_id != user_id:
-            deal.owner_id = user_id
-            deal.updated_at = work.at
-            deal.version += 1
-            changed = True
-            current = user_id
+    retake = current is None or (deal_row is not None and deal_row.created)
+    if deal is not None and retake and deal.owner_id != user_id:
+        deal.owner_id = user_id
+        deal.updated_at = work.at
+        deal.version += 1
+        changed = True
+        current = user_id
     contact_row = effects.get("contact")
     if contact_id is not None:
-        contact = await session.get(Contact, contact_id)
+        contact = contact or await session.get(Contact, contact_id)
         created_here = contact_row is not None and contact_row.created
         # A contact in the public pool stays there: a call does not take it from the team (the
         # seller who answered may claim it from the card).
@@ -290,16 +274,18 @@ async def _owner(
     return current, changed
 
 
-async def _active(session: AsyncSession, user_id: int) -> bool:
+async def _active(session: AsyncSession, work: CallWork, user_id: int) -> bool:
+    if user_id in work.active_users:
+        return True
     return bool(await session.scalar(select(User.active).where(User.id == user_id)))
 
 
 async def _tasks(
     session: AsyncSession,
-    effects: _Effects,
+    effects: CallEffectLedger,
     work: CallWork,
     parents: tuple[int | None, int | None],
-    caller: str,
+    caller: CallerLabel,
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     contact_id, deal_id = parents
     existing = [
@@ -313,11 +299,11 @@ async def _tasks(
         if effects.get(key) is not None:
             continue
         assignee = await _resolve(session, request.assignee, work.at, contact_id, deal_id)
-        if assignee is not None and not await _active(session, assignee):
+        if assignee is not None and not await _active(session, work, assignee):
             assignee = None
         parent = Parent(contact_id, deal_id) if contact_id or deal_id else None
         tasks = TaskService(session, SYSTEM, clock=lambda: work.at)
-        title = fill_caller(request.title, caller)[:200]
+        title = fill_caller(request.title, await caller.label())[:200]
         task = await tasks.create(title, parent=parent, due_at=request.due_at)
         # The system principal cannot "assign to itself": set the chosen user directly.
         task.assignee_id = assignee
@@ -329,10 +315,11 @@ async def _tasks(
 
 async def _call_log(
     session: AsyncSession,
-    effects: _Effects,
+    effects: CallEffectLedger,
     work: CallWork,
     parents: tuple[int | None, int | None],
     rules: PhoneRules,
+    catalog: CallCatalog | None,
 ) -> int | None:
     contact_id, deal_id = parents
     row = effects.get("call_log")
@@ -353,10 +340,14 @@ async def _call_log(
                 started_at=call.started_at,
                 linkedid=call.linkedid,
             ),
+            # Both parents were found or made in this transaction, the deal on the contact.
+            parents_checked=contact_id is not None
+            and "contact" in effects.applied
+            and (deal_id is None or "deal" in effects.applied),
         )
         row = await effects.add("call_log", work.rule_id, activity_id=activity.id)
         if inbound:
-            await _attribute_campaign(session, work, parents, activity.id, rules)
+            await _attribute_campaign(session, work, parents, activity.id, (rules, catalog))
     if row.activity_id is None:
         return None
     progress = f"call_log@{call.progress}:{call.transfers}"
@@ -374,14 +365,18 @@ async def _attribute_campaign(
     work: CallWork,
     parents: tuple[int | None, int | None],
     activity_id: int,
-    rules: PhoneRules,
+    lookups: tuple[PhoneRules, CallCatalog | None],
 ) -> None:
     """Credit the campaign whose DID or caller prefix brought this call (once, with the log)."""
+    rules, catalog = lookups
     contact_id, deal_id = parents
     did = customer_phone(work.call.our_number, rules)
     caller = customer_phone(work.call.customer_number, rules)
-    campaign_id = await attribute_call(
-        session, did.normalized if did else None, caller.normalized if caller else None, work.at
+    numbers = (did.normalized if did else None, caller.normalized if caller else None)
+    campaign_id = (
+        catalog.campaign_of_call(*numbers, work.at)
+        if catalog is not None
+        else await attribute_call(session, *numbers, work.at)
     )
     await record_touch(
         session, campaign_id, contact_id=contact_id, deal_id=deal_id, call_id=activity_id

@@ -79,6 +79,8 @@ class CallWork:
     rule_id: str | None = None
     # The install's language for the titles this call writes (deal, tasks).
     text: ProductText = field(default_factory=lambda: product_text("en"))
+    # Users the caller found active just now (the telephony user cache): not asked again.
+    active_users: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +98,4 @@ class CallEffects:
     call_activity_id: int | None = None
     blocked: bool = False
     applied: tuple[str, ...] = field(default=())  # effect keys written by this event
+    recorded: frozenset[str] = frozenset()  # every effect key the call has after this event

@@ -28,10 +28,15 @@ async def caller_label(
     contact_id: int | None,
     phone: NormalizedPhone | None,
     rules: PhoneRules,
+    *,
+    contact_name: str | None = None,
 ) -> str:
-    """Who called, for titles: the contact's name, else the number as people read it."""
-    name = None
-    if contact_id is not None:
+    """Who called, for titles: the contact's name, else the number as people read it.
+
+    ``contact_name``: the contact's name when the caller just read or wrote it.
+    """
+    name = contact_name
+    if name is None and contact_id is not None:
         name = await session.scalar(select(Contact.name).where(Contact.id == contact_id))
     name = name or person_name(work.call.customer_name)
     if name and not looks_like_number(name):

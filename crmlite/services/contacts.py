@@ -74,12 +74,20 @@ class ContactService:
         email: str | None = None,
         phones: Sequence[PhoneInput] = (),
         owner_id: int | None = None,
+        phones_checked: bool = False,
+        reload: bool = True,
     ) -> Contact:
-        """Create a contact; a phone already held by another contact is a Conflict naming it."""
+        """Create a contact; a phone already held by another contact is a Conflict naming it.
+
+        ``phones_checked``: the caller just looked the phones up in this transaction (the unique
+        index still turns a lost race into the Conflict). ``reload=False`` returns the new row
+        without its phones loaded, for callers that need only its id and name.
+        """
         clean_name = _clean_name(name)
         numbers = normalize_all(phones, self.rules)
         owner = await resolve_owner(self.session, self.principal, owner_id)
-        await ensure_phones_free(self.session, numbers)
+        if not phones_checked:
+            await ensure_phones_free(self.session, numbers)
         now = self.clock()
         contact = Contact(
             name=clean_name,
@@ -95,6 +103,8 @@ class ContactService:
         if contact.email:
             await add_email(self.session, contact.id, contact.email)
         await insert_phones(self.session, contact.id, numbers, [p.label for p in phones])
+        if not reload:
+            return contact
         return await self.get(contact.id, check_access=False)
 
     async def get(self, contact_id: int, *, check_access: bool = True) -> Contact:

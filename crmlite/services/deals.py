@@ -23,7 +23,13 @@ from crmlite.domain.clock import Clock
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied
 from crmlite.domain.money import parse_amount, parse_currency
 from crmlite.domain.principal import Principal
-from crmlite.domain.stages import DealSource, StageKind, check_version, plan_placement
+from crmlite.domain.stages import (
+    DealSource,
+    StageKind,
+    StageRef,
+    check_version,
+    plan_placement,
+)
 from crmlite.services.common import (
     Page,
     check_page,
@@ -153,8 +159,16 @@ class DealService:
         source: str = DealSource.MANUAL,
         expected_close_date: dt.date | None = None,
         lost_reason: str | None = None,
+        placed_in: StageRef | None = None,
+        contact_checked: bool = False,
+        reload: bool = True,
     ) -> Deal:
-        """Create a deal in ``stage_id`` (default: the pipeline's Unsorted) and record it."""
+        """Create a deal in ``stage_id`` (default: the pipeline's Unsorted) and record it.
+
+        Callers that already know the stage (``placed_in``, e.g. from the call catalog) or that
+        found the contact in this transaction (``contact_checked``) spare those reads;
+        ``reload=False`` returns the new row without its stage and contact loaded.
+        """
         clean_title = _clean_title(title)
         money = parse_amount(amount)
         code = parse_currency(currency)
@@ -164,12 +178,12 @@ class DealService:
             raise InvalidInput(
                 "unknown source", fields={"source": "call, manual or import"}
             ) from err
-        stage = await self._initial_stage(pipeline_id, stage_id)
+        stage = placed_in or stage_ref(await self._initial_stage(pipeline_id, stage_id))
         owner = await resolve_owner(self.session, self.principal, owner_id)
-        if contact_id is not None:
+        if contact_id is not None and not contact_checked:
             await self._require_contact(contact_id)
         now = self.clock()
-        placed = plan_placement(stage_ref(stage), now=now, lost_reason=lost_reason)
+        placed = plan_placement(stage, now=now, lost_reason=lost_reason)
         deal = Deal(
             title=clean_title,
             amount=money,
@@ -192,6 +206,8 @@ class DealService:
         await record_history(
             self.session, [history_row(deal.id, None, stage.id, now, self.principal.user_id)]
         )
+        if not reload:
+            return deal
         return await self.get_unchecked(deal.id)
 
     async def get_unchecked(self, deal_id: int) -> Deal:

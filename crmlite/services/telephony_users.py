@@ -12,19 +12,13 @@ A lookup that raced an invalidation is answered but not kept.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable
-from typing import Any
 
-import structlog
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from crmlite.services.change_listener import listen_for_changes
 from crmlite.services.user_changes import CHANNEL, watch
 from crmlite.services.users import TelephonyUser, users_by_telephony
-
-log = structlog.get_logger(__name__)
 
 
 class TelephonyUserCache:
@@ -66,40 +60,4 @@ class TelephonyUserCache:
 
     async def listen(self, engine: AsyncEngine, *, retry_s: float = 2.0) -> None:
         """Clear on other instances' changes (PostgreSQL) until cancelled; pass through if deaf."""
-        if engine.dialect.name != "postgresql":
-            self.enabled = True
-            await asyncio.Event().wait()  # nothing to hear: SQLite has one writer process
-        while True:
-            try:
-                await self._listen_once(engine)
-                log.warning("telephony user cache: listener connection lost; retrying")
-            except (OperationalError, DBAPIError, OSError) as err:
-                log.warning("telephony user cache: cannot listen", error=str(err))
-            await asyncio.sleep(retry_s)
-
-    async def _listen_once(self, engine: AsyncEngine) -> None:
-        """Hold one LISTEN connection; keep answers while it lives."""
-        lost = asyncio.Event()
-
-        def on_notify(*_args: Any) -> None:
-            self.invalidate()
-
-        def on_lost(*_args: Any) -> None:
-            lost.set()
-
-        async with engine.connect() as connection:
-            raw = (await connection.get_raw_connection()).driver_connection
-            if raw is None:
-                raise OperationalError("LISTEN", None, ConnectionError("no driver connection"))
-            await raw.add_listener(CHANNEL, on_notify)
-            raw.add_termination_listener(on_lost)
-            self.invalidate()  # whatever changed before we listened
-            self.enabled = True
-            try:
-                await lost.wait()
-            finally:
-                self.enabled = False
-                self.invalidate()
-                if not raw.is_closed():
-                    with contextlib.suppress(OSError, DBAPIError):
-                        await raw.remove_listener(CHANNEL, on_notify)
+        await listen_for_changes(engine, CHANNEL, self, retry_s=retry_s)

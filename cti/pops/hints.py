@@ -2,17 +2,23 @@
 
 When the caller's contact is known, crmlite's duplicate check looks for other contacts that may
 be the same person; the card is updated with the best few when they arrive, so the lookup and
-the first card never wait for it. Results are kept a minute per contact: a returning caller does
-not cost a second check. Candidates are looked for among every contact (like the card's owner, a
-hint may name another seller's contact: the point is that one customer has one record).
+the first card never wait for it, and ``HintQueue`` finds them one at a time behind the cards.
+Results are kept a minute per contact: a returning caller does not cost a second check.
+Candidates are looked for among every contact (like the card's owner, a hint may name another
+seller's contact: the point is that one customer has one record).
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.domain.principal import SYSTEM
@@ -22,6 +28,8 @@ HINT_LIMIT = 3
 HINT_TTL_S = 60.0
 HINT_TIMEOUT_S = 5.0
 _MAX_CACHED = 1024
+
+log = structlog.get_logger(__name__)
 
 
 class LooksLike(Protocol):
@@ -70,3 +78,69 @@ class DuplicateHints:
             self._cache.pop(next(iter(self._cache)))
         self._cache[contact_id] = (hints, now)
         return hints
+
+
+Wanted = Callable[[], bool]
+Deliver = Callable[[tuple[dict[str, Any], ...]], Awaitable[None]]
+
+
+class HintQueue:
+    """Find the cards' hints one at a time, after the cards went out, skipping calls that ended.
+
+    A hint costs CPU on the event loop (the name index, the scoring). Looked up beside every
+    ringing call, a burst's hints competed with the burst's own ringing cards; here they wait
+    their turn behind the cards, a call that stopped ringing meanwhile costs nothing, and when
+    more than ``size`` wait the oldest are dropped (a hint is advice, never owed).
+    """
+
+    def __init__(self, hints: LooksLike, *, size: int = 256) -> None:
+        self._hints = hints
+        self._waiting: collections.deque[tuple[int, Wanted, Deliver]] = collections.deque()
+        self._size = size
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.skipped = 0
+
+    def ask(self, contact_id: int, wanted: Wanted, deliver: Deliver) -> None:
+        """Find ``contact_id``'s hint later and ``deliver`` it if the call still ``wanted`` it."""
+        if len(self._waiting) >= self._size:
+            self._waiting.popleft()
+            self.dropped += 1
+        self._waiting.append((contact_id, wanted, deliver))
+        self._wake.set()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._run(), name="pops-duplicate-hints")
+
+    async def close(self) -> None:
+        """Stop finding hints (shutdown)."""
+        self._waiting.clear()
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._waiting:
+                contact_id, wanted, deliver = self._waiting.popleft()
+                if not wanted():
+                    self.skipped += 1
+                    continue
+                await self._one(contact_id, wanted, deliver)
+                await asyncio.sleep(0)  # let the cards that arrived meanwhile go first
+
+    async def _one(self, contact_id: int, wanted: Wanted, deliver: Deliver) -> None:
+        try:
+            async with asyncio.timeout(HINT_TIMEOUT_S):
+                found = await self._hints(contact_id)
+        except (SQLAlchemyError, OSError, TimeoutError) as err:
+            log.warning("pops_hint_failed", contact_id=contact_id, error=repr(err))
+            return
+        except Exception:  # the worker serves every later call: it must not die of one
+            log.exception("pops_hint_crashed", contact_id=contact_id)
+            return
+        if found and wanted():
+            await deliver(found)

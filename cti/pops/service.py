@@ -39,7 +39,7 @@ from cti.pops.cards import (
     did_number,
 )
 from cti.pops.directory import UserDirectory
-from cti.pops.hints import HINT_TIMEOUT_S, LooksLike
+from cti.pops.hints import HintQueue, LooksLike
 from cti.pops.hub import ScreenPopHub
 from cti.pops.lookup import CallerInfo, CallerLookup
 from cti.pops.publisher import CardPublisher
@@ -77,7 +77,7 @@ class PopService:
         hints: LooksLike | None = None,
     ) -> None:
         self.hub = hub
-        self._hints = hints
+        self._hints = HintQueue(hints) if hints is not None else None
         self._out = CardPublisher(hub, fence)
         self._directory = directory
         self._lookup = lookup
@@ -96,7 +96,9 @@ class PopService:
         return self._out.published
 
     async def close(self) -> None:
-        """Cancel lookups and wrap-ups still running."""
+        """Cancel lookups, hints and wrap-ups still running."""
+        if self._hints is not None:
+            await self._hints.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -408,24 +410,30 @@ class PopService:
         else:
             live.info = info
             live.lookup = LOOKUP_DONE
-            if self._hints is not None and info.contact is not None:
-                self._spawn(self._hint(live, self._hints, info.contact["id"]))
         if live.linkedid not in self._calls:
             return  # ended meanwhile: the wrap-up carries what was found
         async with live.lock:
             await self._out.cards(
                 live, msg.UPDATED, statuses=(msg.STATUS_RINGING, msg.STATUS_IN_CALL)
             )
+        if self._hints is not None and live.info.contact is not None:
+            contact_id = live.info.contact["id"]
+            self._hints.ask(
+                contact_id,
+                lambda: self._wants_hint(live, contact_id),
+                lambda found: self._hint(live, contact_id, found),
+            )
 
-    async def _hint(self, live: LiveCall, hints: LooksLike, contact_id: int) -> None:
+    def _wants_hint(self, live: LiveCall, contact_id: int) -> bool:
+        """True while the call's card is up and still shows ``contact_id``."""
+        contact = live.info.contact
+        return live.linkedid in self._calls and contact is not None and contact["id"] == contact_id
+
+    async def _hint(
+        self, live: LiveCall, contact_id: int, looks_like: tuple[dict[str, Any], ...]
+    ) -> None:
         """Add the caller's likely duplicates to the card once they are found."""
-        try:
-            async with asyncio.timeout(HINT_TIMEOUT_S):
-                looks_like = await hints(contact_id)
-        except (SQLAlchemyError, OSError, TimeoutError) as err:
-            log.warning("pops_hint_failed", linkedid=live.linkedid, error=repr(err))
-            return
-        if not looks_like or not live.info.contact or live.info.contact["id"] != contact_id:
+        if not self._wants_hint(live, contact_id):
             return
         live.info = dataclasses.replace(live.info, looks_like=looks_like)
         if live.linkedid in self._calls:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.domain.errors import Conflict
-from cti.calls.events import CallEvent
+from cti.calls.events import AgentRinging, CallEvent
 from cti.fencing import OPEN_FENCE, ConsumerFence, LeaseLost
 from cti.rules.book import RuleBook
 from cti.rules.executor import CrmOutcome, RuleExecutor
@@ -28,6 +29,8 @@ from cti.rules.metrics import CRM_EVENTS, CRM_RETRY_QUEUE
 from cti.rules.model import RulesInvalid, moments_of
 
 log = structlog.get_logger(__name__)
+
+RECENT_CALLS = 4096  # calls whose recorded effects are remembered (a busy hour's live calls)
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -74,6 +77,9 @@ class CallToCrm:
         self.queue_size = queue_size
         self.dropped = 0
         self.applied = 0
+        self.skipped = 0
+        # The last outcome of recent calls this process applied: what their effects already are.
+        self._recorded: collections.OrderedDict[str, CrmOutcome] = collections.OrderedDict()
 
     @property
     def pending(self) -> int:
@@ -88,6 +94,9 @@ class CallToCrm:
             self._enqueue(event)  # keep this call's order: behind its earlier events
             return CrmOutcome(event.linkedid, event.kind, pending=True)
         try:
+            settled = await self._already_recorded(event)
+            if settled is not None:
+                return settled
             return await self._apply_with_retries(event)
         except LeaseLost:
             CRM_EVENTS.labels("fenced").inc()
@@ -138,7 +147,42 @@ class CallToCrm:
             await self.fence.check_in(session, event.pbx)
         self.applied += 1
         CRM_EVENTS.labels("applied").inc()
+        self._remember(outcome)
         return outcome
+
+    async def _already_recorded(self, event: CallEvent) -> CrmOutcome | None:
+        """The outcome, without a transaction, when an agent's ringing could write only effects
+        this process committed for the call already; None when the database must be asked.
+
+        Only ringing: it follows the call's start within seconds, so the ids the card links to
+        cannot have moved meanwhile (an inbox merge or decline happens later, and the answer and
+        the end of the call read the database again).
+        """
+        known = self._recorded.get(event.linkedid)
+        if known is None or not isinstance(event, AgentRinging):
+            return None
+        expected = self.executor.expected_effects(self.rules.ruleset, event)
+        if expected is None or not expected[1] <= known.recorded:
+            return None
+        if not await self.fence.admits(event.pbx):
+            raise LeaseLost(event.pbx)
+        self._recorded.move_to_end(event.linkedid)
+        self.skipped += 1
+        CRM_EVENTS.labels("unchanged").inc()
+        return dataclasses.replace(
+            known,
+            event=event.kind,
+            rule_ids=expected[0],
+            owner_changed=False,
+            tasks_created=(),
+            applied=(),
+        )
+
+    def _remember(self, outcome: CrmOutcome) -> None:
+        self._recorded[outcome.linkedid] = outcome
+        self._recorded.move_to_end(outcome.linkedid)
+        while len(self._recorded) > RECENT_CALLS:
+            self._recorded.popitem(last=False)
 
     def _enqueue(self, event: CallEvent) -> None:
         CRM_EVENTS.labels("queued").inc()

@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmlite.domain.phones import PhoneRules
 from crmlite.domain.pool import RingPolicy
 from crmlite.domain.product_text import ProductText, product_text
-from crmlite.services.call_log import customer_phone, record_call
+from crmlite.services.call_catalog import CallCatalog, CallCatalogCache
+from crmlite.services.call_effects import customer_phone
+from crmlite.services.call_log import record_call
 from crmlite.services.call_work import (
     Assignee,
     CallEffects,
@@ -66,6 +68,7 @@ class CrmOutcome:
     call_activity_id: int | None = None
     blocked: bool = False
     applied: tuple[str, ...] = ()  # effect keys this event wrote (empty on a replay)
+    recorded: frozenset[str] = frozenset()  # every effect key the call has after this event
     # True when the database could not be reached: the event waits in the retry queue.
     pending: bool = False
 
@@ -114,6 +117,7 @@ class RuleExecutor:
         text: ProductText | None = None,
         pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
         users: TelephonyUserCache | None = None,
+        catalog: CallCatalogCache | None = None,
     ) -> None:
         self.phone_rules = phone_rules
         self.recording_base_url = recording_base_url
@@ -121,6 +125,7 @@ class RuleExecutor:
         self.text = text or product_text("en")
         self.pool_ring = pool_ring  # [pool] ring: who takes a pool contact's call deal
         self.users = users  # None: ask the database on every event
+        self.catalog = catalog  # None: read stages and campaign sources on every call
 
     async def apply(self, session: AsyncSession, ruleset: RuleSet, event: CallEvent) -> CrmOutcome:
         """Everything for ``event`` in one unit of work; the caller commits (or retries)."""
@@ -143,9 +148,33 @@ class RuleExecutor:
         if plan.empty:
             return CrmOutcome(call.linkedid, event.kind, plan.rule_ids)
         users = await self._users(session, ruleset, plan, call)
-        work = await self._work(session, ruleset, plan, event, users, (customer, name, ours))
-        effects = await record_call(session, work, self.phone_rules, pool_ring=self.pool_ring)
+        catalog = await self.catalog.get(session) if self.catalog is not None else None
+        work = await self._work(
+            session, ruleset, (plan, catalog), event, users, (customer, name, ours)
+        )
+        effects = await record_call(
+            session, work, self.phone_rules, pool_ring=self.pool_ring, catalog=catalog
+        )
         return _outcome(call.linkedid, event.kind, plan.rule_ids, effects)
+
+    def expected_effects(
+        self, ruleset: RuleSet, event: CallEvent
+    ) -> tuple[tuple[str, ...], frozenset[str]] | None:
+        """(rules, effect keys) the event could write, when the rules decide it without the
+        database; None when they ask the database (is the caller a known contact?)."""
+        if ruleset.asks_if_caller_known:
+            return None
+        call = event.call
+        phone = customer_phone(customer_side(call)[0], self.phone_rules)
+        did = customer_phone(call.did, self.phone_rules) if call.did else None
+        facts = facts_of(
+            event,
+            caller=phone.normalized if phone else None,
+            did=did.normalized if did else None,
+            caller_known=False,
+        )
+        plan = evaluate(ruleset, facts)
+        return plan.rule_ids, effect_keys(plan, call)
 
     async def _users(
         self, session: AsyncSession, ruleset: RuleSet, plan: Plan, call: CallSnapshot
@@ -178,11 +207,12 @@ class RuleExecutor:
         self,
         session: AsyncSession,
         ruleset: RuleSet,
-        plan: Plan,
+        planned: tuple[Plan, CallCatalog | None],
         event: CallEvent,
         users: dict[str, int],
         sides: tuple[str | None, str | None, str | None],
     ) -> CallWork:
+        plan, catalog = planned
         call = event.call
         at = _utc(event.at) or dt.datetime.now(dt.UTC)
         holder = call.answered_by or (call.agent if call.direction == "outbound" else None)
@@ -199,7 +229,7 @@ class RuleExecutor:
             outcome=call.outcome,
             agent_user_id=users.get(f"ext:{holder}") if holder else None,
             recording_url=self._recording(call.recording),
-            progress="ringing" if call.state == "dialing" else call.state,
+            progress=_progress(call),
             transfers=len(call.transfers),
         )
         contact: ContactMode = "none"
@@ -211,8 +241,10 @@ class RuleExecutor:
                 if action.create or contact == "none":
                     contact = "find-or-create" if action.create else "find"
             elif isinstance(action, PlaceDeal) and deal is None:
-                pipeline_id, stage_id = await stage_ids(
-                    session, action.deal.pipeline, action.deal.stage
+                pipeline_id, stage_id = (
+                    catalog.stage_ids(action.deal.pipeline, action.deal.stage)
+                    if catalog is not None
+                    else await stage_ids(session, action.deal.pipeline, action.deal.stage)
                 )
                 deal = DealRequest(pipeline_id, stage_id, action.deal.reuse_open)
             elif isinstance(action, SetOwner) and owner is None:
@@ -232,6 +264,8 @@ class RuleExecutor:
             log_call=any(isinstance(a, LogCall) for a in plan.actions),
             rule_id=plan.rule_ids[0] if plan.rule_ids else None,
             text=self.text,
+            # Users just resolved are active (the telephony cache forgets on any user change).
+            active_users=frozenset(users.values()),
         )
 
     def _task_title(self, call: CallSnapshot) -> str:
@@ -247,6 +281,41 @@ class RuleExecutor:
         return (self.recording_base_url.rstrip("/") + "/" + recording.lstrip("/"))[:500]
 
 
+def _progress(call: CallSnapshot) -> str:
+    return "ringing" if call.state == "dialing" else call.state
+
+
+def effect_keys(plan: Plan, call: CallSnapshot) -> frozenset[str]:
+    """The ``call_effects`` keys applying ``plan`` at this moment of ``call`` could write."""
+    keys: set[str] = set()
+    for action in plan.actions:
+        if isinstance(action, EnsureContact):
+            keys.add("contact")
+        elif isinstance(action, PlaceDeal):
+            keys.add("deal")
+        elif isinstance(action, SetOwner):
+            key = _owner_key(action.policy, call)
+            if key is not None:
+                keys.add(f"owner:{key}")
+        elif isinstance(action, AddTask):
+            keys.add(f"task:{action.rule_id}")
+        elif isinstance(action, LogCall):
+            keys.update(("call_log", f"call_log@{_progress(call)}:{len(call.transfers)}"))
+    return frozenset(keys)
+
+
+def _owner_key(policy: OwnerPolicy, call: CallSnapshot) -> str | None:
+    if isinstance(policy, AnsweringAgent):
+        if call.answered_by is None:
+            return None
+        return f"agent:{len(call.transfers)}:{call.answered_by}"
+    if isinstance(policy, ContactOwner):
+        return "contact-owner"
+    if isinstance(policy, FixedUser):
+        return f"user:{policy.login}"
+    return f"round-robin:{policy.group}"
+
+
 def _policy_of(action: object) -> OwnerPolicy | TaskAssignee | None:
     if isinstance(action, SetOwner):
         return action.policy
@@ -258,16 +327,14 @@ def _policy_of(action: object) -> OwnerPolicy | TaskAssignee | None:
 def _owner_request(
     policy: OwnerPolicy, ruleset: RuleSet, call: CallSnapshot, users: dict[str, int]
 ) -> OwnerRequest | None:
+    key = _owner_key(policy, call)
+    if key is None:
+        return None  # nobody answered yet: the deal stays unassigned
     if isinstance(policy, AnsweringAgent):
-        if call.answered_by is None:
-            return None  # nobody answered yet: the deal stays unassigned
-        key = f"agent:{len(call.transfers)}:{call.answered_by}"
         return OwnerRequest(key, Assignee(user_id=users.get(f"ext:{call.answered_by}")))
     if isinstance(policy, ContactOwner):
-        return OwnerRequest("contact-owner", Assignee(contact_owner=True))
-    if isinstance(policy, FixedUser):
-        return OwnerRequest(f"user:{policy.login}", _assignee(policy, ruleset, call, users))
-    return OwnerRequest(f"round-robin:{policy.group}", _assignee(policy, ruleset, call, users))
+        return OwnerRequest(key, Assignee(contact_owner=True))
+    return OwnerRequest(key, _assignee(policy, ruleset, call, users))
 
 
 def _assignee(
@@ -311,4 +378,5 @@ def _outcome(
         call_activity_id=effects.call_activity_id,
         blocked=effects.blocked,
         applied=effects.applied,
+        recorded=effects.recorded,
     )

@@ -17,6 +17,7 @@ from aiohttp import web
 from crmlite.domain.phones import PhoneRules
 from crmlite.domain.pool import RingPolicy
 from crmlite.domain.product_text import product_text
+from crmlite.services.call_catalog import CallCatalogCache
 from crmlite.services.telephony_users import TelephonyUserCache
 from crmlite.web.inbox import INBOX_LISTENERS, DecisionListener
 from crmlite.web.keys import ENGINE, SESSIONS
@@ -48,14 +49,18 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         book = RuleBook(phone_rules, file=settings.rules.file)
         await book.load(sessions)
         engine = app[ENGINE]
-        users = TelephonyUserCache(shared=engine.dialect.name == "postgresql")
+        shared = engine.dialect.name == "postgresql"
+        users = TelephonyUserCache(shared=shared)
         users_task = asyncio.create_task(users.listen(engine), name="telephony-user-cache")
+        catalog = CallCatalogCache(shared=shared)
+        catalog_task = asyncio.create_task(catalog.listen(engine), name="call-catalog-cache")
         executor = RuleExecutor(
             phone_rules,
             recording_base_url=settings.rules.recording_base_url,
             text=product_text(settings.i18n.default_locale),
             pool_ring=RingPolicy(settings.pool.ring),
             users=users,
+            catalog=catalog,
         )
         fence = app[CONSUMER_FENCE]
         crm = CallToCrm(
@@ -80,7 +85,7 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
             feed_task = asyncio.create_task(feed.run(), name="deal-change-webhooks")
         worker = asyncio.create_task(crm.run_retry_worker(), name="call-crm-retries")
         yield
-        for task in (worker, feed_task, users_task):
+        for task in (worker, feed_task, users_task, catalog_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

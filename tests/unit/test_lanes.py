@@ -64,3 +64,26 @@ async def test_submit_waits_when_every_slot_is_taken() -> None:
     await asyncio.wait_for(second, timeout=5)
     await lanes.join()
     await lanes.close()
+
+
+async def test_at_most_max_running_jobs_run_at_once() -> None:
+    lanes = OrderedLanes(max_running=2)
+    running = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def job() -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        await release.wait()
+        running -= 1
+
+    for call in range(5):
+        await lanes.submit(f"call.{call}", job)
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert running == 2  # the other three calls wait for a slot, not for a pool connection
+    release.set()
+    await lanes.join()
+    assert most == 2

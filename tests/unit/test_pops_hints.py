@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from cti.pops.fanout import InProcessFanout
+from cti.pops.hints import HintQueue
 from cti.pops.hub import ScreenPopHub
 from cti.pops.messages import MessageEncoder, MessageIds
 from cti.pops.service import PopService, PopSettings
@@ -65,3 +66,38 @@ async def test_no_candidates_send_no_update() -> None:
     await _settle()
     assert len(inbox.by_user[1]) == sent
     await service.close()
+
+
+async def test_hints_are_found_one_at_a_time_and_not_for_calls_that_stopped_ringing() -> None:
+    running = 0
+    most = 0
+    asked: list[int] = []
+
+    async def hints(contact_id: int) -> tuple[dict[str, Any], ...]:
+        nonlocal running, most
+        asked.append(contact_id)
+        running += 1
+        most = max(most, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+        return (ROMASHKA,)
+
+    queue = HintQueue(hints)
+    delivered: list[int] = []
+    live = {1: True, 2: False, 3: True}  # call 2 was answered elsewhere before its turn
+
+    def deliver_to(call: int) -> Any:
+        async def deliver(found: tuple[dict[str, Any], ...]) -> None:
+            delivered.append(call)
+
+        return deliver
+
+    for call in (1, 2, 3):
+        queue.ask(call * 10, lambda call=call: live[call], deliver_to(call))  # type: ignore[misc]
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+    assert delivered == [1, 3]
+    assert asked == [10, 30]
+    assert most == 1
+    assert queue.skipped == 1
+    await queue.close()
