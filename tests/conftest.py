@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crmlite.db.engine import create_engine, session_factory
@@ -132,3 +133,17 @@ def redis_url() -> str:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if REQUIRE_SERVICES and not POSTGRES_URL:
         raise pytest.UsageError("CTI_TEST_POSTGRES_URL must be set when services are required")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests log through structlog's default console output, with plain tracebacks.
+
+    Its default renders an exception with rich and every frame's locals: seconds for each
+    exception a test provokes on purpose (a 500, a lost PBX), for nothing anyone reads.
+    """
+    processors = list(structlog.get_config()["processors"])
+    if processors and isinstance(processors[-1], structlog.dev.ConsoleRenderer):
+        processors[-1] = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
+        structlog.configure(processors=processors)

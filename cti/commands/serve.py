@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 
+import structlog
 from aiohttp import web
 from sqlalchemy import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -15,6 +17,8 @@ from cti.app import create_app
 from cti.observability import configure_logging, settle_memory
 from cti.settings import load_settings
 from cti.web.health import schema_head, schema_revision
+
+log = structlog.get_logger(__name__)
 
 
 async def database_problem(url: str) -> str | None:
@@ -46,8 +50,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     app = create_app(settings)
     app.on_startup.append(_settle)
-    web.run_app(app, host=host, port=port, print=None)
+    web.run_app(app, host=host, port=port, print=_announce)
     return 0
+
+
+def _announce(message: str) -> None:
+    """Log where the service listens once its sockets are bound (with ``--port 0``: which port).
+
+    aiohttp hands this its banner, which names every bound address; the log keeps the addresses.
+    """
+    log.info("serving", urls=re.findall(r"https?://\S+", message))
 
 
 async def _settle(_app: web.Application) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.models import ConsumerLease
+from tests.support.serve import wait_for_url
 
 ROOT = Path(__file__).parents[2]
 
@@ -127,8 +128,10 @@ class Instance:
 
 
 async def start_instance(name: str, config: Path, log_dir: Path) -> Instance:
-    """Start ``cti serve`` and return once it answers ``/healthz``."""
-    port = free_port()
+    """Start ``cti serve`` on port 0; return once it answers ``/healthz``.
+
+    The configuration must log JSON at INFO (or lower): the ``serving`` line says the port.
+    """
     log_path = log_dir / f"{name}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CTI_")}
     with log_path.open("wb") as log_file:
@@ -140,13 +143,24 @@ async def start_instance(name: str, config: Path, log_dir: Path) -> Instance:
             str(config),
             "serve",
             "--port",
-            str(port),
+            "0",
             cwd=ROOT,
             env=env,
             stdout=log_file,
             stderr=asyncio.subprocess.STDOUT,
         )
-    instance = Instance(name, process, f"http://127.0.0.1:{port}", log_path)
+
+    def read_log() -> str:
+        return log_path.read_text(errors="replace")
+
+    try:
+        url = await wait_for_url(process, read_log)
+    except AssertionError:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        raise
+    instance = Instance(name, process, url, log_path)
     async with aiohttp.ClientSession() as http:
         for _attempt in range(300):
             if process.returncode is not None:

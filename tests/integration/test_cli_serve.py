@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sys
 from pathlib import Path
 
 import aiohttp
+
+from tests.support.serve import wait_for_url
 
 ROOT = Path(__file__).parents[2]
 
@@ -52,23 +53,21 @@ async def test_serve_with_a_bad_environment_value(tmp_path: Path) -> None:
     assert "logging.level" in err.decode()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def test_serve_answers_health_and_api(database_url: str) -> None:
-    port = _free_port()
     process = await _cti(
         "serve",
         "--port",
-        str(port),
-        env=_environment(CTI_DATABASE_URL=database_url, CTI_LOG_LEVEL="WARNING"),
+        "0",
+        env=_environment(
+            CTI_DATABASE_URL=database_url, CTI_LOG_LEVEL="INFO", CTI_LOG_FORMAT="json"
+        ),
     )
-    base = f"http://127.0.0.1:{port}"
+    assert process.stderr is not None
+    log = bytearray()
+    reading = asyncio.create_task(_drain(process.stderr, log))
     try:
+        base = await wait_for_url(process, lambda: log.decode(errors="replace"))
+        assert base.startswith("http://127.0.0.1:")
         async with aiohttp.ClientSession() as http:
             for _attempt in range(150):
                 try:
@@ -89,7 +88,13 @@ async def test_serve_answers_health_and_api(database_url: str) -> None:
                 assert anonymous.headers["Content-Type"].startswith("application/problem+json")
     finally:
         process.terminate()
-        await process.communicate()
+        await process.wait()
+        await reading
+
+
+async def _drain(stream: asyncio.StreamReader, into: bytearray) -> None:
+    while chunk := await stream.read(65536):
+        into.extend(chunk)
 
 
 async def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:

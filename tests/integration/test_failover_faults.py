@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -239,38 +240,59 @@ async def test_postgresql_refusing_connections_delays_but_loses_nothing(
 
 @pytest.fixture
 async def private_redis(tmp_path: Path) -> AsyncIterator[tuple[str, Any]]:
-    """A redis-server of this test's own on a free port (never the shared one): url, restart."""
+    """A redis-server of this test's own (never the shared one): url, restart.
+
+    Restarting on the same port needs a number, so it is probed; other tests (other pytest-xdist
+    workers) may take it in the gap, so each start checks that the server answering is this one.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed")
-    port = free_port()
-    args = [binary, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)]
-    state: dict[str, asyncio.subprocess.Process] = {}
+    state: dict[str, Any] = {"port": free_port()}
 
-    async def start() -> None:
-        state["process"] = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    async def launch() -> bool:
+        """Start the server on state's port; False when another process answers there."""
+        port = state["port"]
+        args = [binary, "--port", str(port), "--save", "", "--appendonly", "no"]
+        process = await asyncio.create_subprocess_exec(
+            *args,
+            "--dir",
+            str(tmp_path),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
         )
-        for _attempt in range(100):
-            try:
-                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            return
+        state["process"] = process
+        client = aioredis.Redis(host="127.0.0.1", port=port)
+        try:
+            for _attempt in range(100):
+                try:
+                    info = await client.info("server")
+                except aioredis.ConnectionError:
+                    await asyncio.sleep(0.05)
+                    continue
+                return bool(info["process_id"] == process.pid)
+        finally:
+            await client.aclose()
         raise AssertionError("the private redis-server did not start")
 
-    async def restart(down_s: float) -> None:
+    async def stop() -> None:
         state["process"].kill()
         await state["process"].wait()
-        await asyncio.sleep(down_s)
-        await start()
 
-    await start()
-    yield f"redis://127.0.0.1:{port}/0", restart
-    state["process"].kill()
-    await state["process"].wait()
+    async def restart(down_s: float) -> None:
+        await stop()
+        await asyncio.sleep(down_s)
+        assert await launch(), f"port {state['port']} was taken while redis was down"
+
+    for _attempt in range(3):
+        if await launch():
+            break
+        await stop()
+        state["port"] = free_port()
+    else:
+        raise AssertionError("no free port for the private redis-server")
+    yield f"redis://127.0.0.1:{state['port']}/0", restart
+    await stop()
 
 
 async def test_redis_restarts_and_pops_resume(

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import secrets
-import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from crmlite.domain.principal import SYSTEM, Role
 from crmlite.services import auth as auth_service
 from crmlite.services import users as users_service
 from cti.sim import PbxSimulator, Step, flows
+from tests.support.serve import wait_for_url
 
 ROOT = Path(__file__).parents[2]
 CALLER = "+79161234567"
@@ -66,13 +66,6 @@ async def hooks() -> AsyncIterator[Hooks]:
     state.url = f"http://127.0.0.1:{port}/hook"
     yield state
     await runner.cleanup()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def with_route_lookup(steps: list[Step], token: str) -> list[Step]:
@@ -154,8 +147,6 @@ async def test_a_full_run_logs_no_secret(database_url: str, tmp_path: Path, hook
     webhook_secret = "whsec-" + secrets.token_urlsafe(18)
     engine = create_engine(database_url)
     handed_out = await _seed(engine, password)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     log = bytearray()
     async with PbxSimulator(port=0, secret=ami_secret) as sim:
         config = tmp_path / "cti.toml"
@@ -191,7 +182,7 @@ async def test_a_full_run_logs_no_secret(database_url: str, tmp_path: Path, hook
             str(config),
             "serve",
             "--port",
-            str(port),
+            "0",
             cwd=ROOT,
             env=env,
             stdout=asyncio.subprocess.PIPE,
@@ -204,6 +195,7 @@ async def test_a_full_run_logs_no_secret(database_url: str, tmp_path: Path, hook
             asyncio.create_task(_drain(process.stderr, log)),
         ]
         try:
+            base = await wait_for_url(process, lambda: log.decode("utf-8", "replace"))
             seen = await _exercise(base, sim, hooks, password, handed_out, engine)
         finally:
             process.terminate()
