@@ -4,8 +4,8 @@ Every contact, phone and email is loaded once per import into memory (a few MB f
 contacts), so a row costs no query: it matches an existing contact by a normalized phone (unique)
 or email, is checked against the duplicate index (similar name and company), or becomes a new
 contact. New contacts of a batch wait in memory (a later row of the same file may match them) and
-are written at the batch's end with Core ``executemany`` inserts, phones, emails and the rows'
-content keys with them.
+are written at the batch's end by ``crmlite.db.bulk`` (one executemany, or COPY on PostgreSQL),
+phones, emails and the rows' content keys with them.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
-from sqlalchemy import Table, bindparam, false, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, false, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crmlite.db.bulk import insert_rows
 from crmlite.db.models import Contact, ContactEmail, ContactPhone, ImportedRow, User
 from crmlite.domain.clock import Clock
 from crmlite.domain.duplicates import DuplicateIndex, PersonKey
@@ -287,23 +288,18 @@ class ContactImporter:
         new = [p for p in people if p.id is None]
         if new:
             ids = await reserve_contact_ids(session, len(new))
-            await session.execute(
-                insert(CONTACTS),
+            # The pool's idle clock starts with the import (crmlite.services.ownership).
+            await insert_rows(
+                session,
+                CONTACTS,
+                ("id", "name", "company", "email", "owner_id", "owned_since", "created_at",
+                 "updated_at"),
                 [
-                    {
-                        "id": new_id,
-                        "name": p.name,
-                        "company": p.company,
-                        "email": p.email,
-                        "owner_id": p.owner_id,
-                        # The pool's idle clock starts with the import (crmlite.services.ownership).
-                        "owned_since": now if p.owner_id is not None else None,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    (new_id, p.name, p.company, p.email, p.owner_id,
+                     now if p.owner_id is not None else None, now, now)
                     for p, new_id in zip(new, ids, strict=True)
                 ],
-            )
+            )  # fmt: skip
             for person, new_id in zip(new, ids, strict=True):
                 person.id = new_id
         created = {id(p) for p in new}
@@ -315,35 +311,25 @@ class ContactImporter:
                 .values(company=bindparam("company"), email=bindparam("email"), updated_at=now),
                 [{"cid": p.id, "company": p.company, "email": p.email} for p in touched],
             )
-        phones = [
-            {
-                "contact_id": p.id,
-                "raw": n.raw,
-                "normalized": n.normalized,
-                "kind": n.kind.value,
-                "label": None,
-            }
-            for p in people
-            for n in p.new_phones
-        ]
-        emails = [
-            {"contact_id": p.id, "address": a, "normalized": normalize_email(a)}
-            for p in people
-            for a in p.new_emails
-        ]
+        await insert_rows(
+            session,
+            PHONES,
+            ("contact_id", "raw", "normalized", "kind"),
+            [(p.id, n.raw, n.normalized, n.kind.value) for p in people for n in p.new_phones],
+        )
+        await insert_rows(
+            session,
+            EMAILS,
+            ("contact_id", "address", "normalized"),
+            [(p.id, a, normalize_email(a)) for p in people for a in p.new_emails],
+        )
         keys = {item.key: item.person.id for item in pending if item.key}
-        if phones:
-            await session.execute(insert(PHONES), phones)
-        if emails:
-            await session.execute(insert(EMAILS), emails)
-        if keys:
-            await session.execute(
-                insert(IMPORTED),
-                [
-                    {"kind": "contacts", "row_key": key, "entity_id": cid}
-                    for key, cid in keys.items()
-                ],
-            )
+        await insert_rows(
+            session,
+            IMPORTED,
+            ("kind", "row_key", "entity_id"),
+            [("contacts", key, cid) for key, cid in keys.items()],
+        )
         self.keys.update(keys)
         for person in people:
             person.new_phones.clear()
