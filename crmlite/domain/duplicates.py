@@ -62,7 +62,6 @@ _CJK = re.compile(f"[{_CJK_RANGES}]")
 _ALL_CJK = re.compile(f"[\\W_]*(?:[{_CJK_RANGES}][\\W_]*)+")
 _DOUBLED = re.compile(r"(.)\1+")
 _FOLDS = (("x", "ks"), ("kh", "h"), ("ph", "f"), ("w", "v"))
-_FINAL_I = re.compile(r"(?:iy|yi|ii|y)$")
 _CJK_LEGAL = re.compile(r"(?:股份)?有限(?:责任|責任)?公司|集团|集團|公司")
 _LEGAL_WORDS = frozenset(
     {
@@ -91,19 +90,36 @@ class DuplicateMatch:
     reasons: tuple[str, ...]
 
 
-@lru_cache(maxsize=1 << 16)
-def _fold_word(word: str) -> str:
+class _Transliteration(dict[int, str]):
+    """anyascii's answer for each code point, asked once: ``str.translate`` then does a name in C.
+
+    anyascii transliterates one code point at a time, whatever its neighbours, so a table of its
+    answers per code point gives exactly its answer for a whole text.
+    """
+
+    def __missing__(self, codepoint: int) -> str:
+        self[codepoint] = ascii_text = anyascii(chr(codepoint))
+        return ascii_text
+
+
+_TO_ASCII = _Transliteration()
+# What _fold does to each word, done to the words joined by single spaces: every rule stays inside
+# a word (a run of [0-9a-z]), so the joined text folds exactly as its words do one by one.
+_FINAL_I_OF_WORD = re.compile(r"(?:iy|yi|ii|y)(?= |$)")
+
+
+def _fold(words: str) -> str:
     for spelling, folded in _FOLDS:
-        word = word.replace(spelling, folded)
-    return _DOUBLED.sub(r"\1", _FINAL_I.sub("i", word))
+        words = words.replace(spelling, folded)
+    return _DOUBLED.sub(r"\1", _FINAL_I_OF_WORD.sub("i", words))
 
 
 def _latin_words(text: str, *, drop: frozenset[str] = frozenset()) -> tuple[str, ...]:
     if not text.isascii():
         # A CJK character transliterates to one capitalised syllable; spaces keep them apart.
-        text = anyascii(_CJK.sub(r" \g<0> ", text) if _CJK.search(text) else text)
-    words = _NOT_WORD.split(text.casefold())
-    return tuple(_fold_word(word) for word in words if word and word not in drop)
+        text = (_CJK.sub(r" \g<0> ", text) if _CJK.search(text) else text).translate(_TO_ASCII)
+    words = [word for word in _NOT_WORD.split(text.casefold()) if word and word not in drop]
+    return tuple(_fold(" ".join(words)).split(" ")) if words else ()
 
 
 @dataclass(frozen=True, slots=True)
