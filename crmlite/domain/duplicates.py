@@ -172,6 +172,38 @@ def _similarity(a: _Words, b: _Words, *, contained: bool = False) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class NameReading:
+    """A name at a company as the check reads them: folded words and the name's blocking keys."""
+
+    name: _Words
+    company: _Words
+    keys: tuple[str, ...]
+
+
+# Readings by (name, company). Reading is most of what indexing a person costs; an import's worker
+# reads its rows' names ahead (``read_name``) and hands them here (``remember_reading``).
+_READINGS: dict[tuple[str, str | None], NameReading] = {}
+_MAX_READINGS = 1 << 17
+
+
+def read_name(name: str, company: str | None) -> NameReading:
+    """How the check reads ``name`` at ``company``."""
+    reading = _READINGS.get((name, company))
+    if reading is None:
+        words, company_words = _read_words(name), _read_words(company, company=True)
+        reading = NameReading(words, company_words, _name_keys(words, company_words))
+        remember_reading(name, company, reading)
+    return reading
+
+
+def remember_reading(name: str, company: str | None, reading: NameReading) -> None:
+    """Keep ``reading`` (``read_name``'s answer, made in another process) for the next use."""
+    if len(_READINGS) >= _MAX_READINGS:
+        _READINGS.clear()
+    _READINGS[(name, company)] = reading
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     """A person read once for matching: what scoring and blocking need, computed up front."""
 
@@ -179,16 +211,18 @@ class _Prepared:
     company: _Words
     emails: frozenset[str]
     phones: frozenset[str]
+    keys: tuple[str, ...] = ()
+    """The name's blocking keys."""
 
 
-# An import asks for candidates, then adds the same row: read it once.
-@lru_cache(maxsize=1 << 10)
 def _prepare(person: PersonKey) -> _Prepared:
+    reading = read_name(person.name, person.company)
     return _Prepared(
-        name=_read_words(person.name),
-        company=_read_words(person.company, company=True),
+        name=reading.name,
+        company=reading.company,
         emails=frozenset(email.strip().casefold() for email in person.emails if email.strip()),
         phones=frozenset(phone for phone in person.phones if phone),
+        keys=reading.keys,
     )
 
 
@@ -238,7 +272,6 @@ def match_people(a: PersonKey, b: PersonKey) -> DuplicateMatch | None:
     return _match(_prepare(a), _prepare(b))
 
 
-@lru_cache(maxsize=1 << 12)
 def _name_keys(name: _Words, company_words: _Words) -> tuple[str, ...]:
     """Blocking keys of a person's name: likely duplicates share at least one."""
     words = name.words[:_KEY_WORDS]
@@ -289,7 +322,7 @@ class DuplicateIndex:
         keys = (
             *(f"t:{phone}" for phone in prepared.phones),
             *(f"e:{email}" for email in prepared.emails),
-            *_name_keys(prepared.name, prepared.company),
+            *prepared.keys,
         )
         self._people[person_id] = prepared
         self._texts[person_id] = prepared.name.sorted_text
@@ -334,11 +367,7 @@ class DuplicateIndex:
         return matches[:limit]
 
     def _gather_named(self, person: _Prepared) -> set[int]:
-        buckets = [
-            bucket
-            for key in _name_keys(person.name, person.company)
-            if (bucket := self._buckets.get(key))
-        ]
+        buckets = [bucket for key in person.keys if (bucket := self._buckets.get(key))]
         buckets.sort(key=len)
         named: set[int] = set()
         for bucket in buckets:
