@@ -179,6 +179,22 @@ class NameReading:
     company: _Words
     keys: tuple[str, ...]
 
+    def as_plain(self) -> PlainReading:
+        """Tuples and strings only: what crosses to another process cheaply."""
+        name, company = self.name, self.company
+        return (name.words, name.sorted_text, name.cjk, company.words, company.sorted_text,
+                company.cjk, self.keys)  # fmt: skip
+
+    @classmethod
+    def from_plain(cls, plain: PlainReading) -> NameReading:
+        words, text, cjk, company_words, company_text, company_cjk, keys = plain
+        return cls(_Words(words, text, cjk), _Words(company_words, company_text, company_cjk), keys)
+
+
+PlainReading = tuple[
+    tuple[str, ...], str, str, tuple[str, ...], str, str, tuple[str, ...]
+]  # fmt: skip
+
 
 # Readings by (name, company). Reading is most of what indexing a person costs; an import's worker
 # reads its rows' names ahead (``read_name``) and hands them here (``remember_reading``).
