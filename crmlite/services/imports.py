@@ -12,6 +12,7 @@ nothing twice. A dry run does everything in one transaction and rolls it back.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
@@ -176,8 +177,9 @@ async def run_import(
             rules,
             worker=worker,
         )
-        async with aclosing(batches):
+        async with aclosing(batches), _collector_skips_what_is_built():
             async for batch in batches:
+                gc.freeze()
                 await _commit_batch(units, applier, batch, progress, on_batch)
     except Exception:
         if progress.run_id is not None:
@@ -191,6 +193,22 @@ async def run_import(
             run = await session.get_one(ImportRun, progress.run_id)
             run.status, run.finished_at = "done", clock()
     return progress
+
+
+@asynccontextmanager
+async def _collector_skips_what_is_built() -> AsyncIterator[None]:
+    """Let the cycle collector look only at what the current batch makes.
+
+    The importer's in-memory base (every contact, its numbers, the duplicate index) grows to a
+    few hundred thousand objects, and each full collection walked all of them: a third of an
+    import's CPU. Before each batch everything alive is frozen (``gc.freeze``), so collections
+    see only newer objects; reference counting still frees whatever dies meanwhile, and the
+    few cycles that die frozen are collected once the import unfreezes them at its end.
+    """
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class _Units:
