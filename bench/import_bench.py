@@ -191,8 +191,9 @@ def _print(label: str, figures: dict[str, Any]) -> None:
         f"{figures['import_rows_per_s']:,} rows/s ({figures['import_rows_per_cpu_s']:,} per CPU "
         f"second of the loop, {figures['import_rows_per_total_cpu_s']:,} with the reading "
         f"worker's; {figures['counts']}); export "
-        f"{figures['export_rows_per_s']:,} rows/s CSV ({figures['export_rows_per_cpu_s']:,} per CPU "
-        f"second), {figures['export_xlsx_rows_per_s']:,} XLSX"
+        f"{figures['export_rows_per_s']:,} rows/s CSV "
+        f"({figures['export_rows_per_cpu_s']:,} per CPU second), "
+        f"{figures['export_xlsx_rows_per_s']:,} XLSX"
     )
 
 
