@@ -10,8 +10,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.models import ContactPhone
+from crmlite.domain.import_fields import ImportKind, propose_mapping
+from crmlite.domain.import_rows import DealRecord
+from crmlite.domain.phones import PhoneRules
+from crmlite.domain.tabular import TableRow, read_table
+from crmlite.services.import_reading import read_batches
 from crmlite.services.import_report import RowReport, RowStatus
-from tests.integration.import_support import count_contacts, import_file
+from tests.integration.import_support import count_contacts, fixture, import_file
 
 SURNAMES = ["Петров", "Сидоров", "Кузнецов", "Смирнов", "Попов", "Васильев", "Новиков"]
 FIRST = ["Иван", "Ivan", "Анна", "Anna", "Олег", "王伟", "Мария"]
@@ -82,3 +87,17 @@ async def test_a_worker_run_stores_the_loops_numbers_and_creates_nothing_twice(
         assert set(await session.scalars(select(ContactPhone.normalized))) == stored
     assert again.counts["created"] == 0
     assert sum(1 for r in reports.rows if r.status is RowStatus.CREATED) == created
+
+
+async def test_a_worker_reads_deal_rows_as_the_loop_does() -> None:
+    table = read_table(fixture("deals_ru_utf8.csv"))
+    mapping = propose_mapping(table.header, ImportKind.DEALS)
+
+    async def read(worker: bool) -> list[tuple[TableRow, object]]:
+        batches = read_batches(table.rows(), 2, ImportKind.DEALS, table.header, mapping,
+                               PhoneRules(), worker=worker)  # fmt: skip
+        return [pair async for batch in batches for pair in batch]
+
+    in_loop = await read(worker=False)
+    assert await read(worker=True) == in_loop
+    assert any(isinstance(record, DealRecord) for _, record in in_loop)
