@@ -154,7 +154,8 @@ class Contact(Base):
     # The public pool (migration 0007): since when the current owner holds the contact (the idle
     # clock starts there), and since when nobody does (NULL while someone owns it).
     owned_since: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
-    pooled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime, index=True)
+    # Indexed with the id (ix_contacts_pool_order, migration 0010): the pool lists by both.
+    pooled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
     phones: Mapped[list[ContactPhone]] = relationship(
         back_populates="contact",
@@ -516,6 +517,7 @@ Index("ix_activities_calls_from", Activity.from_number, Activity.kind, Activity.
 Index("ix_activities_calls_to", Activity.to_number, Activity.kind, Activity.direction,
       Activity.started_at)  # fmt: skip
 Index("ix_contacts_first_campaign", Contact.first_campaign_id, Contact.created_at)
+Index("ix_contacts_pool_order", Contact.pooled_at, Contact.id)
 Index("ix_contacts_latest_campaign", Contact.latest_campaign_id, Contact.created_at)
 Index("ix_deals_first_campaign", Deal.first_campaign_id, Deal.created_at, Deal.stage_id,
       Deal.currency, Deal.amount)  # fmt: skip

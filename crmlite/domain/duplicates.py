@@ -62,7 +62,6 @@ _CJK = re.compile(f"[{_CJK_RANGES}]")
 _ALL_CJK = re.compile(f"[\\W_]*(?:[{_CJK_RANGES}][\\W_]*)+")
 _DOUBLED = re.compile(r"(.)\1+")
 _FOLDS = (("x", "ks"), ("kh", "h"), ("ph", "f"), ("w", "v"))
-_FINAL_I = re.compile(r"(?:iy|yi|ii|y)$")
 _CJK_LEGAL = re.compile(r"(?:股份)?有限(?:责任|責任)?公司|集团|集團|公司")
 _LEGAL_WORDS = frozenset(
     {
@@ -91,19 +90,36 @@ class DuplicateMatch:
     reasons: tuple[str, ...]
 
 
-@lru_cache(maxsize=1 << 16)
-def _fold_word(word: str) -> str:
+class _Transliteration(dict[int, str]):
+    """anyascii's answer for each code point, asked once: ``str.translate`` then does a name in C.
+
+    anyascii transliterates one code point at a time, whatever its neighbours, so a table of its
+    answers per code point gives exactly its answer for a whole text.
+    """
+
+    def __missing__(self, codepoint: int) -> str:
+        self[codepoint] = ascii_text = anyascii(chr(codepoint))
+        return ascii_text
+
+
+_TO_ASCII = _Transliteration()
+# What _fold does to each word, done to the words joined by single spaces: every rule stays inside
+# a word (a run of [0-9a-z]), so the joined text folds exactly as its words do one by one.
+_FINAL_I_OF_WORD = re.compile(r"(?:iy|yi|ii|y)(?= |$)")
+
+
+def _fold(words: str) -> str:
     for spelling, folded in _FOLDS:
-        word = word.replace(spelling, folded)
-    return _DOUBLED.sub(r"\1", _FINAL_I.sub("i", word))
+        words = words.replace(spelling, folded)
+    return _DOUBLED.sub(r"\1", _FINAL_I_OF_WORD.sub("i", words))
 
 
 def _latin_words(text: str, *, drop: frozenset[str] = frozenset()) -> tuple[str, ...]:
     if not text.isascii():
         # A CJK character transliterates to one capitalised syllable; spaces keep them apart.
-        text = anyascii(_CJK.sub(r" \g<0> ", text) if _CJK.search(text) else text)
-    words = _NOT_WORD.split(text.casefold())
-    return tuple(_fold_word(word) for word in words if word and word not in drop)
+        text = (_CJK.sub(r" \g<0> ", text) if _CJK.search(text) else text).translate(_TO_ASCII)
+    words = [word for word in _NOT_WORD.split(text.casefold()) if word and word not in drop]
+    return tuple(_fold(" ".join(words)).split(" ")) if words else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +172,54 @@ def _similarity(a: _Words, b: _Words, *, contained: bool = False) -> float:
 
 
 @dataclass(frozen=True, slots=True)
+class NameReading:
+    """A name at a company as the check reads them: folded words and the name's blocking keys."""
+
+    name: _Words
+    company: _Words
+    keys: tuple[str, ...]
+
+    def as_plain(self) -> PlainReading:
+        """Tuples and strings only: what crosses to another process cheaply."""
+        name, company = self.name, self.company
+        return (name.words, name.sorted_text, name.cjk, company.words, company.sorted_text,
+                company.cjk, self.keys)  # fmt: skip
+
+    @classmethod
+    def from_plain(cls, plain: PlainReading) -> NameReading:
+        words, text, cjk, company_words, company_text, company_cjk, keys = plain
+        return cls(_Words(words, text, cjk), _Words(company_words, company_text, company_cjk), keys)
+
+
+PlainReading = tuple[
+    tuple[str, ...], str, str, tuple[str, ...], str, str, tuple[str, ...]
+]  # fmt: skip
+
+
+# Readings by (name, company). Reading is most of what indexing a person costs; an import's worker
+# reads its rows' names ahead (``read_name``) and hands them here (``remember_reading``).
+_READINGS: dict[tuple[str, str | None], NameReading] = {}
+_MAX_READINGS = 1 << 17
+
+
+def read_name(name: str, company: str | None) -> NameReading:
+    """How the check reads ``name`` at ``company``."""
+    reading = _READINGS.get((name, company))
+    if reading is None:
+        words, company_words = _read_words(name), _read_words(company, company=True)
+        reading = NameReading(words, company_words, _name_keys(words, company_words))
+        remember_reading(name, company, reading)
+    return reading
+
+
+def remember_reading(name: str, company: str | None, reading: NameReading) -> None:
+    """Keep ``reading`` (``read_name``'s answer, made in another process) for the next use."""
+    if len(_READINGS) >= _MAX_READINGS:
+        _READINGS.clear()
+    _READINGS[(name, company)] = reading
+
+
+@dataclass(frozen=True, slots=True)
 class _Prepared:
     """A person read once for matching: what scoring and blocking need, computed up front."""
 
@@ -163,16 +227,18 @@ class _Prepared:
     company: _Words
     emails: frozenset[str]
     phones: frozenset[str]
+    keys: tuple[str, ...] = ()
+    """The name's blocking keys."""
 
 
-# An import asks for candidates, then adds the same row: read it once.
-@lru_cache(maxsize=1 << 10)
 def _prepare(person: PersonKey) -> _Prepared:
+    reading = read_name(person.name, person.company)
     return _Prepared(
-        name=_read_words(person.name),
-        company=_read_words(person.company, company=True),
+        name=reading.name,
+        company=reading.company,
         emails=frozenset(email.strip().casefold() for email in person.emails if email.strip()),
         phones=frozenset(phone for phone in person.phones if phone),
+        keys=reading.keys,
     )
 
 
@@ -222,7 +288,6 @@ def match_people(a: PersonKey, b: PersonKey) -> DuplicateMatch | None:
     return _match(_prepare(a), _prepare(b))
 
 
-@lru_cache(maxsize=1 << 12)
 def _name_keys(name: _Words, company_words: _Words) -> tuple[str, ...]:
     """Blocking keys of a person's name: likely duplicates share at least one."""
     words = name.words[:_KEY_WORDS]
@@ -273,7 +338,7 @@ class DuplicateIndex:
         keys = (
             *(f"t:{phone}" for phone in prepared.phones),
             *(f"e:{email}" for email in prepared.emails),
-            *_name_keys(prepared.name, prepared.company),
+            *prepared.keys,
         )
         self._people[person_id] = prepared
         self._texts[person_id] = prepared.name.sorted_text
@@ -318,11 +383,7 @@ class DuplicateIndex:
         return matches[:limit]
 
     def _gather_named(self, person: _Prepared) -> set[int]:
-        buckets = [
-            bucket
-            for key in _name_keys(person.name, person.company)
-            if (bucket := self._buckets.get(key))
-        ]
+        buckets = [bucket for key in person.keys if (bucket := self._buckets.get(key))]
         buckets.sort(key=len)
         named: set[int] = set()
         for bucket in buckets:

@@ -74,6 +74,13 @@ def _read_compact(compact: str, region: str, extension: str) -> tuple[str, Phone
     if compact.startswith("00"):
         # The ITU international prefix; phonenumbers only knows each region's own IDD.
         compact = "+" + compact[2:]
+    if (e164 := _already_e164(compact)) is not None:
+        return e164, PhoneKind.E164
+    return _parse_compact(compact, region)
+
+
+def _parse_compact(compact: str, region: str) -> tuple[str, PhoneKind] | None:
+    """What phonenumbers makes of a compact number: the authority the fast path must agree with."""
     try:
         parsed = phonenumbers.parse(compact, region)
     except phonenumbers.NumberParseException:
@@ -87,6 +94,49 @@ def _read_compact(compact: str, region: str, extension: str) -> tuple[str, Phone
         return None
     # Service numbers and oddities stay findable by their digits, marked as such.
     return digits, PhoneKind.OTHER
+
+
+_E164_SHAPE = re.compile(r"\+[1-9][0-9]{5,14}")
+_MAX_COUNTRY_CODE_DIGITS = 3
+
+
+def _already_e164(compact: str) -> str | None:
+    """``compact`` itself when phonenumbers would read it back unchanged as E.164, else None.
+
+    Half of what people type is already "+<country code><number>"; for such a number
+    phonenumbers' parse takes the country code as the shortest known prefix, strips a national
+    prefix only where the country's ``national_prefix_for_parsing`` matches the rest, and keeps
+    it when its length is possible. The same steps here, on phonenumbers' own tables, without the
+    parse's search for text around a number (the caller removed separators). Anything else
+    (a national prefix after the country code, a leading zero, an odd length) is left to
+    phonenumbers: None.
+    """
+    if _E164_SHAPE.fullmatch(compact) is None:
+        return None
+    digits = compact[1:]
+    for size in range(1, _MAX_COUNTRY_CODE_DIGITS + 1):
+        country_code = int(digits[:size])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[size:]
+    if len(national) < 2 or national[0] == "0":
+        return None
+    metadata = _metadata_of(country_code)
+    if metadata is None:
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    if prefix and re.match(prefix, national):
+        return None
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national))
+    return compact if phonenumbers.is_possible_number(number) else None
+
+
+@lru_cache(maxsize=512)
+def _metadata_of(country_code: int) -> phonenumbers.PhoneMetadata | None:
+    region = phonenumbers.region_code_for_country_code(country_code)
+    return phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(country_code, region)
 
 
 def phone_lookup_key(raw: str, rules: PhoneRules) -> str | None:

@@ -15,6 +15,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from charset_normalizer import from_bytes
 
@@ -135,16 +136,38 @@ def read_table(data: bytes, *, delimiter: str | None = None) -> Table:
 
 def csv_lines(rows: Iterable[Sequence[object]], *, delimiter: str = ",") -> str:
     """CSV records quoted Excel's way, each ending in CRLF; formulas are defused."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    # The writer writes None as an empty cell; only text starting with a risky character needs
-    # a closer look (exports pass 50,000 rows a second through here).
+    rows = rows if isinstance(rows, Sequence) else list(rows)
+    text = _write_csv(rows, delimiter)
+    # Exports pass 50,000 rows a second through here: the rows are written as they are, in C,
+    # and only when the text shows a cell that may start like a formula is the batch written
+    # again cell by cell. Every risky cell starts the text, a line or follows a delimiter
+    # (optionally after a quote) with its first two characters unchanged, so the search misses
+    # none; a hit inside a quoted cell only costs the slower pass.
+    if _risky_cell_start(delimiter).search(text) is None:
+        return text
     risky = _RISKY_FIRST
-    writer.writerows(
-        [safe_cell(cell) if cell.__class__ is str and cell[:1] in risky else cell for cell in row]
-        for row in rows
+    return _write_csv(
+        [
+            [safe_cell(c) if c.__class__ is str and c[:1] in risky else c for c in row]
+            for row in rows
+        ],
+        delimiter,
     )
+
+
+def _write_csv(rows: Iterable[Iterable[object]], delimiter: str) -> str:
+    buffer = io.StringIO()
+    # The writer writes None as an empty cell, as safe_cell does.
+    csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue()
+
+
+@lru_cache(maxsize=8)
+def _risky_cell_start(delimiter: str) -> re.Pattern[str]:
+    """Where a cell of a written CSV text may start as ``_FORMULA`` reads a formula."""
+    # A cell starting with CR is always quoted; an unquoted CR ends a line.
+    start = f"(?:^|{re.escape(delimiter)})"
+    return re.compile(start + '(?:"?(?:[=@\\t]|[+-](?![\\d (]))|"\\r)', re.M)
 
 
 def safe_cell(value: object) -> object:

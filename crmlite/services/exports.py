@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, func, literal, select
+from sqlalchemy import ColumnElement, Select, String, Table, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -43,7 +43,14 @@ def utc_text(
     if session.get_bind().dialect.name == "postgresql":
         utc = column.op("AT TIME ZONE")(literal("UTC"))
         return func.to_char(utc, literal('YYYY-MM-DD"T"HH24:MI:SS"Z"'))
-    return func.strftime(literal("%Y-%m-%dT%H:%M:%SZ"), column)
+    # SQLite holds UTC as text, "YYYY-MM-DD HH:MM:SS[.ffffff]" (crmlite.db.models.UtcDateTime):
+    # cutting it costs half of what strftime's parse and print do, per row, per column.
+    return (
+        func.substr(column, 1, 10, type_=String)
+        + literal("T")
+        + func.substr(column, 12, 8, type_=String)
+        + literal("Z")
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Activity, Contact, ContactPoolEvent, Deal, Stage, User
@@ -208,27 +208,9 @@ class PoolService:
     ) -> Page[PoolEntry]:
         """The pool, the contacts that came back last first; every user sees it."""
         check_page(limit, offset)
-        query = select(Contact.id, Contact.name, Contact.company, Contact.pooled_at).where(
-            Contact.pooled_at.is_not(None)
-        )
-        if text and text.strip():
-            query = query.where(
-                or_(
-                    *(
-                        column.ilike(pattern, escape="\\")
-                        for pattern in text_variants(text.strip())
-                        for column in (Contact.name, Contact.company)
-                    )
-                )
-            )
+        query = pool_query(text)
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
-        rows = (
-            await self.session.execute(
-                query.order_by(Contact.pooled_at.desc(), Contact.id.desc())
-                .limit(limit)
-                .offset(offset)
-            )
-        ).all()
+        rows = (await self.session.execute(pool_page(query, limit, offset))).all()
         ids = [int(r.id) for r in rows]
         left, counts = await _arrivals(self.session, ids)
         last_activity = await _last_activity(self.session, ids)
@@ -283,6 +265,32 @@ class PoolService:
             )
             for e in events
         ]
+
+
+PoolSelect = Select[int, str, str | None, dt.datetime | None]
+
+
+def pool_query(text: str | None = None) -> PoolSelect:
+    """The contacts in the pool, those whose name or company reads like ``text`` if given."""
+    query = select(Contact.id, Contact.name, Contact.company, Contact.pooled_at).where(
+        Contact.pooled_at.is_not(None)
+    )
+    if text and text.strip():
+        query = query.where(
+            or_(
+                *(
+                    column.ilike(pattern, escape="\\")
+                    for pattern in text_variants(text.strip())
+                    for column in (Contact.name, Contact.company)
+                )
+            )
+        )
+    return query
+
+
+def pool_page(query: PoolSelect, limit: int, offset: int) -> PoolSelect:
+    """One page, last come back first: read off ix_contacts_pool_order in order, never sorted."""
+    return query.order_by(Contact.pooled_at.desc(), Contact.id.desc()).limit(limit).offset(offset)
 
 
 async def pool_facts(session: AsyncSession, contact_ids: Sequence[int]) -> dict[int, PoolFacts]:

@@ -49,6 +49,7 @@ async def import_file(
     batch_size: int = 500,
     owner_id: int | None = None,
     on_batch: OnBatch | None = None,
+    read_in_worker: bool | None = None,
 ) -> tuple[ImportProgress, Collected]:
     collected = Collected()
 
@@ -69,6 +70,7 @@ async def import_file(
         merge=merge,
         owner_id=owner_id,
         batch_size=batch_size,
+        read_in_worker=read_in_worker,
     )
     progress = await run_import(
         sessions, principal, data, options, applier, PhoneRules(), on_batch=both

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from typing import Any
@@ -51,6 +52,13 @@ async def test_contacts_export_csv_follows_filters_and_rbac(api: ApiHarness) -> 
     assert len(everyone) == 4
     json_list = await anna.get("/api/v1/contacts", params={"format": "json"})
     assert json_list.json()["total"] == 3
+    # The database writes the CSV's times (SQLite by cutting its stored text): the same instants
+    # as the JSON list's, to the second.
+    stored = {item["id"]: item for item in json_list.json()["items"]}
+    for row in rows:
+        for column in ("created_at", "updated_at"):
+            instant = dt.datetime.fromisoformat(stored[int(row["id"])][column])
+            assert row[column] == instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 async def test_deals_export_xlsx(api: ApiHarness) -> None:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
+from anyascii import anyascii
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmlite.domain.duplicates import (
+    _CJK_RANGES,
+    _LEGAL_WORDS,
     EMAIL_SCORE,
     MAX_NAMED,
     PHONE_SCORE,
     DuplicateIndex,
     DuplicateMatch,
     PersonKey,
+    _latin_words,
     match_people,
 )
 
@@ -186,3 +193,39 @@ def test_a_vague_block_is_skipped_but_exact_signals_still_count() -> None:
         index.add(person_id, P("Ivan", emails=(f"i{person_id}@x.ru",)))
     found = index.candidates(P("Ivan", emails=("i7@x.ru",)), limit=3)
     assert [person_id for person_id, _ in found] == [7]
+
+
+def _latin_words_one_by_one(text: str, drop: frozenset[str] = frozenset()) -> tuple[str, ...]:
+    """The reading the duplicate check is specified by: anyascii on the text, each word folded."""
+    if not text.isascii():
+        text = anyascii(re.sub(f"[{_CJK_RANGES}]", r" \g<0> ", text))
+    words = re.split(r"[^0-9a-z]+", text.casefold())
+    folded = []
+    for word in words:
+        if not word or word in drop:
+            continue
+        for spelling, replacement in (("x", "ks"), ("kh", "h"), ("ph", "f"), ("w", "v")):
+            word = word.replace(spelling, replacement)
+        word = re.sub(r"(?:iy|yi|ii|y)$", "i", word)
+        folded.append(re.sub(r"(.)\1+", r"\1", word))
+    return tuple(folded)
+
+
+_NAME_TEXT = st.text(
+    alphabet=st.sampled_from(list("AaXxKkHhPpWwYyIi ЖжХхЙйЫыЁёЪъ王伟张偉ÄäØøß-.'0ООО&")),
+    max_size=24,
+)
+
+
+@given(text=_NAME_TEXT, company=st.booleans())
+@settings(max_examples=2000, deadline=None)
+def test_names_read_as_anyascii_and_the_folding_rules_read_them(text: str, company: bool) -> None:
+    # The check transliterates through a per-code-point table and folds all words at once: it
+    # must read every name exactly as anyascii and the word-by-word rules do.
+    drop = _LEGAL_WORDS if company else frozenset()
+    assert _latin_words(text, drop=drop) == _latin_words_one_by_one(text, drop)
+
+
+def test_transliterated_folding_reads_cyrillic_as_latin() -> None:
+    assert _latin_words("Алексей Хрущёв") == ("aleksei", "hrushchev")
+    assert _latin_words("Alexey Khrushchev") == ("aleksei", "hrushchev")
