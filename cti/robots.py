@@ -40,6 +40,7 @@ from crmlite.web.keys import ENGINE, SESSIONS
 from cti.leader import run_once_across_instances
 from cti.pops.fanout import FanoutUnavailable
 from cti.pops.hub import ScreenPopHub
+from cti.pops.messages import ROBOT_NOTICE
 from cti.settings import Settings
 from cti.web.call_crm import WEBHOOK_SENDER
 from cti.web.ws import POP_HUB
@@ -49,7 +50,6 @@ log = structlog.get_logger(__name__)
 
 LOCK_NAME: Final = "stage-robots"
 FOLLOW_LOCK_NAME: Final = "stage-robot-entries"
-ROBOT_NOTICE: Final = "robot.notice"
 ROBOT_FIRED: Final = "robot.fired"
 
 

@@ -15,7 +15,8 @@ from crmlite.db.models import Activity, RobotEffect
 from crmlite.domain.principal import Role
 from crmlite.services.deal_moves import DealMoveService
 from cti.app import create_app
-from cti.robots import ROBOT_FIRED, ROBOT_NOTICE, ROBOT_RUNNER
+from cti.pops.messages import ROBOT_NOTICE
+from cti.robots import ROBOT_FIRED, ROBOT_RUNNER
 from cti.settings import Settings
 from cti.web.ws import POP_HUB
 from tests.integration.robot_support import count_tasks, eventually
