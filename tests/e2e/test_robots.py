@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from crmlite.domain.principal import Principal, Role
 from crmlite.services.deals import DealService
-from tests.e2e.conftest import LiveServer, log_in
+from tests.e2e.conftest import LiveServer, log_in, screenshot
 
 
 def _pipeline(server: LiveServer, name: str) -> tuple[int, dict[str, int]]:
@@ -46,11 +46,12 @@ def test_an_admin_adds_robots_in_the_stage_editor_and_a_move_fires_them(
     dialog.get_by_label("Do").select_option("notify_owner")
     dialog.get_by_label("Message").fill("Call them today")
     dialog.get_by_role("button", name="Add robot").click()
-    expect(robots).to_contain_text("Notify the owner Call them today")
+    expect(robots).to_contain_text("Notify the owner: “Call them today”")
     dialog.get_by_label("Do").select_option("set_field")
     dialog.get_by_label("Add tag").fill("offer-sent")
     dialog.get_by_role("button", name="Add robot").click()
     expect(robots.locator("li")).to_have_count(3)
+    screenshot(page, "robots-editor")
     dialog.get_by_role("button", name="Close").click()
 
     # The seller moves a deal into Offer on the board's API; the robots fire for it at once.
@@ -63,6 +64,10 @@ def test_an_admin_adds_robots_in_the_stage_editor_and_a_move_fires_them(
     anna.api.post(f"/api/v1/deals/{deal['id']}/move", json={"stage_id": stages["Offer"]})
     notice = second_page.get_by_test_id("robot-notice")
     expect(notice).to_contain_text("Ten vans entered Offer. Call them today")
+    # The notice refreshes the board behind it: the deal shows in Offer.
+    offer = second_page.locator(f"[data-stage-id='{stages['Offer']}']")
+    expect(offer.locator(".deal-card", has_text="Ten vans")).to_be_visible()
+    screenshot(second_page, "robot-notice")
     tasks = anna.api.get("/api/v1/tasks", params={"deal_id": deal["id"]})["items"]
     assert [t["title"] for t in tasks] == ["Send the price list"]
     assert anna.api.get(f"/api/v1/deals/{deal['id']}")["tags"] == ["offer-sent"]
@@ -94,7 +99,9 @@ def test_stuck_deals_show_on_the_board_and_in_the_heads_list(
     log_in(page, server, server.people["helen"], path=f"/board/{pipeline_id}")
     card = page.locator(f".deal-card[data-deal-id='{deal_id}']")
     expect(card.get_by_test_id("stuck-badge")).to_contain_text("Stuck 10 d")
+    screenshot(page, "board-stuck")
     page.get_by_role("link", name="Stuck deals").click()
     seller = page.get_by_test_id("stuck-seller").filter(has_text="Boris Seller")
     expect(seller).to_contain_text("Quiet garage")
     expect(seller).to_contain_text("Stuck 10 d")
+    screenshot(page, "stuck-deals")

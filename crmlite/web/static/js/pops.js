@@ -145,6 +145,7 @@ export function onMessage(message) {
       return;
     case "robot.notice":
       showRobotNotice(message);
+      dealsChanged();  // a robot may have moved, tagged or tasked the deal on screen
       return;
     case "error":
       toast(message.message || message.detail || t("error.generic"), "error");

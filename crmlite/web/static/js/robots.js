@@ -75,9 +75,9 @@ export function describe(robot, allPipelines = []) {
   switch (robot.action) {
     case "create_task":
       return t("robots.summary.create_task", { title: p.title, due: `${p.due_in ?? 0} ${t(`robots.unit.${p.due_unit || "days"}`)}`,
-        who: p.assignee_id ? userName(p.assignee_id) : t("robots.owner") });
+        who: p.assignee_id ? userName(p.assignee_id) : t("robots.summary.owner") });
     case "notify_owner":
-      return t("robots.summary.notify_owner", { message: p.message || "" });
+      return p.message ? t("robots.summary.notify_owner_message", { message: p.message }) : t("robots.summary.notify_owner");
     case "set_field":
       return t("robots.summary.set_field", { what: [p.probability !== null && p.probability !== undefined ? `${p.probability}%` : null,
         p.add_tag ? `#${p.add_tag}` : null].filter(Boolean).join(", ") });
