@@ -28,6 +28,7 @@ from aiohttp import web
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from crmlite.domain.robots import STUCK_TASK_TITLES
 from crmlite.services.robot_effects import Notice
 from crmlite.services.robot_runs import (
     deals_entered_after,
@@ -86,8 +87,10 @@ class RobotRunner:
         publisher: Publisher | None,
         *,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+        locale: str = "en",
     ) -> None:
         self._sessions = sessions
+        self._stuck_title = STUCK_TASK_TITLES.get(locale, STUCK_TASK_TITLES["en"])
         self._hub = hub
         self._publisher = publisher
         self._clock = clock
@@ -122,7 +125,7 @@ class RobotRunner:
         """One scheduled pass: entry robots left undone, then the stuck robots."""
         now = self._clock()
         notices = await run_entry_robots(self._sessions, now=now)
-        notices += await run_stuck_robots(self._sessions, now=now)
+        notices += await run_stuck_robots(self._sessions, now=now, stuck_title=self._stuck_title)
         await self.tell(notices)
         self.passes += 1
         return notices
@@ -179,7 +182,12 @@ def setup_robots(app: web.Application, settings: Settings) -> None:
         return
 
     async def robots_context(app: web.Application) -> AsyncIterator[None]:
-        runner = RobotRunner(app[SESSIONS], app.get(POP_HUB), app.get(WEBHOOK_SENDER))
+        runner = RobotRunner(
+            app[SESSIONS],
+            app.get(POP_HUB),
+            app.get(WEBHOOK_SENDER),
+            locale=settings.i18n.default_locale,
+        )
         app[ROBOT_RUNNER] = runner
         ring_on_commit(app[SESSIONS], runner.wake)
         tasks = [

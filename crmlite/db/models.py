@@ -711,3 +711,8 @@ class RobotEffect(Base):
     # The deal was marked stalled by this step (a stuck robot with ``mark_stalled``).
     stalled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+# A stage's deals by when they entered it (migration 0012): the robots' entry sweep and the stuck
+# clock's prefilter read one stage's deals without a table scan.
+Index("ix_deals_stage_entered", Deal.stage_id, Deal.stage_entered_at)

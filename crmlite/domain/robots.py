@@ -313,3 +313,18 @@ def with_tag(tags: Iterable[str], tag: str) -> list[str]:
 def run_order(action: str, position: int) -> tuple[int, int]:
     """Entry robots run by position, but a send to another pipeline last: it ends the stay."""
     return (1 if action == Action.SEND_TO_PIPELINE else 0, position)
+
+
+# The title of a stuck robot's task when it names none, in the install's language
+# (``[i18n] default_locale``, like the other text the product writes).
+STUCK_TASK_TITLES: Final[Mapping[str, str]] = {
+    "en": "Stuck deal: {title}",
+    "ru": "Сделка зависла: {title}",
+    "zh-CN": "商机停滞：{title}",
+    "fa": "معامله راکد: {title}",
+}
+
+
+def stuck_task_title(template: str, deal_title: str) -> str:
+    """The nudge task's title: ``template`` with the deal's title, cut to fit the column."""
+    return template.replace("{title}", deal_title)[:TITLE_MAX]

@@ -22,6 +22,7 @@ from crmlite.db.models import Activity, Deal, RobotEffect, Stage, StageRobot, Us
 from crmlite.domain.errors import DomainError
 from crmlite.domain.principal import SYSTEM
 from crmlite.domain.robots import (
+    STUCK_TASK_TITLES,
     Action,
     FieldParams,
     NotifyParams,
@@ -32,6 +33,7 @@ from crmlite.domain.robots import (
     entry_key,
     parse_params,
     step_effect,
+    stuck_task_title,
     with_tag,
 )
 from crmlite.services.pipelines import stage_ref
@@ -81,11 +83,15 @@ async def fire(
     *,
     now: dt.datetime,
     idle_days: int | None = None,
+    stuck_title: str = STUCK_TASK_TITLES["en"],
 ) -> Notice | None:
-    """Apply ``step`` of ``robot`` to the deal's stay that began at ``entered_at``, once."""
+    """Apply ``step`` of ``robot`` to the deal's stay that began at ``entered_at``, once.
+
+    ``stuck_title`` is the nudge task's title when the robot names none (``{title}``: the deal's).
+    """
     try:
         async with sessions.begin() as db:
-            return await _fire(db, robot, deal_id, entered_at, step, now, idle_days)
+            return await _fire(db, robot, deal_id, entered_at, step, now, idle_days, stuck_title)
     except _Taken:
         return None
 
@@ -98,6 +104,7 @@ async def _fire(
     step: Step,
     now: dt.datetime,
     idle_days: int | None,
+    stuck_title: str,
 ) -> Notice | None:
     deal = await db.get(Deal, deal_id, with_for_update=True, populate_existing=True)
     if deal is None or deal.stage_id != robot.stage_id or deal.stage_entered_at != entered_at:
@@ -140,7 +147,7 @@ async def _fire(
         idle_days=idle_days,
     )
     try:
-        notice = await _act(db, robot, deal, effect, step, notice, now)
+        notice = await _act(db, robot, deal, effect, step, notice, now, stuck_title)
     except DomainError as err:
         # A robot whose target went away acts no more for this entry, and says why.
         effect.outcome = "skipped"
@@ -159,6 +166,7 @@ async def _act(
     step: Step,
     notice: Notice,
     now: dt.datetime,
+    stuck_title: str,
 ) -> Notice:
     params = parse_params(robot.trigger, robot.action, robot.params)
     owner = (deal.owner_id,) if deal.owner_id is not None else ()
@@ -191,8 +199,8 @@ async def _act(
             select(User.id).where(User.role == "head", User.active.is_(True)).order_by(User.id)
         )
         return _replace(notice, user_ids=tuple(heads), message=deal.title)
-    title = params.task_title or f"Stuck deal: {deal.title}"
-    task = _task(deal, title[:200], now, deal.owner_id, now)
+    title = params.task_title or stuck_task_title(stuck_title, deal.title)
+    task = _task(deal, title, now, deal.owner_id, now)
     task.extra = {"robot_id": robot.id, "stuck": True}
     db.add(task)
     await db.flush()

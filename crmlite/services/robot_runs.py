@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.models import Deal, DealStageChange, RobotEffect, Stage, StageRobot
 from crmlite.domain.robots import (
+    STUCK_TASK_TITLES,
     Step,
     Trigger,
     idle_days,
@@ -81,7 +82,10 @@ async def _entry_work(
 
 
 async def run_stuck_robots(
-    sessions: async_sessionmaker[AsyncSession], *, now: dt.datetime
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    now: dt.datetime,
+    stuck_title: str = STUCK_TASK_TITLES["en"],
 ) -> list[Notice]:
     """Nudge, escalate and mark stalled the deals idle past their stage's stuck robots."""
     notices: list[Notice] = []

@@ -12,8 +12,10 @@ from crmlite.db.engine import create_engine, session_factory
 from crmlite.db.models import Deal, RobotEffect
 from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
 from crmlite.services.contacts import ContactService
+from crmlite.services.deal_moves import DealMoveService
 from crmlite.services.robot_runs import run_entry_robots, run_stuck_robots
 from crmlite.services.robots import RobotInput, RobotService
+from crmlite.services.stage_entries import ring_on_commit
 from crmlite.services.stuck_deals import stuck_deals
 from crmlite.services.tasks import TaskChanges, TaskService
 from tests.integration.robot_support import START, RobotWorld, robot_world
@@ -174,3 +176,25 @@ async def _stuck(
         mine = await stuck_deals(db, world.other, now)
     assert mine == []  # a seller sees only their own
     return {s.deal_id: (s.idle_days, s.stalled) for s in found}
+
+
+async def test_a_committed_move_rings_the_robots_and_a_rolled_back_one_does_not(
+    engine: AsyncEngine,
+) -> None:
+    sessions = session_factory(engine)
+    heard: list[frozenset[int]] = []
+    ring_on_commit(sessions, heard.append)
+    world = await robot_world(sessions)
+    deal_id = await world.deal("Bell", at=START)
+    assert heard == [frozenset({deal_id})]  # its first placement is an entry too
+    await world.move(deal_id, "Offer", at=START + DAY)
+    assert heard[-1] == frozenset({deal_id})
+    before = len(heard)
+    async with sessions() as db:
+        await DealMoveService(db, world.seller, clock=lambda: START + 2 * DAY).move(
+            deal_id, world.stages["Qualify"]
+        )
+        await db.rollback()
+    async with sessions.begin() as db:
+        await ActivityService(db, world.seller).add_note(Parent(deal_id=deal_id), "no move")
+    assert len(heard) == before

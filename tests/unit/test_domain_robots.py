@@ -8,6 +8,7 @@ import pytest
 
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.robots import (
+    STUCK_TASK_TITLES,
     FieldParams,
     NotifyParams,
     SendParams,
@@ -23,6 +24,7 @@ from crmlite.domain.robots import (
     run_order,
     step_effect,
     stuck_steps,
+    stuck_task_title,
     stuck_threshold,
     with_tag,
 )
@@ -170,3 +172,9 @@ def test_thresholds_days_tags_and_order() -> None:
         key=lambda r: run_order(*r),
     )
     assert [a for a, _ in ordered] == ["notify_owner", "create_task", "send_to_pipeline"]
+
+
+def test_the_nudge_task_title_speaks_the_install_language_and_fits() -> None:
+    assert stuck_task_title(STUCK_TASK_TITLES["ru"], "Фургоны") == "Сделка зависла: Фургоны"
+    assert set(STUCK_TASK_TITLES) == {"en", "ru", "zh-CN", "fa"}
+    assert len(stuck_task_title(STUCK_TASK_TITLES["en"], "x" * 300)) == 200

@@ -25,6 +25,7 @@ def upgrade() -> None:
     # Plain ADD COLUMN (no batch copy): SQLite keeps the board-total triggers on ``deals``.
     op.add_column("deals", sa.Column("probability", sa.Integer(), nullable=True))
     op.add_column("deals", sa.Column("tags", sa.JSON(none_as_null=True), nullable=True))
+    op.create_index("ix_deals_stage_entered", "deals", ["stage_id", "stage_entered_at"])
     op.create_table(
         "stage_robots",
         sa.Column("id", _ID, nullable=False),
@@ -109,6 +110,7 @@ def downgrade() -> None:
     op.drop_table("robot_effects")
     op.drop_index("ix_stage_robots_stage", table_name="stage_robots")
     op.drop_table("stage_robots")
+    op.drop_index("ix_deals_stage_entered", table_name="deals")
     with op.batch_alter_table("deals") as batch_op:
         batch_op.drop_column("tags")
         batch_op.drop_column("probability")
