@@ -195,10 +195,7 @@ async def _act(
     if not isinstance(params, StuckParams):
         raise TypeError(f"a robot with unknown action {robot.action}")
     if step is Step.ESCALATE:
-        heads = await db.scalars(
-            select(User.id).where(User.role == "head", User.active.is_(True)).order_by(User.id)
-        )
-        return _replace(notice, user_ids=tuple(heads), message=deal.title)
+        return _replace(notice, user_ids=await _heads(db), message=deal.title)
     title = params.task_title or stuck_task_title(stuck_title, deal.title)
     task = _task(deal, title, now, deal.owner_id, now)
     task.extra = {"robot_id": robot.id, "stuck": True}
@@ -207,6 +204,19 @@ async def _act(
     effect.task_id = task.id
     effect.stalled = params.mark_stalled
     return _replace(notice, task_id=task.id, user_ids=owner, message=title)
+
+
+async def _heads(db: AsyncSession) -> tuple[int, ...]:
+    """Who an escalation goes to: the heads of sales, or the admins where there is no head."""
+    for role in ("head", "admin"):
+        found = tuple(
+            await db.scalars(
+                select(User.id).where(User.role == role, User.active.is_(True)).order_by(User.id)
+            )
+        )
+        if found:
+            return found
+    return ()
 
 
 def _task(

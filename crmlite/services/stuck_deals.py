@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ScalarSelect, and_, func, select
+from sqlalchemy import ScalarSelect, and_, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmlite.db.models import Activity, Deal, RobotEffect, Stage, StageRobot, User
+from crmlite.db.models import Activity, Deal, RobotEffect, Stage, StageRobot, User, UtcDateTime
 from crmlite.domain.principal import Principal
 from crmlite.domain.robots import (
     StuckParams,
@@ -95,9 +95,17 @@ async def idle_deals(
     if not stage_days:
         return []
     found: list[IdleDeal] = []
+    greatest = func.greatest if session.get_bind().dialect.name == "postgresql" else func.max
     for stage_id, days in sorted(stage_days.items()):
         cutoff = now - dt.timedelta(days=days)
-        # The entry prefilter is exact: activity only ever moves the clock later.
+        touched = (_last_deal_touch(), _last_done_task(), _last_contact_call())
+        entered = Deal.stage_entered_at
+        # The database narrows to the idle ones (so a stage of 100,000 deals answers only its
+        # stuck ones); idle_since below decides. Activity only moves the clock later, so the
+        # entry prefilter is exact and lets the stage-and-entry index work.
+        latest = type_coerce(
+            greatest(entered, *(func.coalesce(t, entered) for t in touched)), UtcDateTime()
+        )
         query = select(
             Deal.id,
             Deal.title,
@@ -105,13 +113,12 @@ async def idle_deals(
             Deal.pipeline_id,
             Deal.stage_id,
             Deal.stage_entered_at,
-            _last_deal_touch(),
-            _last_done_task(),
-            _last_contact_call(),
+            *touched,
         ).where(
             Deal.stage_id == stage_id,
             Deal.closed_at.is_(None),
-            Deal.stage_entered_at <= cutoff,
+            entered <= cutoff,
+            latest <= cutoff,
         )
         if owner_id is not None:
             query = query.where(Deal.owner_id == owner_id)
@@ -131,9 +138,11 @@ def _aware(value: dt.datetime | str | None) -> dt.datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
-async def stuck_robots(session: AsyncSession) -> list[tuple[StageRobot, StuckParams]]:
-    """Every enabled stuck robot on a live stage, with its settings."""
-    rows = await session.scalars(
+async def stuck_robots(
+    session: AsyncSession, *, pipeline_id: int | None = None
+) -> list[tuple[StageRobot, StuckParams]]:
+    """Every enabled stuck robot on a live stage (of one pipeline), with its settings."""
+    query = (
         select(StageRobot)
         .join(Stage, Stage.id == StageRobot.stage_id)
         .where(
@@ -143,8 +152,10 @@ async def stuck_robots(session: AsyncSession) -> list[tuple[StageRobot, StuckPar
         )
         .order_by(StageRobot.id)
     )
+    if pipeline_id is not None:
+        query = query.where(Stage.pipeline_id == pipeline_id)
     robots: list[tuple[StageRobot, StuckParams]] = []
-    for robot in rows:
+    for robot in await session.scalars(query):
         params = parse_params(robot.trigger, robot.action, robot.params)
         if isinstance(params, StuckParams):
             robots.append((robot, params))
@@ -160,7 +171,7 @@ async def stuck_deals(
     owner_id: int | None = None,
 ) -> list[StuckDeal]:
     """Stuck deals the principal sees (a seller: their own), longest idle first."""
-    robots = await stuck_robots(session)
+    robots = await stuck_robots(session, pipeline_id=pipeline_id)
     stage_days: dict[int, list[int]] = {}
     for robot, params in robots:
         stage_days.setdefault(robot.stage_id, []).append(params.days)
@@ -172,15 +183,13 @@ async def stuck_deals(
     if not principal.sees_everything:
         owner_id = principal.user_id
     idle = await idle_deals(session, thresholds, now, owner_id=owner_id)
-    if pipeline_id is not None:
-        idle = [d for d in idle if d.pipeline_id == pipeline_id]
     if not idle:
         return []
     names = await _names(session, idle)
     stages = dict(
         (await session.execute(select(Stage.id, Stage.name).where(Stage.id.in_(thresholds)))).all()
     )
-    steps = await _steps(session, idle)
+    steps = await _steps(session, idle, [robot.id for robot, _ in robots])
     result = [
         StuckDeal(
             deal_id=d.deal_id,
@@ -214,24 +223,29 @@ async def _names(session: AsyncSession, idle: Sequence[IdleDeal]) -> dict[int, s
     return {row[0]: row[1] or row[2] for row in rows}
 
 
-async def _steps(session: AsyncSession, idle: Sequence[IdleDeal]) -> dict[int, set[str]]:
+async def _steps(
+    session: AsyncSession, idle: Sequence[IdleDeal], robot_ids: Sequence[int]
+) -> dict[int, set[str]]:
     """The stuck steps done in each deal's current stay ("stalled" when one marked it)."""
     steps: dict[int, set[str]] = {}
-    ids = [d.deal_id for d in idle]
-    entered = {d.deal_id: d.entered_at for d in idle}
-    for start in range(0, len(ids), 500):
-        rows = await session.execute(
-            select(
-                RobotEffect.deal_id, RobotEffect.step, RobotEffect.stalled, RobotEffect.entered_at
-            ).where(
-                and_(RobotEffect.deal_id.in_(ids[start : start + 500]), RobotEffect.step != "enter")
-            )
+    wanted = {d.deal_id for d in idle}
+    rows = await session.execute(
+        select(RobotEffect.deal_id, RobotEffect.step, RobotEffect.stalled)
+        .join(
+            Deal,
+            and_(
+                Deal.id == RobotEffect.deal_id,
+                Deal.stage_id == RobotEffect.stage_id,
+                Deal.stage_entered_at == RobotEffect.entered_at,
+            ),
         )
-        for deal_id, step, stalled, at in rows:
-            if at != entered[deal_id]:
-                continue  # an earlier stay
-            done = steps.setdefault(deal_id, set())
-            done.add(step)
-            if stalled:
-                done.add("stalled")
+        .where(RobotEffect.robot_id.in_(robot_ids))
+    )
+    for deal_id, step, stalled in rows:
+        if deal_id not in wanted:
+            continue
+        done = steps.setdefault(deal_id, set())
+        done.add(step)
+        if stalled:
+            done.add("stalled")
     return steps

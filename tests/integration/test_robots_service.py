@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crmlite.db.models import Activity, RobotEffect
 from crmlite.domain.principal import Role
 from crmlite.services.deal_moves import DealMoveService
+from crmlite.services.deals import DealService
 from cti.app import create_app
 from cti.pops.messages import ROBOT_NOTICE
 from cti.robots import ROBOT_FIRED, ROBOT_RUNNER
@@ -243,3 +245,35 @@ async def test_robots_fire_once_across_a_restart_and_two_instances(database_url:
 
 async def _tasks_are(sessions: async_sessionmaker[AsyncSession], count: int) -> bool:
     return await count_tasks(sessions) == count
+
+
+async def test_heads_list_stuck_deals_by_seller_and_sellers_their_own(api: ApiHarness) -> None:
+    head = await api.client("head")
+    anna = await api.client("seller")
+    boris = await api.client("seller")
+    pipeline_id, stages = await _pipeline(head)
+    made = await head.post(
+        _robots(pipeline_id, stages["Qualify"]),
+        json={"trigger": "stuck", "action": "nudge", "params": {"days": 3, "mark_stalled": True}},
+    )
+    assert made.status == 201, made.text
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=6)
+    for seller, titles in ((anna, ["A1", "A2"]), (boris, ["B1"])):
+        assert seller.user is not None
+        async with api.sessions.begin() as db:
+            deals = DealService(db, seller.user.principal, clock=lambda: long_ago)
+            for title in titles:
+                await deals.create(title, pipeline_id=pipeline_id, stage_id=stages["Qualify"])
+
+    answer = (await head.get("/api/v1/stuck-deals")).json()
+    assert answer["total"] == 3
+    assert [(s["count"], [d["title"] for d in s["deals"]]) for s in answer["sellers"]] == [
+        (2, ["A1", "A2"]),
+        (1, ["B1"]),
+    ]
+    first = answer["sellers"][0]["deals"][0]
+    assert (first["idle_days"], first["threshold_days"], first["stalled"]) == (6, 3, False)
+    own = (await boris.get("/api/v1/stuck-deals")).json()
+    assert [d["title"] for s in own["sellers"] for d in s["deals"]] == ["B1"]
+    elsewhere = await head.get("/api/v1/stuck-deals", params={"pipeline_id": pipeline_id + 1})
+    assert elsewhere.json()["total"] == 0

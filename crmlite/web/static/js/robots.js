@@ -14,11 +14,11 @@ const ACTIONS = {
 
 const robotsUrl = (pipelineId, stageId) => `/api/v1/pipelines/${pipelineId}/stages/${stageId}/robots`;
 
-/** The stage row's button that opens its robots. */
-export function robotsButton(pipeline, stage) {
+/** A button that opens a stage's robots (the stage editor's row; the heads' stuck-deals screen). */
+export function robotsButton(pipeline, stage, text = t("robots.button")) {
   return h("button", { type: "button", class: "secondary small", "data-testid": "stage-robots",
     "aria-label": t("robots.button_label", { name: stage.name }),
-    on: { click: () => openRobots(pipeline, stage) } }, t("robots.button"));
+    on: { click: () => openRobots(pipeline, stage) } }, text);
 }
 
 /** A dialog listing the stage's robots, with a form to add one. */

@@ -6,7 +6,7 @@ import { formatDate, formatNumber, t } from "../i18n.js";
 import { queryParams, setQueryParams } from "../router.js";
 import { isHead, pipelines } from "../session.js";
 import { failed, loading } from "../ui.js";
-import { stuckBadge } from "../robots.js";
+import { robotsButton, stuckBadge } from "../robots.js";
 
 export async function render(main) {
   loading(main);
@@ -24,9 +24,15 @@ export async function render(main) {
     render(main);
   } } }, options([["", t("stuck.all_pipelines")], ...list.map((p) => [p.id, p.name])], pipelineId));
   const pipelineName = (id) => list.find((p) => p.id === id)?.name ?? `#${id}`;
+  // Heads shape the robots here (the stage editor is the admins'): one button per stage.
+  const chosen = list.find((p) => String(p.id) === String(pipelineId));
+  const robots = isHead() && chosen ? h("section", { class: "panel", "aria-label": t("stuck.robots") },
+    h("h2", {}, t("stuck.robots")),
+    h("div", { class: "toolbar" }, (chosen.stages || []).map((stage) => robotsButton(chosen, stage, stage.name)))) : null;
   replace(main, h("h1", {}, t("stuck.title")),
     h("div", { class: "toolbar" }, h("label", { class: "inline-field" }, h("span", {}, t("board.pipeline")), filter),
       h("p", { class: "muted" }, t("stuck.total", { count: formatNumber(answer.total) }))),
+    robots,
     answer.total ? answer.sellers.map((seller) => h("section", { class: "panel stuck-seller", "data-testid": "stuck-seller",
       "aria-label": seller.owner_name || t("stuck.unowned") },
     h("h2", {}, seller.owner_name || t("stuck.unowned"), " ", h("span", { class: "muted" }, t("stuck.count", { count: seller.count }))),
