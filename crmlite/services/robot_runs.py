@@ -93,8 +93,11 @@ async def run_stuck_robots(
         robots = await stuck_robots(db)
         work: list[tuple[StageRobot, int, dt.datetime, list[Step], int]] = []
         for robot, params in robots:
-            idle = await idle_deals(db, {robot.stage_id: params.days}, now)
-            done = await _done_steps(db, robot) if idle else {}
+            escalates = params.escalate_after_days is not None
+            idle = await idle_deals(
+                db, {robot.stage_id: params.days}, now, unfinished=(robot.id, escalates)
+            )
+            done = await _done_steps(db, robot.id, [d.deal_id for d in idle])
             for deal in idle:
                 taken = done.get((deal.deal_id, deal.entered_at), frozenset())
                 steps = stuck_steps(params, deal.idle_from, now, taken)
@@ -110,24 +113,19 @@ async def run_stuck_robots(
 
 
 async def _done_steps(
-    db: AsyncSession, robot: StageRobot
+    db: AsyncSession, robot_id: int, deal_ids: list[int]
 ) -> dict[tuple[int, dt.datetime], frozenset[Step]]:
-    """The robot's steps done in the current stays of its stage's deals, in one query."""
+    """The robot's steps done for these deals (their stays told apart by entry time)."""
     found: dict[tuple[int, dt.datetime], set[Step]] = {}
-    rows = await db.execute(
-        select(RobotEffect.deal_id, RobotEffect.entered_at, RobotEffect.step)
-        .join(
-            Deal,
-            and_(
-                Deal.id == RobotEffect.deal_id,
-                Deal.stage_id == RobotEffect.stage_id,
-                Deal.stage_entered_at == RobotEffect.entered_at,
-            ),
+    for start in range(0, len(deal_ids), BATCH):
+        rows = await db.execute(
+            select(RobotEffect.deal_id, RobotEffect.entered_at, RobotEffect.step).where(
+                RobotEffect.robot_id == robot_id,
+                RobotEffect.deal_id.in_(deal_ids[start : start + BATCH]),
+            )
         )
-        .where(RobotEffect.robot_id == robot.id)
-    )
-    for deal_id, entered_at, step in rows:
-        found.setdefault((deal_id, entered_at), set()).add(Step(step))
+        for deal_id, entered_at, step in rows:
+            found.setdefault((deal_id, entered_at), set()).add(Step(step))
     return {key: frozenset(steps) for key, steps in found.items()}
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ScalarSelect, and_, func, select, type_coerce
+from sqlalchemy import Exists, ScalarSelect, and_, exists, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Activity, Deal, RobotEffect, Stage, StageRobot, User, UtcDateTime
@@ -84,14 +84,28 @@ def _last_contact_call() -> ScalarSelect[Any]:
     )
 
 
+def _step_done(robot_id: int, step: str) -> Exists:
+    return exists().where(
+        RobotEffect.robot_id == robot_id,
+        RobotEffect.deal_id == Deal.id,
+        RobotEffect.entered_at == Deal.stage_entered_at,
+        RobotEffect.step == step,
+    )
+
+
 async def idle_deals(
     session: AsyncSession,
     stage_days: dict[int, int],
     now: dt.datetime,
     *,
     owner_id: int | None = None,
+    unfinished: tuple[int, bool] | None = None,
 ) -> list[IdleDeal]:
-    """Open deals of the given stages idle at least that stage's days."""
+    """Open deals of the given stages idle at least that stage's days.
+
+    ``unfinished`` (a stuck robot's id, and whether it escalates) leaves out the deals whose
+    current stay that robot is done with, so a pass that has caught up reads next to nothing.
+    """
     if not stage_days:
         return []
     found: list[IdleDeal] = []
@@ -122,6 +136,11 @@ async def idle_deals(
         )
         if owner_id is not None:
             query = query.where(Deal.owner_id == owner_id)
+        if unfinished is not None:
+            robot_id, escalates = unfinished
+            nudged = _step_done(robot_id, "nudge")
+            query = query.where(~and_(nudged, _step_done(robot_id, "escalate")) if escalates
+                                else ~nudged)  # fmt: skip
         for row in await session.execute(query.order_by(Deal.id)):
             since = idle_since(row[5], (_aware(row[6]), _aware(row[7]), _aware(row[8])))
             if since <= cutoff:
