@@ -197,6 +197,16 @@ class PoolSettings(_Section):
     check_interval_s: float = Field(3600.0, gt=0)
 
 
+class RobotSettings(_Section):
+    """Stage robots: entry robots act as deals move; this pass sweeps and runs the stuck ones."""
+
+    enabled: bool = True
+    # The scheduled pass: the stuck robots, and entry robots a stopped instance left undone.
+    check_interval_s: float = Field(300.0, gt=0)
+    # How often the stage history is read for moves made elsewhere (entry robots' latency).
+    follow_interval_s: float = Field(1.0, gt=0)
+
+
 class LeaseSettings(_Section):
     """The AMI consumer's lease (PostgreSQL): how fast a standby takes over a frozen consumer.
 
@@ -243,6 +253,7 @@ class Settings(_Section):
     callbacks: CallbackSettings = CallbackSettings()
     lease: LeaseSettings = LeaseSettings()
     pool: PoolSettings = PoolSettings()
+    robots: RobotSettings = RobotSettings()
     i18n: I18nSettings = I18nSettings()
     webhooks: tuple[WebhookSettings, ...] = ()
 

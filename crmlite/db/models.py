@@ -355,6 +355,10 @@ class Deal(Base):
     # Campaign touches (migration 0004), kept by crmlite.services.campaigns.
     first_campaign_id: Mapped[int | None] = mapped_column(PK)
     latest_campaign_id: Mapped[int | None] = mapped_column(PK)
+    # Set by stage robots (migration 0012): the deal's own chance of winning (NULL: its stage's)
+    # and free labels.
+    probability: Mapped[int | None] = mapped_column(Integer)
+    tags: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
 
     contact: Mapped[Contact | None] = relationship(lazy="raise")
     stage: Mapped[Stage] = relationship(lazy="raise")
@@ -654,5 +658,69 @@ class ConsumerLease(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+# --- Stage robots (migration 0012) ------------------------------------------------------------
+
+
+class StageRobot(Base):
+    """One automation of a stage: what it does on entry, or when a deal sits there too long.
+
+    ``params`` is checked by crmlite.domain.robots. An entry robot acts on deals that entered its
+    stage at or after ``active_since`` (when it was added or last switched on).
+    """
+
+    __tablename__ = "stage_robots"
+    __table_args__ = (
+        CheckConstraint("trigger IN ('enter', 'stuck')", name="trigger"),
+        Index("ix_stage_robots_stage", "stage_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, object]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active_since: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class RobotEffect(Base):
+    """One step of one robot for one stay of a deal in a stage, applied once.
+
+    Keyed like the call effects: ``entry_key`` names the stay (deal, stage, entry time) and
+    ``effect`` the robot and step; a second writer (a replay, a restart, another instance) hits the
+    unique pair and applies nothing.
+    """
+
+    __tablename__ = "robot_effects"
+    __table_args__ = (
+        UniqueConstraint("entry_key", "effect"),
+        CheckConstraint("outcome IN ('done', 'skipped')", name="outcome"),
+        Index("ix_robot_effects_robot_deal", "robot_id", "deal_id", "entered_at"),
+        Index("ix_robot_effects_deal", "deal_id", "entered_at"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    entry_key: Mapped[str] = mapped_column(String(64))
+    effect: Mapped[str] = mapped_column(String(64))
+    robot_id: Mapped[int | None] = mapped_column(ForeignKey("stage_robots.id", ondelete="SET NULL"))
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"))
+    stage_id: Mapped[int] = mapped_column(ForeignKey("stages.id", ondelete="CASCADE"))
+    entered_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    step: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16), default="done")
+    detail: Mapped[str | None] = mapped_column(String(200))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))
+    # The deal was marked stalled by this step (a stuck robot with ``mark_stalled``).
+    stalled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+# A stage's deals by when they entered it (migration 0012): the robots' entry sweep and the stuck
+# clock's prefilter read one stage's deals without a table scan.
+Index("ix_deals_stage_entered", Deal.stage_id, Deal.stage_entered_at)
 # The quote tables live in their own module; loading it here puts them in Base.metadata.
 from crmlite.db import quote_models as quote_models  # noqa: E402

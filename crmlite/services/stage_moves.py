@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmlite.db.models import Deal, DealStageChange
 from crmlite.domain.principal import Principal
 from crmlite.domain.stages import DealPlacement, StageMove, StageRef, plan_move
+from crmlite.services.stage_entries import note_stage_entries
 
 
 def placement(deal: Deal, stage: StageRef) -> DealPlacement:
@@ -53,6 +54,8 @@ async def record_history(session: AsyncSession, rows: Sequence[dict[str, object]
     """Append stage changes in one executemany (a Core insert: no ORM objects to track)."""
     if rows:
         await session.execute(insert(STAGE_CHANGES), list(rows))
+        # Every stage entry passes here: the stage robots hear of it once this unit commits.
+        note_stage_entries(session.sync_session, (cast(int, row["deal_id"]) for row in rows))
 
 
 async def apply_moves(

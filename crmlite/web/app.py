@@ -24,6 +24,7 @@ from crmlite.web import (
     quote_print,
     quotes,
     reports,
+    robots,
     users,
 )
 from crmlite.web.errors import error_middleware
@@ -55,6 +56,7 @@ CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     products.routes,
     quotes.routes,
     quote_print.routes,
+    robots.routes,
 )
 
 

@@ -45,6 +45,10 @@ class DealOut(ApiModel):
     stage_entered_at: dt.datetime
     closed_at: dt.datetime | None
     version: int = Field(description="send back as expected_version to detect concurrent edits")
+    probability: int | None = Field(
+        None, description="the deal's own chance, percent, set by a stage robot (null: its stage's)"
+    )
+    tags: list[str] = Field(default_factory=list, description="labels stage robots added")
 
 
 class DealCreate(ApiModel):
@@ -146,6 +150,8 @@ def deal_out(deal: Deal) -> DealOut:
         stage_entered_at=deal.stage_entered_at,
         closed_at=deal.closed_at,
         version=deal.version,
+        probability=deal.probability,
+        tags=deal.tags or [],
     )
 
 

@@ -50,6 +50,7 @@ SPA_ROUTES: Final = (
     "/unsorted",
     "/pool",
     "/reports",
+    "/stuck",
     "/admin",
     "/admin/{section:[a-z-]+}",
 )

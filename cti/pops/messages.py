@@ -28,6 +28,7 @@ TRANSFERRED: Final = "call.transferred"
 WRAPUP: Final = "call.wrapup"
 WRAPUP_DONE: Final = "call.wrapup_done"
 CLICK_TO_CALL: Final = "click_to_call.status"
+ROBOT_NOTICE: Final = "robot.notice"  # cti/robots.py: what a stage robot tells a person
 PONG: Final = "pong"
 
 # Card statuses (the card's ``status`` field).

@@ -34,6 +34,7 @@ PUBLIC = {
     "GET /import": "the browser app's shell",
     "GET /unsorted": "the browser app's shell",
     "GET /reports": "the browser app's shell",
+    "GET /stuck": "the browser app's shell",
     "GET /admin": "the browser app's shell",
     "GET /admin/{section}": "the browser app's shell",
     "GET /static/{path}": "the browser app's scripts and styles",
@@ -87,6 +88,8 @@ ANY_USER = frozenset(
         "GET /api/v1/imports/{id}/report",
         "GET /api/v1/pipelines",
         "GET /api/v1/pipelines/{id}",
+        "GET /api/v1/pipelines/{id}/stages/{stage_id}/robots",
+        "GET /api/v1/stuck-deals",
         "GET /api/v1/deals",
         "POST /api/v1/deals",
         "POST /api/v1/deals/bulk",
@@ -148,6 +151,11 @@ HEADS = {
     "PUT /api/v1/pipelines/{id}/stages/order": Example(json={"stage_ids": [1]}),
     "PATCH /api/v1/pipelines/{id}/stages/{stage_id}": Example(json={}),
     "DELETE /api/v1/pipelines/{id}/stages/{stage_id}": Example(),
+    "POST /api/v1/pipelines/{id}/stages/{stage_id}/robots": Example(
+        json={"trigger": "enter", "action": "notify_owner"}
+    ),
+    "PATCH /api/v1/pipelines/{id}/stages/{stage_id}/robots/{robot_id}": Example(json={}),
+    "DELETE /api/v1/pipelines/{id}/stages/{stage_id}/robots/{robot_id}": Example(),
     "GET /api/v1/inbox/blocked-numbers": Example(),
     "DELETE /api/v1/inbox/blocked-numbers": Example(params={"number": "+79161234567"}),
     "GET /api/v1/reports/sla-escalations": Example(),

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from cti.robots import ROBOT_FIRED
 from cti.webhooks import sign, verify
 from cti.webhooks.events import CALL_TYPES
 from cti.webhooks.sender import envelope
@@ -13,6 +14,7 @@ from cti.webhooks.sender import envelope
 DOC = Path(__file__).parents[2] / "docs" / "EVENTS.md"
 CRM_TYPES = {"contact.created", "deal.created", "deal.assigned", "task.created"}
 INBOX_TYPES = {"deal.accepted", "deal.declined", "deal.merged", "deal.stage_changed"}
+ROBOT_TYPES = {ROBOT_FIRED}
 
 
 def test_every_webhook_type_has_a_section_with_an_example() -> None:
@@ -21,7 +23,7 @@ def test_every_webhook_type_has_a_section_with_an_example() -> None:
     documented = set(re.findall(r"`([a-z]+\.[a-z_]+)`", "\n".join(
         line for line in text.splitlines() if line.startswith("#### ")
     )))  # fmt: skip
-    assert set(CALL_TYPES.values()) | CRM_TYPES | INBOX_TYPES <= documented
+    assert set(CALL_TYPES.values()) | CRM_TYPES | INBOX_TYPES | ROBOT_TYPES <= documented
     for block in re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL):
         message = json.loads(block)
         assert message["version"] == 1

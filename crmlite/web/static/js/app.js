@@ -19,6 +19,7 @@ route("/import", () => import("./views/import.js"));
 route("/unsorted", () => import("./views/unsorted.js"));
 route("/pool", () => import("./views/pool.js"));
 route("/reports", () => import("./views/reports.js"));
+route("/stuck", () => import("./views/stuck.js"));
 route("/admin", () => import("./views/admin.js"));
 route("/admin/:section", () => import("./views/admin.js"));
 
@@ -50,6 +51,7 @@ function renderTopbar() {
       navLink("/tasks", t("nav.tasks"), path === "/tasks"),
       navLink("/import", t("nav.import"), path === "/import"),
       isHead() ? navLink("/reports", t("nav.reports"), path === "/reports") : null,
+      isHead() ? navLink("/stuck", t("nav.stuck"), path === "/stuck") : null,
       isAdmin() ? navLink("/admin", t("nav.admin"), path.startsWith("/admin")) : null) : h("span"),
     h("div", { class: "topbar-end" },
       language,

@@ -6,6 +6,7 @@ import { poolNote } from "./pop_pool.js";
 import { field, h, options, replace } from "./dom.js";
 import { formatDuration, formatMoney, formatPhone, formatRelative, formatTime, t, tOr } from "./i18n.js";
 import { session } from "./session.js";
+import { showRobotNotice } from "./robots.js";
 import { errorText, showFieldErrors, toast } from "./ui.js";
 
 const cards = new Map(); // linkedid -> card
@@ -141,6 +142,10 @@ export function onMessage(message) {
       toast(t("callback.overdue", { minutes: message.sla_minutes,
         number: message.caller?.e164 ? formatPhone(message.caller.e164) : (message.caller?.display ?? ""),
         time: formatTime(message.missed_at) }), "error");
+      return;
+    case "robot.notice":
+      showRobotNotice(message);
+      dealsChanged();  // a robot may have moved, tagged or tasked the deal on screen
       return;
     case "error":
       toast(message.message || message.detail || t("error.generic"), "error");

@@ -5,6 +5,7 @@ import { field, formValues, h, options, replace } from "../dom.js";
 import { formatDateTime, formatNumber, t } from "../i18n.js";
 import { isAdmin, pipelines, session } from "../session.js";
 import { errorText, failed, loading, openDialog, showFieldErrors, toast } from "../ui.js";
+import { robotsButton } from "../robots.js";
 
 const SECTIONS = [
   ["users", "admin.users"],
@@ -157,6 +158,7 @@ async function pipelinesSection(body, selectedId) {
       h("select", { name: "kind", "aria-label": t("admin.stage_kind"), disabled: stage.is_unsorted }, options(kinds, stage.kind)),
       h("input", { name: "probability", type: "number", min: 0, max: 100, value: stage.probability, "aria-label": t("admin.stage_probability") }),
       h("button", { type: "submit", class: "secondary small" }, t("common.save")),
+      robotsButton(pipeline, stage),
       stage.is_unsorted ? h("span") : h("span", {},
         h("button", { type: "button", class: "icon-button", "aria-label": t("admin.move_up", { name: stage.name }), on: { click: () => order(stage, -1) } }, "↑"),
         h("button", { type: "button", class: "icon-button", "aria-label": t("admin.move_down", { name: stage.name }), on: { click: () => order(stage, 1) } }, "↓")),

@@ -9,6 +9,7 @@ import { navigate, queryParams, setQueryParams } from "../router.js";
 import { exportLinks } from "../exports.js";
 import { isHead, pipelines, session, userName, users } from "../session.js";
 import { errorText, failed, loading, toast } from "../ui.js";
+import { loadStuck, stuckBadge } from "../robots.js";
 
 const CLOSED = new Set(["won", "lost"]);
 
@@ -111,7 +112,8 @@ class Board {
     const seq = ++this.loadSeq;
     let answer;
     try {
-      answer = await api.get(`/api/v1/board/${this.pipeline.id}`, this.query());
+      [answer, this.stuck] = await Promise.all([api.get(`/api/v1/board/${this.pipeline.id}`, this.query()),
+        loadStuck(this.pipeline.id)]);
     } catch (err) {
       if (seq === this.loadSeq) failed(this.main, err);
       return;
@@ -224,6 +226,7 @@ class Board {
       h("span", { class: "card-amount" }, formatMoney(deal.amount, deal.currency)),
       h("span", { class: "card-days", title: t("board.days_in_stage") }, formatDays(days))),
     h("div", { class: "card-owner muted" }, owner),
+    stuckBadge(this.stuck?.get(deal.id)),
     h("button", { type: "button", class: "icon-button card-move", "aria-label": t("board.move_deal", { title: deal.title }),
       on: { click: () => this.moveDialog(deal) } }, "⇄"));
   }
