@@ -197,6 +197,19 @@ class PoolSettings(_Section):
     check_interval_s: float = Field(3600.0, gt=0)
 
 
+class ScoringSettings(_Section):
+    """Lead scoring: how often changes are rescored, the nightly pass, when a model may learn."""
+
+    enabled: bool = True
+    # Seconds between two looks for what changed (calls, notes, stage moves, deal edits).
+    sweep_interval_s: float = Field(5.0, gt=0)
+    # The hour (UTC) of the nightly pass: every score again (recency) and a new training.
+    nightly_hour_utc: int = Field(3, ge=0, le=23)
+    # Closed deals the learned score needs before it is tried (each side).
+    min_won: int = Field(50, ge=10)
+    min_lost: int = Field(50, ge=10)
+
+
 class LeaseSettings(_Section):
     """The AMI consumer's lease (PostgreSQL): how fast a standby takes over a frozen consumer.
 
@@ -243,6 +256,7 @@ class Settings(_Section):
     callbacks: CallbackSettings = CallbackSettings()
     lease: LeaseSettings = LeaseSettings()
     pool: PoolSettings = PoolSettings()
+    scoring: ScoringSettings = ScoringSettings()
     i18n: I18nSettings = I18nSettings()
     webhooks: tuple[WebhookSettings, ...] = ()
 

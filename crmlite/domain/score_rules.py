@@ -104,7 +104,9 @@ class ScoreRules:
             points = rule.points_for(features)
             if points:
                 total += points
-                factors.append(Factor(rule.id, rule.feature, features.get(rule.feature), round(points)))
+                factors.append(
+                    Factor(rule.id, rule.feature, features.get(rule.feature), round(points))
+                )
         return Score(clamp_score(total), "rules", top_factors(factors, self.top))
 
     def raw(self, features: LeadFeatures) -> float:
@@ -249,7 +251,9 @@ def _parse_rule(raw: object, at: str, problems: dict[str, str]) -> ScoreRule | N
     )
 
 
-def _check_points(value: object, at: str, problems: dict[str, str], *, positive: bool = False) -> None:
+def _check_points(
+    value: object, at: str, problems: dict[str, str], *, positive: bool = False
+) -> None:
     low = 0.0 if positive else -MAX_POINTS
     if not _is_number(value) or not low <= float(value) <= MAX_POINTS:  # type: ignore[arg-type]
         problems[at] = f"a number from {low:g} to {MAX_POINTS:g}"
@@ -269,4 +273,3 @@ def _is_text_list(value: object) -> bool:
         and 0 < len(value) <= 200
         and all(isinstance(v, str) and 0 < len(v) <= 100 for v in value)
     )
-

@@ -1,4 +1,4 @@
-"""The lead score's pure core: features as of a moment, the rules, their checks, the learned model."""
+"""The lead score's pure core: features as of a moment, the rules and their checks, the model."""
 
 from __future__ import annotations
 
@@ -46,7 +46,12 @@ def outbound(hours_ago: float) -> CallFact:
         pytest.param((), {"inbound_calls": 0, "days_since_contact": None}, id="no-calls"),
         pytest.param(
             (inbound(1), inbound(30), inbound(24 * 10)),
-            {"inbound_calls": 3, "inbound_calls_7d": 2, "missed_calls": 3, "unanswered_callbacks": 3},
+            {
+                "inbound_calls": 3,
+                "inbound_calls_7d": 2,
+                "missed_calls": 3,
+                "unanswered_callbacks": 3,
+            },
             id="missed-three-one-old",
         ),
         pytest.param(
@@ -124,7 +129,9 @@ def test_each_rule_moves_the_score_by_its_points(
     assert after.value - before.value == points
     factor = next(f for f in after.factors if f.rule == rule_id)
     assert factor.points == points
-    assert factor.feature == next(r["feature"] for r in DEFAULT_RULES["rules"] if r["id"] == rule_id)
+    assert factor.feature == next(
+        r["feature"] for r in DEFAULT_RULES["rules"] if r["id"] == rule_id
+    )
     assert rule_id not in {f.rule for f in before.factors}
 
 
@@ -157,11 +164,20 @@ def test_score_is_clamped_and_explains_largest_first() -> None:
     [
         ({"base": 120}, "base"),
         ({"rules": [{"id": "x", "feature": "shoe_size", "points": 1}]}, "rules[0].feature"),
-        ({"rules": [{"id": "x", "feature": "source", "at_least": 1, "points": 1}]}, "rules[0].at_least"),
+        (
+            {"rules": [{"id": "x", "feature": "source", "at_least": 1, "points": 1}]},
+            "rules[0].at_least",
+        ),
         ({"rules": [{"id": "x", "feature": "amount", "points": 1}]}, "rules[0]"),
-        ({"rules": [{"id": "x", "feature": "amount", "at_least": 5, "points": 500}]}, "rules[0].points"),
+        (
+            {"rules": [{"id": "x", "feature": "amount", "at_least": 5, "points": 500}]},
+            "rules[0].points",
+        ),
         ({"rules": [{"id": "x", "feature": "amount", "each": 1, "points": 2}]}, "rules[0].points"),
-        ({"rules": [{"id": "x", "feature": "amount", "at_least": 5, "at_most": 1, "points": 1}]}, "rules[0].at_most"),
+        (
+            {"rules": [{"id": "x", "feature": "amount", "at_least": 5, "at_most": 1, "points": 1}]},
+            "rules[0].at_most",
+        ),
         ({"rules": [{"id": "x", "feature": "source", "in": [], "points": 1}]}, "rules[0].in"),
         ({"rules": [{"id": "", "feature": "source", "in": ["call"], "points": 1}]}, "rules[0].id"),
         (
@@ -180,7 +196,7 @@ def test_bad_rules_are_named_by_field(document: dict[str, Any], field: str) -> N
 
 def test_learned_model_scores_and_explains_in_points() -> None:
     base = LeadFeatures(days_since_contact=1.0, first_answer_h=1.0)
-    names = tuple(sorted(vectorize(base)) + ["source=call"])
+    names = (*sorted(vectorize(base)), "source=call")
     model = LearnedModel(
         names=names,
         means=tuple(0.0 for _ in names),
