@@ -31,6 +31,7 @@ from crmlite.services.scoring import (
     scorer_in_force,
 )
 from crmlite.web.keys import ENGINE, SESSIONS
+from crmlite.web.scoring import TRAINING_MINIMUMS
 from cti.leader import run_once_across_instances
 from cti.settings import ScoringSettings, Settings
 
@@ -140,6 +141,7 @@ SCORE_WATCH = web.AppKey("score_watch", ScoreWatch)
 
 def setup_scoring(app: web.Application, settings: Settings) -> None:
     """Keep the lead scores current once the database is up (when ``[scoring]`` is enabled)."""
+    app[TRAINING_MINIMUMS] = (settings.scoring.min_won, settings.scoring.min_lost)
     if not settings.scoring.enabled:
         return
 

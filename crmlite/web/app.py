@@ -21,6 +21,7 @@ from crmlite.web import (
     pipelines,
     pool,
     reports,
+    scoring,
     users,
 )
 from crmlite.web.errors import error_middleware
@@ -48,6 +49,7 @@ CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     campaigns.routes,
     imports.routes,
     pool.routes,
+    scoring.routes,
 )
 
 

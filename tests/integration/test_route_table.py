@@ -79,6 +79,8 @@ ANY_USER = frozenset(
         "POST /api/v1/contacts/{id}/claim",
         "POST /api/v1/contacts/{id}/release",
         "GET /api/v1/contacts/{id}/pool-events",
+        "GET /api/v1/contacts/{id}/score",
+        "GET /api/v1/deals/{id}/score",
         "POST /api/v1/imports/uploads",
         "POST /api/v1/imports/uploads/{upload_id}/preview",
         "POST /api/v1/imports",
@@ -160,6 +162,8 @@ HEADS = {
     "POST /api/v1/rules/check": Example(json={}),
     "GET /api/v1/pbx": Example(),
     "POST /api/v1/contacts/{id}/assign": Example(json={"user_id": 1}),
+    "GET /api/v1/scoring": Example(),
+    "POST /api/v1/scoring/train": Example(),
 }
 ADMINS = {
     "POST /api/v1/users": Example(json={"login": "newcomer", "role": "seller"}),
@@ -169,6 +173,7 @@ ADMINS = {
     "PUT /api/v1/rules": Example(json={}),
     "GET /api/v1/webhooks/deliveries": Example(),
     "POST /api/v1/webhooks/deliveries/{id}/retry": Example(),
+    "PUT /api/v1/scoring/rules": Example(json={"base": 40, "rules": []}),
 }
 _PARAM = re.compile(r"\{(\w+)\}")
 _SAMPLE = {"path": "js/app.js", "name": "missing.js", "section": "users"}
