@@ -709,3 +709,4 @@ class ScoreModel(Base):
 
 # What changed since the scoring's last look (crmlite.services.scoring.changed_since).
 Index("ix_deals_updated_at", Deal.updated_at)
+Index("ix_contacts_updated_at", Contact.updated_at)

@@ -347,7 +347,7 @@ async def current_mark(session: AsyncSession, now: dt.datetime) -> ChangeMark:
 
 
 async def changed_since(session: AsyncSession, mark: ChangeMark, now: dt.datetime) -> Changes:
-    """What changed after ``mark``: new activities, calls that may have ended, moves, edits.
+    """What changed after ``mark``: new activities, ended calls, moves, deal and contact edits.
 
     Looking back a little further than the mark costs a few rescores of the same leads; missing a
     call that ended late, or a deal edit whose commit came after its timestamp, would cost a
@@ -388,6 +388,9 @@ async def changed_since(session: AsyncSession, mark: ChangeMark, now: dt.datetim
     )
     for deal_id, contact_id in edited:
         _add(contacts, deals, contact_id, deal_id)
+    contacts.update(
+        await session.scalars(select(Contact.id).where(Contact.updated_at >= since - EDIT_OVERLAP))
+    )
     return Changes(frozenset(contacts), frozenset(deals), ChangeMark(top_activity, top_change, now))
 
 

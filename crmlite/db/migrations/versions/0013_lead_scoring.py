@@ -72,9 +72,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_score_models")),
     )
     op.create_index("ix_deals_updated_at", "deals", ["updated_at"])
+    op.create_index("ix_contacts_updated_at", "contacts", ["updated_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_contacts_updated_at", table_name="contacts")
     op.drop_index("ix_deals_updated_at", table_name="deals")
     op.drop_table("score_models")
     op.drop_table("score_rule_sets")

@@ -49,6 +49,7 @@ export async function render(main, params) {
       poolActions(contact, refresh)),
     duplicateHint(contact, similar, refresh),
     h("div", { class: "grid-2" },
+      scorePanel("contact", contact.id),
       h("section", { class: "panel", "aria-labelledby": "contact-phones" },
         h("h2", { id: "contact-phones" }, t("contact.phones")),
         h("ul", { class: "timeline" }, (contact.phones || []).map((p) => h("li", {},
