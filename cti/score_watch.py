@@ -21,11 +21,9 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from crmlite.services.score_changes import ChangeMark, changed_since, current_mark
 from crmlite.services.score_training import train_and_record
 from crmlite.services.scoring import (
-    ChangeMark,
-    changed_since,
-    current_mark,
     rescore,
     rescore_everything,
     scorer_in_force,

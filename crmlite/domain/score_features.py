@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from functools import lru_cache
 
 import phonenumbers
 
@@ -78,11 +77,28 @@ class LeadFeatures:
         return value
 
 
-@lru_cache(maxsize=65536)
+# Region by number prefix: the country code and area code are both within a number's first
+# digits, and working them out (phonenumbers' metadata) costs far more than scoring a lead.
+_PREFIX_DIGITS = 9  # "+" and 8 digits: a 3-digit country code and a 5-digit area code
+_REGIONS: dict[str, str | None] = {}
+_MAX_REGIONS = 100_000
+
+
 def phone_region(e164: str | None) -> str | None:
     """``RU-495``: the country and, where the plan has one, the area code of an E.164 number."""
     if not e164 or not e164.startswith("+"):
         return None
+    prefix = e164[:_PREFIX_DIGITS]
+    if prefix in _REGIONS:
+        return _REGIONS[prefix]
+    region = _read_region(e164)
+    if len(_REGIONS) >= _MAX_REGIONS:
+        _REGIONS.clear()
+    _REGIONS[prefix] = region
+    return region
+
+
+def _read_region(e164: str) -> str | None:
     try:
         number = phonenumbers.parse(e164, None)
     except phonenumbers.NumberParseException:

@@ -66,7 +66,7 @@ class ScoreRule:
 
     def points_for(self, features: LeadFeatures) -> float:
         """What this rule adds for ``features`` (0.0 when it does not match)."""
-        value = features.get(self.feature)
+        value = getattr(features, self.feature)
         if self.present is not None:
             return self.points if (value is not None) == self.present else 0.0
         if value is None:
@@ -104,9 +104,8 @@ class ScoreRules:
             points = rule.points_for(features)
             if points:
                 total += points
-                factors.append(
-                    Factor(rule.id, rule.feature, features.get(rule.feature), round(points))
-                )
+                value = getattr(features, rule.feature)
+                factors.append(Factor(rule.id, rule.feature, value, round(points)))
         return Score(clamp_score(total), "rules", top_factors(factors, self.top))
 
     def raw(self, features: LeadFeatures) -> float:
@@ -121,8 +120,13 @@ def clamp_score(total: float) -> int:
 
 def top_factors(factors: Sequence[Factor], top: int) -> tuple[Factor, ...]:
     """The ``top`` factors that weigh most, largest first (ties keep the rules' order)."""
-    ranked = sorted(enumerate(factors), key=lambda item: (-abs(item[1].points), item[0]))
-    return tuple(factor for _, factor in ranked[:top] if factor.points != 0)
+    # sorted() is stable: among equal weights the earlier rule stays first.
+    ranked = sorted(factors, key=_weight)
+    return tuple(factor for factor in ranked[:top] if factor.points != 0)
+
+
+def _weight(factor: Factor) -> int:
+    return -abs(factor.points)
 
 
 DEFAULT_RULES: dict[str, Any] = {

@@ -7,13 +7,16 @@ are the same code. A closed deal is not rescored: it keeps the score it had when
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import Table, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.models import (
@@ -22,7 +25,6 @@ from crmlite.db.models import (
     Contact,
     ContactPhone,
     Deal,
-    DealStageChange,
     LeadScore,
     ScoreModel,
     ScoreRuleSet,
@@ -81,63 +83,77 @@ class _Lead:
 
 
 async def _campaign_names(session: AsyncSession) -> dict[int, str]:
-    return {row.id: row.name for row in await session.execute(select(Campaign.id, Campaign.name))}
+    connection = await session.connection()
+    return {
+        row.id: row.name for row in await connection.execute(select(Campaign.id, Campaign.name))
+    }
 
 
 async def _attach(
     session: AsyncSession, leads: Sequence[_Lead], *, deal_calls: bool
 ) -> tuple[dict[int, str], dict[int, dt.datetime]]:
-    """Fill each lead's calls; answer the contacts' first phones and last notes."""
+    """Fill each lead's calls; answer the contacts' first phones and last notes.
+
+    A contact's activities are read by its index (contact, time) and sorted out here: asking the
+    database for calls only lets its planner pick the calls-by-time index and scan them all.
+    """
+    # Core statements on the session's connection: rows as tuples, no ORM bookkeeping per row.
+    connection = await session.connection()
     contact_ids = sorted({lead.contact_id for lead in leads if lead.contact_id is not None})
     phones: dict[int, str] = {}
     notes: dict[int, dt.datetime] = {}
     by_contact: dict[int, list[CallFact]] = defaultdict(list)
     by_deal: dict[int, list[CallFact]] = defaultdict(list)
     if contact_ids:
-        for contact_id, normalized in await session.execute(
+        for contact_id, normalized in await connection.execute(
             select(ContactPhone.contact_id, ContactPhone.normalized)
             .where(ContactPhone.contact_id.in_(contact_ids), ContactPhone.kind == "e164")
             .order_by(ContactPhone.id)
         ):
             phones.setdefault(contact_id, normalized)
-        for note_of, at in await session.execute(
-            select(Activity.contact_id, func.max(Activity.created_at))
-            .where(Activity.contact_id.in_(contact_ids), Activity.kind == "note")
-            .group_by(Activity.contact_id)
-        ):
-            if note_of is not None:
-                notes[note_of] = at
+        rows = await connection.execute(_ACTIVITIES.where(Activity.contact_id.in_(contact_ids)))
+        for row in rows:
+            _sort_activity(row, by_contact, notes)
     orphans = [lead.subject_id for lead in leads if deal_calls and lead.contact_id is None]
-    scopes = []
-    if contact_ids:
-        scopes.append(Activity.contact_id.in_(contact_ids))
     if orphans:
-        scopes.append(Activity.deal_id.in_(orphans))
-    if scopes:
-        rows = await session.execute(
-            select(
-                Activity.contact_id,
-                Activity.deal_id,
-                Activity.direction,
-                Activity.started_at,
-                Activity.answered_at,
-                Activity.ended_at,
-            ).where(Activity.kind == "call", Activity.started_at.is_not(None), or_(*scopes))
+        rows = await connection.execute(
+            _ACTIVITIES.where(Activity.deal_id.in_(orphans), Activity.contact_id.is_(None))
         )
-        for call_of, deal_id, direction, started, answered, ended in rows:
-            if started is None:
-                continue
-            fact = CallFact(direction or "inbound", started, answered, ended)
-            if call_of is not None:
-                by_contact[call_of].append(fact)
-            elif deal_id is not None:
-                by_deal[deal_id].append(fact)
+        for row in rows:
+            if row.kind == "call" and row.started_at is not None and row.deal_id is not None:
+                by_deal[row.deal_id].append(_call(row))
     for lead in leads:
         if lead.contact_id is not None:
             lead.calls = by_contact.get(lead.contact_id, [])
         elif deal_calls:
             lead.calls = by_deal.get(lead.subject_id, [])
     return phones, notes
+
+
+_ACTIVITIES = select(
+    Activity.contact_id,
+    Activity.deal_id,
+    Activity.kind,
+    Activity.created_at,
+    Activity.direction,
+    Activity.started_at,
+    Activity.answered_at,
+    Activity.ended_at,
+)
+
+
+def _call(row: Any) -> CallFact:
+    return CallFact(row.direction or "inbound", row.started_at, row.answered_at, row.ended_at)
+
+
+def _sort_activity(
+    row: Any, calls: dict[int, list[CallFact]], notes: dict[int, dt.datetime]
+) -> None:
+    contact_id = row.contact_id
+    if row.kind == "call" and row.started_at is not None:
+        calls[contact_id].append(_call(row))
+    elif row.kind == "note" and (contact_id not in notes or row.created_at > notes[contact_id]):
+        notes[contact_id] = row.created_at
 
 
 def _facts(
@@ -165,7 +181,8 @@ async def deal_features(
     if not ids:
         return {}
     kinds = ("won", "lost") if closed else ("open",)
-    rows = await session.execute(
+    connection = await session.connection()
+    rows = await connection.execute(
         select(
             Deal.id,
             Deal.contact_id,
@@ -189,44 +206,61 @@ async def deal_features(
     }
 
 
-async def contact_features(
+async def contacts_and_open_deals(
     session: AsyncSession, contact_ids: Iterable[int], now: dt.datetime
-) -> dict[int, LeadFeatures]:
-    """Features of contacts as of ``now``: their calls, and their open deals' amount and source."""
+) -> tuple[dict[int, LeadFeatures], dict[int, LeadFeatures]]:
+    """Features of contacts and of their open deals as of ``now``, read together.
+
+    An open deal is read through its contact (the same calls, phone and notes), with its own
+    source, campaign and amount; the contact came the way its first deal did, and is worth what
+    its open deals are.
+    """
     ids = sorted(set(contact_ids))
     if not ids:
-        return {}
-    deals = await session.execute(
-        select(Deal.contact_id, Deal.source, Deal.first_campaign_id, Deal.amount, Stage.kind)
+        return {}, {}
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(Contact.id, Contact.first_campaign_id).where(Contact.id.in_(ids))
+    )
+    leads = {cid: _Lead(cid, cid, None, campaign_id, 0.0) for cid, campaign_id in rows}
+    if not leads:
+        return {}, {}
+    deals = await connection.execute(
+        select(
+            Deal.id, Deal.contact_id, Deal.source, Deal.first_campaign_id, Deal.amount, Stage.kind
+        )
         .join(Stage, Stage.id == Deal.stage_id)
-        .where(Deal.contact_id.in_(ids))
+        .where(Deal.contact_id.in_(list(leads)))
         .order_by(Deal.created_at, Deal.id)
     )
-    leads = {cid: _Lead(cid, cid, None, None, 0.0) for cid in ids}
-    for deal_of, source, campaign_id, amount, kind in deals:
-        if deal_of is None:
-            continue
-        lead = leads[deal_of]
-        # The contact came the way its first deal did; it is worth what its open deals are.
+    open_deals: list[tuple[int, int, str, int | None, float]] = []
+    for deal_id, contact_id, source, campaign_id, amount, kind in deals:
+        if contact_id is None:
+            continue  # not possible by the query; narrows the type
+        lead = leads[contact_id]
         lead.source = lead.source or source
         lead.campaign_id = lead.campaign_id or campaign_id
         if kind == "open":
             lead.amount += float(amount)
-    campaigns = await session.execute(
-        select(Contact.id, Contact.first_campaign_id).where(Contact.id.in_(ids))
-    )
-    present = set()
-    for contact_id, campaign_id in campaigns:
-        present.add(contact_id)
-        if campaign_id is not None:
-            leads[contact_id].campaign_id = campaign_id
-    found = [lead for cid, lead in leads.items() if cid in present]
-    phones, notes = await _attach(session, found, deal_calls=False)
+            open_deals.append((deal_id, contact_id, source, campaign_id, float(amount)))
+    phones, notes = await _attach(session, list(leads.values()), deal_calls=False)
     names = await _campaign_names(session)
-    return {
-        lead.subject_id: extract_features(_facts(lead, phones, notes, names), lead.as_of or now)
-        for lead in found
+    contacts = {
+        cid: extract_features(_facts(lead, phones, notes, names), now)
+        for cid, lead in leads.items()
     }
+    return contacts, {
+        deal_id: dataclasses.replace(
+            contacts[contact_id],
+            source=source,
+            campaign=names.get(campaign_id) if campaign_id is not None else None,
+            amount=amount,
+        )
+        for deal_id, contact_id, source, campaign_id, amount in open_deals
+    }
+
+
+_SCORE_COLUMNS = ("score", "method", "factors", "computed_at")
 
 
 async def _store(
@@ -235,15 +269,20 @@ async def _store(
     scores: Mapping[int, Score],
     now: dt.datetime,
 ) -> None:
+    """Write ``scores`` in one upsert (one prepared statement for the whole batch)."""
     if not scores:
         return
-    await session.execute(
-        delete(LeadScore).where(
-            LeadScore.subject == subject, LeadScore.subject_id.in_(list(scores))
-        )
+    table = cast(Table, LeadScore.__table__)
+    if session.get_bind().dialect.name == "postgresql":
+        statement: Any = postgresql_insert(table)
+    else:
+        statement = sqlite_insert(table)
+    statement = statement.on_conflict_do_update(
+        index_elements=["subject", "subject_id"],
+        set_={column: statement.excluded[column] for column in _SCORE_COLUMNS},
     )
     await session.execute(
-        insert(LeadScore),
+        statement,
         [
             {
                 "subject": subject,
@@ -258,18 +297,28 @@ async def _store(
     )
 
 
-async def _score_batch(
-    session: AsyncSession, scorer: Scorer, subject: str, ids: Sequence[int], now: dt.datetime
+async def _score_contacts(
+    session: AsyncSession, scorer: Scorer, ids: Sequence[int], now: dt.datetime
+) -> tuple[int, int]:
+    """Score and store contacts and their open deals, ``BATCH`` contacts at a time."""
+    contacts_written = deals_written = 0
+    for start in range(0, len(ids), BATCH):
+        contacts, deals = await contacts_and_open_deals(session, ids[start : start + BATCH], now)
+        await _store(session, "contact", {i: scorer.score(f) for i, f in contacts.items()}, now)
+        await _store(session, "deal", {i: scorer.score(f) for i, f in deals.items()}, now)
+        contacts_written += len(contacts)
+        deals_written += len(deals)
+    return contacts_written, deals_written
+
+
+async def _score_deals(
+    session: AsyncSession, scorer: Scorer, ids: Sequence[int], now: dt.datetime
 ) -> int:
-    """Score and store ``ids`` (contacts or open deals), ``BATCH`` at a time."""
+    """Score and store open deals read on their own (deals without a contact)."""
     written = 0
     for start in range(0, len(ids), BATCH):
-        chunk = ids[start : start + BATCH]
-        if subject == "contact":
-            features = await contact_features(session, chunk, now)
-        else:
-            features = await deal_features(session, chunk, now)
-        await _store(session, subject, {i: scorer.score(f) for i, f in features.items()}, now)
+        features = await deal_features(session, ids[start : start + BATCH], now)
+        await _store(session, "deal", {i: scorer.score(f) for i, f in features.items()}, now)
         written += len(features)
     return written
 
@@ -282,19 +331,21 @@ async def rescore(
     contact_ids: Iterable[int] = (),
     deal_ids: Iterable[int] = (),
 ) -> int:
-    """Rescore these contacts, their open deals and these deals; how many scores were written."""
-    contacts = sorted(set(contact_ids))
-    deals = set(deal_ids)
-    for start in range(0, len(contacts), BATCH):
-        deals.update(
-            await session.scalars(
-                select(Deal.id)
-                .join(Stage, Stage.id == Deal.stage_id)
-                .where(Deal.contact_id.in_(contacts[start : start + BATCH]), Stage.kind == "open")
-            )
+    """Rescore these contacts with their open deals, and these deals; how many were written."""
+    contacts = set(contact_ids)
+    deals = sorted(set(deal_ids))
+    orphans = []
+    for start in range(0, len(deals), BATCH):
+        rows = await session.execute(
+            select(Deal.id, Deal.contact_id).where(Deal.id.in_(deals[start : start + BATCH]))
         )
-    written = await _score_batch(session, scorer, "contact", contacts, now)
-    return written + await _score_batch(session, scorer, "deal", sorted(deals), now)
+        for deal_id, contact_id in rows:
+            if contact_id is None:
+                orphans.append(deal_id)
+            else:
+                contacts.add(contact_id)
+    scored_contacts, scored_deals = await _score_contacts(session, scorer, sorted(contacts), now)
+    return scored_contacts + scored_deals + await _score_deals(session, scorer, orphans, now)
 
 
 async def rescore_everything(
@@ -303,99 +354,26 @@ async def rescore_everything(
     """Every contact and open deal again, in batches of their own transactions (keyset paged)."""
     async with sessions() as session:
         scorer = await scorer_in_force(session)
-    counts = {"contact": 0, "deal": 0}
-    for subject, id_column in (("contact", Contact.id), ("deal", Deal.id)):
-        after = 0
-        while True:
-            async with sessions.begin() as session:
-                query = select(id_column).where(id_column > after).order_by(id_column).limit(batch)
-                if subject == "deal":
-                    query = query.join(Stage, Stage.id == Deal.stage_id).where(Stage.kind == "open")
-                ids = list(await session.scalars(query))
-                if not ids:
-                    break
-                counts[subject] += await _score_batch(session, scorer, subject, ids, now)
-                after = ids[-1]
-    return {"contacts": counts["contact"], "deals": counts["deal"]}
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """Leads whose score inputs changed since a mark, and the mark to look from next time."""
-
-    contact_ids: frozenset[int]
-    deal_ids: frozenset[int]
-    mark: ChangeMark
-
-
-@dataclass(frozen=True, slots=True)
-class ChangeMark:
-    activity_id: int = 0
-    stage_change_id: int = 0
-    at: dt.datetime | None = None  # calls started and deals edited after this (with an overlap)
-
-
-CALL_OVERLAP = dt.timedelta(hours=4)  # a call that ends now started at most this long ago
-EDIT_OVERLAP = dt.timedelta(seconds=15)  # a transaction's clock and its commit may differ
-
-
-async def current_mark(session: AsyncSession, now: dt.datetime) -> ChangeMark:
-    """Where the changes stand now: the newest activity and stage change."""
-    activity = await session.scalar(select(func.max(Activity.id)))
-    change = await session.scalar(select(func.max(DealStageChange.id)))
-    return ChangeMark(activity or 0, change or 0, now)
-
-
-async def changed_since(session: AsyncSession, mark: ChangeMark, now: dt.datetime) -> Changes:
-    """What changed after ``mark``: new activities, ended calls, moves, deal and contact edits.
-
-    Looking back a little further than the mark costs a few rescores of the same leads; missing a
-    call that ended late, or a deal edit whose commit came after its timestamp, would cost a
-    wrong score until the night. Rescoring is idempotent, so the overlap is the safe side.
-    """
-    contacts: set[int] = set()
-    deals: set[int] = set()
-    since = mark.at or now
-    new = await session.execute(
-        select(Activity.id, Activity.contact_id, Activity.deal_id).where(
-            Activity.id > mark.activity_id
-        )
-    )
-    top_activity = mark.activity_id
-    for activity_id, contact_id, deal_id in new:
-        top_activity = max(top_activity, activity_id)
-        _add(contacts, deals, contact_id, deal_id)
-    ended_calls = await session.execute(
-        select(Activity.contact_id, Activity.deal_id).where(
-            Activity.kind == "call",
-            Activity.started_at >= since - CALL_OVERLAP,
-            Activity.ended_at >= since - EDIT_OVERLAP,
-        )
-    )
-    for contact_id, deal_id in ended_calls:
-        _add(contacts, deals, contact_id, deal_id)
-    moves = await session.execute(
-        select(DealStageChange.id, DealStageChange.deal_id).where(
-            DealStageChange.id > mark.stage_change_id
-        )
-    )
-    top_change = mark.stage_change_id
-    for change_id, deal_id in moves:
-        top_change = max(top_change, change_id)
-        deals.add(deal_id)
-    edited = await session.execute(
-        select(Deal.id, Deal.contact_id).where(Deal.updated_at >= since - EDIT_OVERLAP)
-    )
-    for deal_id, contact_id in edited:
-        _add(contacts, deals, contact_id, deal_id)
-    contacts.update(
-        await session.scalars(select(Contact.id).where(Contact.updated_at >= since - EDIT_OVERLAP))
-    )
-    return Changes(frozenset(contacts), frozenset(deals), ChangeMark(top_activity, top_change, now))
-
-
-def _add(contacts: set[int], deals: set[int], contact_id: int | None, deal_id: int | None) -> None:
-    if contact_id is not None:
-        contacts.add(contact_id)
-    if deal_id is not None:
-        deals.add(deal_id)
+    counts = {"contacts": 0, "deals": 0}
+    after = 0
+    while True:
+        async with sessions.begin() as session:
+            query = select(Contact.id).where(Contact.id > after).order_by(Contact.id).limit(batch)
+            ids = list(await session.scalars(query))
+            if not ids:
+                break
+            contacts, deals = await _score_contacts(session, scorer, ids, now)
+            counts["contacts"] += contacts
+            counts["deals"] += deals
+            after = ids[-1]
+    after = 0
+    while True:
+        async with sessions.begin() as session:
+            orphans = select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
+            query = orphans.where(Deal.id > after, Deal.contact_id.is_(None), Stage.kind == "open")
+            ids = list(await session.scalars(query.order_by(Deal.id).limit(batch)))
+            if not ids:
+                break
+            counts["deals"] += await _score_deals(session, scorer, ids, now)
+            after = ids[-1]
+    return counts

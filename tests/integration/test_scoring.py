@@ -14,11 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from crmlite.db.models import ScoreRuleSet
 from crmlite.domain.score_features import FEATURES
 from crmlite.domain.score_rules import parse_rules
+from crmlite.services.score_changes import ChangeMark, changed_since, current_mark
 from crmlite.services.score_training import closed_history, train, train_and_record
 from crmlite.services.scoring import (
-    ChangeMark,
-    changed_since,
-    current_mark,
     deal_features,
     rescore,
     rescore_everything,
