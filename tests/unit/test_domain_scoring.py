@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -213,3 +215,9 @@ def test_learned_model_scores_and_explains_in_points() -> None:
     assert LearnedModel.from_dict(model.to_dict()) == model
     with pytest.raises(ValueError, match="positive"):
         LearnedModel(names=("a",), means=(0.0,), scales=(0.0,), weights=(1.0,), intercept=0.0)
+
+
+def test_the_documented_default_rules_are_the_rules_in_the_code() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "SCORING.md").read_text(encoding="utf-8")
+    documented = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
+    assert documented == DEFAULT_RULES
