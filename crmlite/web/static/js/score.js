@@ -89,3 +89,38 @@ export function scorePanel(subject, id) {
 export function byScore(cards) {
   return [...cards].sort((a, b) => (b.score ?? -1) - (a.score ?? -1));
 }
+
+/** The head's view of the scoring: which score is in use, the held-out AUCs, a Train button. */
+export function scoringStatusPanel() {
+  const body = h("div", { class: "muted" }, t("score.loading"));
+  const panel = h("section", { class: "panel", "aria-labelledby": "report-scoring", "data-testid": "report-scoring" },
+    h("h2", { id: "report-scoring" }, t("score.status_title")), body);
+  const fill = (status) => {
+    const training = status.training;
+    const auc = (value) => (value === null || value === undefined ? "—" : formatNumber(value, { minimumFractionDigits: 2, maximumFractionDigits: 3 }));
+    const button = h("button", { type: "button", class: "secondary small", "data-testid": "score-train",
+      on: { click: async () => {
+        button.disabled = true;
+        try {
+          await api.post("/api/v1/scoring/train");
+          fill(await api.get("/api/v1/scoring"));
+        } catch (err) {
+          console.warn("training failed", err);
+          button.disabled = false;
+        }
+      } } }, t("score.train"));
+    body.className = "";
+    body.replaceChildren(
+      h("p", {}, t("score.status_method", { method: t(`score.method.${status.method}`) })),
+      h("p", { "data-testid": "score-status" }, training ? t(`score.status.${training.status}`) : t("score.status.never")),
+      training ? h("p", { "data-testid": "score-auc" }, t("score.status_auc", { learned: auc(training.auc), rules: auc(training.rules_auc) })) : null,
+      training ? h("p", { class: "muted" }, t("score.status_history", { won: formatNumber(training.won), lost: formatNumber(training.lost),
+        min_won: formatNumber(status.min_won), min_lost: formatNumber(status.min_lost) })) : null,
+      button);
+  };
+  api.get("/api/v1/scoring").then(fill).catch((err) => {
+    console.warn("scoring status not loaded", err);
+    body.replaceChildren(t("score.none"));
+  });
+  return panel;
+}
