@@ -188,6 +188,11 @@ def test_score_is_clamped_and_explains_largest_first() -> None:
         ),
         ({"rules": [], "colour": "red"}, "colour"),
         ({"top": 0}, "top"),
+        ({"base": 10**400}, "base"),
+        (
+            {"rules": [{"id": "x", "feature": "amount", "at_least": 10**400, "points": 1}]},
+            "rules[0].at_least",
+        ),
     ],
 )
 def test_bad_rules_are_named_by_field(document: dict[str, Any], field: str) -> None:
