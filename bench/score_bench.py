@@ -89,75 +89,113 @@ def _calls(rng: random.Random, at: dt.datetime) -> list[CallFact]:
     return calls
 
 
+def _lead(
+    rng: random.Random, n: int, contact_id: int, closed: bool, ids: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, Any]], float | None]:
+    """One lead's rows (contact, phone, deal, calls) and, when closed, its true chance."""
+    at = NOW - dt.timedelta(days=rng.uniform(5, 300)) if closed else NOW
+    pick = rng.randrange(len(CAMPAIGNS) + 1)
+    campaign_id = ids["campaigns"][pick - 1] if pick else None
+    number = f"+7{rng.choice(AREAS)}{n:07d}"
+    calls = _calls(rng, at)
+    amount = round(math.exp(rng.gauss(12, 1.2)), 2)
+    created = at - dt.timedelta(days=30)
+    stage, truth = ids["open"], None
+    if closed:
+        facts = LeadFacts(
+            source="call",
+            campaign=CAMPAIGNS[pick - 1] if pick else None,
+            phone_e164=number,
+            amount=amount,
+            calls=tuple(calls),
+        )
+        truth = _truth(extract_features(facts, at))
+        won = rng.random() < truth
+        stage = ids["won"] if won else ids["lost"]
+        if won:  # after the close: what a leaking model would see
+            for hours in (1.0, 50.0):
+                thanks = at + dt.timedelta(hours=hours)
+                calls.append(CallFact("inbound", thanks, thanks, thanks + dt.timedelta(minutes=20)))
+    contact = {
+        "id": contact_id,
+        "name": f"Lead {n}",
+        "created_at": created,
+        "updated_at": created,
+        "first_campaign_id": campaign_id,
+    }
+    phone = {"contact_id": contact_id, "raw": number, "normalized": number, "kind": "e164"}
+    deal = {
+        "title": f"Deal {n}",
+        "amount": amount,
+        "currency": "RUB",
+        "contact_id": contact_id,
+        "pipeline_id": ids["pipeline"],
+        "stage_id": stage,
+        "source": "call",
+        "created_at": created,
+        "updated_at": at,
+        "stage_entered_at": at,
+        "closed_at": at if closed else None,
+        "first_campaign_id": campaign_id,
+        "version": 1,
+    }
+    activities = [
+        {
+            "kind": "call",
+            "contact_id": contact_id,
+            "created_at": call.started_at,
+            "direction": call.direction,
+            "started_at": call.started_at,
+            "answered_at": call.answered_at,
+            "ended_at": call.ended_at,
+            "outcome": "answered" if call.answered_at else "missed",
+        }
+        for call in calls
+    ]
+    return contact, phone, deal, activities, truth
+
+
 async def _seed(sessions: Any, open_deals: int, closed_deals: int) -> dict[int, bool]:
-    """Write the leads; answer the closed deals' outcomes by deal id... and the truths."""
-    rng = random.Random(20260630)  # noqa: S311 - synthetic data
+    """Write the leads; answer each closed lead's outcome by contact id (truths in _TRUTHS)."""
+    rng = random.Random(20260630)
     async with sessions.begin() as session:
-        stages = {
+        ids: dict[str, Any] = {
             kind: await session.scalar(
                 select(Stage.id).where(Stage.kind == kind, Stage.is_unsorted.is_(False)).limit(1)
             )
             for kind in ("open", "won", "lost")
         }
-        pipeline = await session.scalar(select(Stage.pipeline_id).where(Stage.id == stages["open"]))
+        ids["pipeline"] = await session.scalar(
+            select(Stage.pipeline_id).where(Stage.id == ids["open"])
+        )
         await session.execute(
             insert(Campaign), [{"name": n, "active": True, "created_at": NOW} for n in CAMPAIGNS]
         )
-        campaign_ids = list(await session.scalars(select(Campaign.id).order_by(Campaign.id)))
-        next_contact = (await session.scalar(select(Contact.id).order_by(Contact.id.desc()))) or 0
-    truths: dict[int, float] = {}
+        ids["campaigns"] = list(await session.scalars(select(Campaign.id).order_by(Campaign.id)))
+        first_contact = (await session.scalar(select(Contact.id).order_by(Contact.id.desc()))) or 0
     outcomes: dict[int, bool] = {}
+    _TRUTHS.clear()
     total = open_deals + closed_deals
     with Progress(transient=True) as progress:
         task = progress.add_task("seeding leads", total=total)
         for start in range(0, total, CHUNK):
             contacts, phones, deals, activities = [], [], [], []
             for n in range(start, min(start + CHUNK, total)):
-                contact_id = next_contact + n + 1
-                closed = n >= open_deals
-                at = NOW - dt.timedelta(days=rng.uniform(5, 300)) if closed else NOW
-                campaign = rng.randrange(len(CAMPAIGNS) + 1)
-                area = rng.choice(AREAS)
-                number = f"+7{area}{n:07d}"
-                calls = _calls(rng, at)
-                amount = round(math.exp(rng.gauss(12, 1.2)), 2)
-                created = at - dt.timedelta(days=30)
-                contacts.append({"id": contact_id, "name": f"Lead {n}", "created_at": created,
-                                 "updated_at": created,
-                                 "first_campaign_id": campaign_ids[campaign - 1] if campaign else None})  # fmt: skip
-                phones.append({"contact_id": contact_id, "raw": number, "normalized": number,
-                               "kind": "e164"})  # fmt: skip
-                stage = stages["open"]
-                if closed:
-                    facts = LeadFacts(source="call", campaign=CAMPAIGNS[campaign - 1] if campaign else None,
-                                      phone_e164=number, amount=amount, calls=tuple(calls))  # fmt: skip
-                    truth = _truth(extract_features(facts, at))
-                    won = rng.random() < truth
-                    stage = stages["won" if won else "lost"]
-                    if won:  # after the close: what a leaking model would see
-                        for hours in (1.0, 50.0):
-                            thanks = at + dt.timedelta(hours=hours)
-                            calls.append(CallFact("inbound", thanks, thanks, thanks + dt.timedelta(minutes=20)))  # fmt: skip
-                    truths[contact_id] = truth
-                    outcomes[contact_id] = won
-                deals.append({"title": f"Deal {n}", "amount": amount, "currency": "RUB",
-                              "contact_id": contact_id, "pipeline_id": pipeline, "stage_id": stage,
-                              "source": "call", "created_at": created, "updated_at": at,
-                              "stage_entered_at": at, "closed_at": at if closed else None,
-                              "first_campaign_id": contacts[-1]["first_campaign_id"], "version": 1})  # fmt: skip
-                for call in calls:
-                    activities.append({"kind": "call", "contact_id": contact_id, "created_at": call.started_at,
-                                       "direction": call.direction, "started_at": call.started_at,
-                                       "answered_at": call.answered_at, "ended_at": call.ended_at,
-                                       "outcome": "answered" if call.answered_at else "missed"})  # fmt: skip
+                contact_id = first_contact + n + 1
+                contact, phone, deal, calls, truth = _lead(rng, n, contact_id, n >= open_deals, ids)
+                contacts.append(contact)
+                phones.append(phone)
+                deals.append(deal)
+                activities.extend(calls)
+                if truth is not None:
+                    _TRUTHS[contact_id] = truth
+                    outcomes[contact_id] = deal["stage_id"] == ids["won"]
             async with sessions.begin() as session:
                 await session.execute(insert(Contact), contacts)
                 await session.execute(insert(ContactPhone), phones)
                 await session.execute(insert(Deal), deals)
                 await session.execute(insert(Activity), activities)
             progress.advance(task, len(contacts))
-    _TRUTHS.clear()
-    _TRUTHS.update(truths)
     return outcomes
 
 
@@ -182,7 +220,7 @@ async def _run(url: str, label: str, open_deals: int, closed_deals: int) -> dict
     counts = await rescore_everything(sessions, NOW)
     full_s, full_cpu_s = time.perf_counter() - started, time.process_time() - cpu
 
-    rng = random.Random(7)  # noqa: S311
+    rng = random.Random(7)
     async with sessions() as session:
         scorer = await scorer_in_force(session)
         open_contacts = list(
@@ -196,9 +234,18 @@ async def _run(url: str, label: str, open_deals: int, closed_deals: int) -> dict
     for contact_id in rng.sample(open_contacts, min(200, len(open_contacts))):
         async with sessions.begin() as session:
             start = NOW - dt.timedelta(minutes=5)
-            session.add(Activity(kind="call", contact_id=contact_id, created_at=start, direction="inbound",
-                                 started_at=start, answered_at=start + dt.timedelta(seconds=5),
-                                 ended_at=NOW, outcome="answered"))  # fmt: skip
+            session.add(
+                Activity(
+                    kind="call",
+                    contact_id=contact_id,
+                    created_at=start,
+                    direction="inbound",
+                    started_at=start,
+                    answered_at=start + dt.timedelta(seconds=5),
+                    ended_at=NOW,
+                    outcome="answered",
+                )
+            )
         began, cpu = time.perf_counter(), time.process_time()
         async with sessions.begin() as session:
             await rescore(session, scorer, NOW, contact_ids=[contact_id])
@@ -231,9 +278,9 @@ async def _run(url: str, label: str, open_deals: int, closed_deals: int) -> dict
         f"{label}: full rescore of {counts['deals']} open deals and {counts['contacts']} contacts "
         f"in {figures['full_rescore_s']} s ({figures['full_rescore_cpu_s']} s of CPU; target "
         f"{full_target:g} s); one deal after a call p50 {figures['one_deal_p50_ms']} ms "
-        f"({figures['one_deal_cpu_p50_ms']} ms of CPU), p95 {figures['one_deal_p95_ms']} ms (target "
-        f"{TARGET_ONE_DEAL_P95_MS:g}); trained on {trained.won} won + {trained.lost} lost in "
-        f"{figures['train_s']} s: held-out AUC learned {trained.auc}, rules {trained.rules_auc}, "
+        f"({figures['one_deal_cpu_p50_ms']} ms of CPU), p95 {figures['one_deal_p95_ms']} ms "
+        f"(target {TARGET_ONE_DEAL_P95_MS:g}); trained on {trained.won} won + {trained.lost} "
+        f"lost in {figures['train_s']} s: held-out AUC learned {trained.auc}, rules {trained.rules_auc}, "
         f"the truth itself {figures['truth_auc']} ({trained.status})",
         flush=True,
     )
