@@ -280,8 +280,8 @@ async def _run(url: str, label: str, open_deals: int, closed_deals: int) -> dict
         f"{full_target:g} s); one deal after a call p50 {figures['one_deal_p50_ms']} ms "
         f"({figures['one_deal_cpu_p50_ms']} ms of CPU), p95 {figures['one_deal_p95_ms']} ms "
         f"(target {TARGET_ONE_DEAL_P95_MS:g}); trained on {trained.won} won + {trained.lost} "
-        f"lost in {figures['train_s']} s: held-out AUC learned {trained.auc}, rules {trained.rules_auc}, "
-        f"the truth itself {figures['truth_auc']} ({trained.status})",
+        f"lost in {figures['train_s']} s: held-out AUC learned {trained.auc}, rules "
+        f"{trained.rules_auc}, the truth itself {figures['truth_auc']} ({trained.status})",
         flush=True,
     )
     return figures
