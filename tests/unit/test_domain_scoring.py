@@ -226,3 +226,29 @@ def test_the_documented_default_rules_are_the_rules_in_the_code() -> None:
     text = (Path(__file__).parents[2] / "docs" / "SCORING.md").read_text(encoding="utf-8")
     documented = json.loads(text.split("```json\n", 1)[1].split("```", 1)[0])
     assert documented == DEFAULT_RULES
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_the_learned_model_reads_every_feature(feature: str) -> None:
+    changed: dict[str, Any] = {
+        "source": "call",
+        "campaign": "Autoshow",
+        "region": "RU-495",
+        "days_since_contact": 3.0,
+        "first_answer_h": 2.0,
+    }
+    base = LeadFeatures(amount=100.0)
+    other = dataclasses.replace(base, **{feature: changed.get(feature, 7)})
+    assert vectorize(base) != vectorize(other)
+    names = tuple(sorted(set(vectorize(base)) | set(vectorize(other))))
+    model = LearnedModel(
+        names=names,
+        means=tuple(0.0 for _ in names),
+        scales=tuple(1.0 for _ in names),
+        weights=tuple(0.5 for _ in names),
+        intercept=0.0,
+    )
+    assert model.probability(base) != model.probability(other)
+    assert feature in {f.feature for f in model.score(other).factors} | {
+        f.feature for f in model.score(base).factors
+    }
