@@ -45,8 +45,8 @@ class TrainingOut(ApiModel):
 
 
 class RulesIn(ApiModel):
-    base: float = Field(40, description="the score before any rule, 0..100")
-    top: int = Field(5, description="how many reasons a score shows")
+    base: float = Field(40, ge=0, le=100, strict=True, description="the score before any rule")
+    top: int = Field(5, ge=1, le=20, strict=True, description="how many reasons a score shows")
     rules: list[dict[str, Any]] = Field(
         default_factory=list,
         description="each: id, feature, one condition (in, prefix, present, at_least/at_most, "
