@@ -377,3 +377,15 @@ async def rescore_everything(
             counts["deals"] += await _score_deals(session, scorer, ids, now)
             after = ids[-1]
     return counts
+
+
+async def lead_scores(session: AsyncSession, subject: str, ids: Sequence[int]) -> dict[int, int]:
+    """The stored scores of these contacts or deals (ids a caller has already checked access to)."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(LeadScore.subject_id, LeadScore.score).where(
+            LeadScore.subject == subject, LeadScore.subject_id.in_(list(ids))
+        )
+    )
+    return {subject_id: score for subject_id, score in rows}

@@ -65,6 +65,11 @@ async def test_scores_are_read_sorted_and_configured_by_role(api: ApiHarness) ->
     listed = (await anna.get("/api/v1/deals", params={"sort": "score"})).json()["items"]
     assert [d["id"] for d in listed] == [small, big]
 
+    listed = (await anna.get("/api/v1/contacts", params={"sort": "-score"})).json()["items"]
+    assert [(c["id"], c["score"]) for c in listed] == [(big_contact, 80), (small_contact, 50)]
+    listed = (await anna.get("/api/v1/contacts")).json()["items"]
+    assert [c["id"] for c in listed] == [big_contact, small_contact]  # by name: Big, Small
+
     pipeline = next(p for p in (await anna.get("/api/v1/pipelines")).json() if p["is_default"])
     board = (await anna.get(f"/api/v1/board/{pipeline['id']}")).json()
     cards = {c["id"]: c["score"] for column in board["columns"] for c in column["cards"]}
