@@ -71,3 +71,9 @@ def test_a_ringing_card_shows_the_callers_score_and_its_reasons(
     )
     page.get_by_label("Язык").select_option("en")
     pbx.send([s for s in steps if s.at >= RING_S])  # answered, talked, ended: the card goes
+
+    # The contact's page explains its score the same way.
+    page.goto(f"{server.url}/contacts/{contact['id']}")
+    panel = page.get_by_test_id("score-panel")
+    expect(panel.get_by_test_id("score-value")).to_be_visible()
+    expect(panel.get_by_test_id("score-reasons")).to_contain_text("inbound calls in 7 days")

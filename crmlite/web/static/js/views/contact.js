@@ -7,6 +7,7 @@ import { field, formValues, h, replace } from "../dom.js";
 import { formatMoney, formatPhone, t, tOr } from "../i18n.js";
 import { navigate } from "../router.js";
 import { clickToCall } from "../pops.js";
+import { scorePanel } from "../score.js";
 import { stageById, pipelines, userName, users } from "../session.js";
 import { errorText, failed, loading, showFieldErrors, toast } from "../ui.js";
 import { duplicatesOf, mergeDialog, reasonsText } from "../merge.js";

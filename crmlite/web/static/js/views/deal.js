@@ -7,6 +7,7 @@ import {
   formatDate, formatDateTime, formatDuration, formatMoney, formatPhone, t, tOr,
 } from "../i18n.js";
 import { clickToCall } from "../pops.js";
+import { scorePanel } from "../score.js";
 import { isHead, pipelines, session, userName, users } from "../session.js";
 import { errorText, failed, loading, showFieldErrors, toast } from "../ui.js";
 
