@@ -60,6 +60,7 @@ bench: install-dev
 	$(BIN)/python bench/call_crm_bench.py --quick
 	$(BIN)/python bench/import_bench.py --quick
 	$(BIN)/python bench/robots_bench.py --quick
+	$(BIN)/python bench/score_bench.py --quick
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache

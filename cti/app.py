@@ -25,6 +25,7 @@ from cti.callbacks import setup_callback_watch
 from cti.fencing import ConsumerFence
 from cti.pool_watch import setup_pool
 from cti.robots import setup_robots
+from cti.score_watch import setup_scoring
 from cti.settings import Settings
 from cti.telephony import setup_telephony
 from cti.web import pbx as pbx_web
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
     setup_callback_watch(app, settings)  # overdue call-backs pop a notice to the heads
     setup_pool(app, settings)  # idle contacts return to the pool, once across instances
     setup_robots(app, settings)  # stage robots: prompt on moves, stuck deals on a schedule
+    setup_scoring(app, settings)  # lead scores follow changes and the night, once across instances
     setup_crm_web(
         app,
         session_ttl=dt.timedelta(hours=settings.server.session_ttl_hours),

@@ -205,6 +205,17 @@ class RobotSettings(_Section):
     check_interval_s: float = Field(300.0, gt=0)
     # How often the stage history is read for moves made elsewhere (entry robots' latency).
     follow_interval_s: float = Field(1.0, gt=0)
+class ScoringSettings(_Section):
+    """Lead scoring: how often changes are rescored, the nightly pass, when a model may learn."""
+
+    enabled: bool = True
+    # Seconds between two looks for what changed (calls, notes, stage moves, deal edits).
+    sweep_interval_s: float = Field(5.0, gt=0)
+    # The hour (UTC) of the nightly pass: every score again (recency) and a new training.
+    nightly_hour_utc: int = Field(3, ge=0, le=23)
+    # Closed deals the learned score needs before it is tried (each side).
+    min_won: int = Field(50, ge=10)
+    min_lost: int = Field(50, ge=10)
 
 
 class LeaseSettings(_Section):
@@ -254,6 +265,7 @@ class Settings(_Section):
     lease: LeaseSettings = LeaseSettings()
     pool: PoolSettings = PoolSettings()
     robots: RobotSettings = RobotSettings()
+    scoring: ScoringSettings = ScoringSettings()
     i18n: I18nSettings = I18nSettings()
     webhooks: tuple[WebhookSettings, ...] = ()
 

@@ -724,3 +724,65 @@ class RobotEffect(Base):
 Index("ix_deals_stage_entered", Deal.stage_id, Deal.stage_entered_at)
 # The quote tables live in their own module; loading it here puts them in Base.metadata.
 from crmlite.db import quote_models as quote_models  # noqa: E402
+# --- Lead scoring (migration 0013) ------------------------------------------------------------
+
+
+class LeadScore(Base):
+    """The current score of a contact or an open deal, how it was made and its top factors.
+
+    Kept by crmlite.services.scoring; a closed deal keeps the score it had when it closed.
+    """
+
+    __tablename__ = "lead_scores"
+    __table_args__ = (
+        CheckConstraint("subject IN ('contact', 'deal')", name="subject"),
+        CheckConstraint("score >= 0 AND score <= 100", name="score"),
+        Index("ix_lead_scores_rank", "subject", "score", "subject_id"),
+    )
+
+    subject: Mapped[str] = mapped_column(String(8), primary_key=True)
+    subject_id: Mapped[int] = mapped_column(PK, primary_key=True)
+    score: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(8))  # rules, learned
+    # [{"rule", "feature", "value", "points"}, ...], largest first.
+    factors: Mapped[list[dict[str, object]]] = mapped_column(JSON)
+    computed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ScoreRuleSet(Base):
+    """A version of the scoring rules saved through the admin API; the newest is in force."""
+
+    __tablename__ = "score_rule_sets"
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    document: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class ScoreModel(Base):
+    """One training of the learned score: on what history, its held-out AUC, and the verdict.
+
+    ``status``: ``in-use`` (better than the rules on the held-out deals), ``rules-better``, or
+    ``too-few`` (not enough won and lost deals yet). The newest row is the one in force.
+    """
+
+    __tablename__ = "score_models"
+    __table_args__ = (
+        CheckConstraint("status IN ('in-use', 'rules-better', 'too-few')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(PK, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    won: Mapped[int] = mapped_column(Integer)
+    lost: Mapped[int] = mapped_column(Integer)
+    auc: Mapped[float | None] = mapped_column(Numeric(6, 4, asdecimal=False))
+    rules_auc: Mapped[float | None] = mapped_column(Numeric(6, 4, asdecimal=False))
+    model: Mapped[dict[str, object] | None] = mapped_column(JSON(none_as_null=True))
+    trained_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    trained_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+# What changed since the scoring's last look (crmlite.services.scoring.changed_since).
+Index("ix_deals_updated_at", Deal.updated_at)
+Index("ix_contacts_updated_at", Contact.updated_at)

@@ -45,6 +45,7 @@ class Card:
     stage_entered_at: dt.datetime
     days_in_stage: int
     version: int
+    score: int | None = None  # the lead score (crmlite.services.scoring), None until scored
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmlite.db.models import BoardTotal, Contact, Deal, Pipeline, Stage, User
+from crmlite.db.models import BoardTotal, Contact, Deal, LeadScore, Pipeline, Stage, User
 from crmlite.domain.board import (
     DEFAULT_CARDS_PER_COLUMN,
     Card,
@@ -222,6 +222,7 @@ class BoardService:
             created_at,
             entered_at,
             version,
+            score,
         ) in result:
             cards[stage_id].append(
                 Card(
@@ -238,6 +239,7 @@ class BoardService:
                     stage_entered_at=entered_at,
                     days_in_stage=days_in_stage(entered_at, now),
                     version=version,
+                    score=score,
                 )
             )
         return cards
@@ -274,9 +276,13 @@ class BoardService:
                 Deal.created_at,
                 Deal.stage_entered_at,
                 Deal.version,
+                LeadScore.score,
             )
             .outerjoin(Contact, Contact.id == Deal.contact_id)
             .outerjoin(User, User.id == Deal.owner_id)
+            .outerjoin(
+                LeadScore, and_(LeadScore.subject == "deal", LeadScore.subject_id == Deal.id)
+            )
             .where(*conditions)
             .order_by(Deal.created_at.desc(), Deal.id.desc())
             .limit(criteria.limit + 1)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from crmlite.db.models import Contact, ContactPhone
+from crmlite.db.models import Contact, ContactPhone, LeadScore
 from crmlite.domain.access import may_assign_to_others, sees_owned
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied
@@ -195,16 +196,24 @@ class ContactService:
         owner_id: int | None = None,
         limit: int = 50,
         offset: int = 0,
+        by_score: bool = False,
     ) -> Page[Contact]:
-        """Search by text (name, company, email, or a phone typed in any form) and/or by phone."""
+        """Search by text (name, company, email, or a phone typed in any form) and/or by phone.
+
+        By name, or with ``by_score`` best lead score first (crmlite.services.scoring), unscored
+        contacts last.
+        """
         check_page(limit, offset)
         query = select(Contact).where(*self.conditions(text=text, phone=phone, owner_id=owner_id))
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        order: tuple[Any, ...] = (Contact.name, Contact.id)
+        if by_score:
+            query = query.outerjoin(
+                LeadScore, and_(LeadScore.subject == "contact", LeadScore.subject_id == Contact.id)
+            )
+            order = (LeadScore.score.desc().nulls_last(), *order)
         rows = await self.session.scalars(
-            query.options(selectinload(Contact.phones))
-            .order_by(Contact.name, Contact.id)
-            .limit(limit)
-            .offset(offset)
+            query.options(selectinload(Contact.phones)).order_by(*order).limit(limit).offset(offset)
         )
         return Page(items=list(rows), total=total or 0, limit=limit, offset=offset)
 

@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, joinedload
 
-from crmlite.db.models import Contact, Deal, DealStageChange, Stage, User
+from crmlite.db.models import Contact, Deal, DealStageChange, LeadScore, Stage, User
 from crmlite.domain.access import (
     check_may_change_deal,
     may_assign_to_others,
@@ -50,6 +50,7 @@ SORT_COLUMNS = {
     "stage_entered_at": Deal.stage_entered_at,
     "expected_close_date": Deal.expected_close_date,
     "id": Deal.id,
+    "score": LeadScore.score,  # the lead score (crmlite.services.scoring); unscored deals last
 }
 
 
@@ -232,6 +233,11 @@ class DealService:
                 "unknown sort", fields={"sort": "one of " + ", ".join(sorted(SORT_COLUMNS))}
             )
         order = column.desc() if descending else column.asc()
+        if column is LeadScore.score:
+            query = query.outerjoin(
+                LeadScore, and_(LeadScore.subject == "deal", LeadScore.subject_id == Deal.id)
+            )
+            order = order.nulls_last()
         tie = Deal.id.desc() if descending else Deal.id.asc()
         rows = await self.session.scalars(
             query.options(joinedload(Deal.stage), joinedload(Deal.contact))

@@ -25,6 +25,7 @@ from crmlite.web import (
     quotes,
     reports,
     robots,
+    scoring,
     users,
 )
 from crmlite.web.errors import error_middleware
@@ -57,6 +58,7 @@ CRM_ROUTE_TABLES: tuple[ApiRoutes, ...] = (
     quotes.routes,
     quote_print.routes,
     robots.routes,
+    scoring.routes,
 )
 
 

@@ -37,6 +37,7 @@ class CardOut(ApiModel):
     stage_entered_at: dt.datetime
     days_in_stage: int
     version: int
+    score: int | None = Field(None, description="the deal's lead score 0-100, null until scored")
 
 
 class ColumnOut(ApiModel):

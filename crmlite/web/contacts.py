@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from aiohttp import web
 from pydantic import Field
@@ -12,6 +13,7 @@ from crmlite.db.models import Contact
 from crmlite.domain.errors import NotFound
 from crmlite.services.contacts import ContactChanges, ContactService
 from crmlite.services.exports import contacts_export
+from crmlite.services.scoring import lead_scores
 from crmlite.web.crm_schemas import OwnerFilter, owner_filter, phone_rules
 from crmlite.web.exports import FILE_TYPES, ExportFormat, export_format, export_response
 from crmlite.web.keys import SESSIONS
@@ -62,12 +64,18 @@ class ContactOut(ApiModel):
     updated_at: dt.datetime
     owned_since: dt.datetime | None = Field(None, description="since when its owner holds it")
     pooled_at: dt.datetime | None = Field(None, description="in the public pool since (no owner)")
+    score: int | None = Field(
+        None,
+        description="the lead score, in lists (GET /api/v1/contacts); null until scored. "
+        "One contact's with its reasons: GET /api/v1/contacts/{id}/score",
+    )
 
 
 class ContactQuery(PageQuery):
     q: str | None = Field(None, max_length=200, description="name, company, email or a phone")
     phone: str | None = Field(None, max_length=64, description="a phone in any typed form")
     owner: OwnerFilter = None
+    sort: Literal["name", "-score"] = Field("name", description="by name, or best score first")
     format: ExportFormat | None = Field(
         None, description="csv or xlsx: every matching row as a file (or ask by Accept)"
     )
@@ -112,9 +120,11 @@ async def list_contacts(
             owner_id=owner_id,
             limit=query.limit,
             offset=query.offset,
+            by_score=query.sort == "-score",
         )
+        scores = await lead_scores(session, "contact", [c.id for c in page.items])
     return Page[ContactOut](
-        items=[contact_out(c) for c in page.items],
+        items=[contact_out(c).model_copy(update={"score": scores.get(c.id)}) for c in page.items],
         total=page.total,
         limit=page.limit,
         offset=page.offset,

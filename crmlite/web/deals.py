@@ -121,7 +121,7 @@ class DealQuery(PageQuery):
     created_to: AwareDatetime | None = None
     sort: str = Field(
         "-created_at",
-        pattern=r"^-?(created_at|updated_at|amount|title|stage_entered_at|expected_close_date|id)$",
+        pattern=r"^-?(created_at|updated_at|amount|title|stage_entered_at|expected_close_date|id|score)$",
         description="a field, '-' first for descending",
     )
     format: ExportFormat | None = Field(

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, and_, bindparam, select
 from sqlalchemy.orm import aliased
 
 from crmlite.db.models import (
@@ -23,6 +23,7 @@ from crmlite.db.models import (
     ContactPhone,
     ContactPoolEvent,
     Deal,
+    LeadScore,
     Pipeline,
     Stage,
     User,
@@ -62,6 +63,8 @@ class CallerInfo:
     looks_like: tuple[dict[str, Any], ...] = ()  # likely duplicates of the contact (查重)
     # Set when the contact sits in the public pool: since, previous_owner, reason, ring.
     pool: dict[str, Any] | None = None
+    # The contact's lead score: value, method and its top factors (docs/SCORING.md).
+    score: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The CRM part of a card: contact, owner, deals, activities, looks-like hint, pool."""
@@ -72,6 +75,7 @@ class CallerInfo:
             "activities": list(self.activities),
             "looks_like": list(self.looks_like),
             "pool": self.pool,
+            "score": self.score,
         }
 
 
@@ -125,17 +129,29 @@ def _user(user_id: int | None, name: str | None) -> dict[str, Any] | None:
 _OWNER = aliased(User)
 _DEAL_OWNER = aliased(User)
 _AUTHOR = aliased(User)
+_CONTACT_SCORE = aliased(LeadScore)
+_DEAL_SCORE = aliased(LeadScore)
 
 # Built once: statements with bound parameters hit SQLAlchemy's compiled cache on every call.
-_CONTACT = select(
-    Contact.id,
-    Contact.name,
-    Contact.company,
-    Contact.email,
-    Contact.owner_id,
-    Contact.pooled_at,
-    _OWNER.display_name.label("owner_name"),
-).outerjoin(_OWNER, _OWNER.id == Contact.owner_id)
+_CONTACT = (
+    select(
+        Contact.id,
+        Contact.name,
+        Contact.company,
+        Contact.email,
+        Contact.owner_id,
+        Contact.pooled_at,
+        _OWNER.display_name.label("owner_name"),
+        _CONTACT_SCORE.score,
+        _CONTACT_SCORE.method.label("score_method"),
+        _CONTACT_SCORE.factors.label("score_factors"),
+    )
+    .outerjoin(_OWNER, _OWNER.id == Contact.owner_id)
+    .outerjoin(
+        _CONTACT_SCORE,
+        and_(_CONTACT_SCORE.subject == "contact", _CONTACT_SCORE.subject_id == Contact.id),
+    )
+)
 _CONTACT_BY_PHONE = (
     _CONTACT.join(ContactPhone, ContactPhone.contact_id == Contact.id)
     .where(ContactPhone.normalized == bindparam("key"))
@@ -156,8 +172,10 @@ _OPEN_DEALS = (
         Stage.is_unsorted,
         Pipeline.id.label("pipeline_id"),
         Pipeline.name.label("pipeline_name"),
+        _DEAL_SCORE.score,
     )
     .join(Stage, Stage.id == Deal.stage_id)
+    .outerjoin(_DEAL_SCORE, and_(_DEAL_SCORE.subject == "deal", _DEAL_SCORE.subject_id == Deal.id))
     .join(Pipeline, Pipeline.id == Deal.pipeline_id)
     .outerjoin(_DEAL_OWNER, _DEAL_OWNER.id == Deal.owner_id)
     .where(Deal.contact_id == bindparam("contact_id"), Stage.kind == "open")
@@ -253,6 +271,15 @@ def read_card(
             "email": contact.email,
         },
         owner=_user(contact.owner_id, contact.owner_name),
+        score=(
+            None
+            if contact.score is None
+            else {
+                "value": contact.score,
+                "method": contact.score_method,
+                "factors": contact.score_factors,
+            }
+        ),
         deals=tuple(
             {
                 "id": d.id,
@@ -263,6 +290,7 @@ def read_card(
                 "owner": _user(d.owner_id, d.owner_name),
                 "stage": {"id": d.stage_id, "name": d.stage_name, "unsorted": d.is_unsorted},
                 "pipeline": {"id": d.pipeline_id, "name": d.pipeline_name},
+                "score": d.score,
             }
             for d in deals
         ),

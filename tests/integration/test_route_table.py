@@ -80,6 +80,8 @@ ANY_USER = frozenset(
         "POST /api/v1/contacts/{id}/claim",
         "POST /api/v1/contacts/{id}/release",
         "GET /api/v1/contacts/{id}/pool-events",
+        "GET /api/v1/contacts/{id}/score",
+        "GET /api/v1/deals/{id}/score",
         "POST /api/v1/imports/uploads",
         "POST /api/v1/imports/uploads/{upload_id}/preview",
         "POST /api/v1/imports",
@@ -184,6 +186,8 @@ HEADS = {
     "GET /api/v1/pbx": Example(),
     "POST /api/v1/contacts/{id}/assign": Example(json={"user_id": 1}),
     "PUT /api/v1/pipelines/{id}/quote-settings": Example(json={}),
+    "GET /api/v1/scoring": Example(),
+    "POST /api/v1/scoring/train": Example(),
 }
 ADMINS = {
     "POST /api/v1/users": Example(json={"login": "newcomer", "role": "seller"}),
@@ -197,6 +201,7 @@ ADMINS = {
     "PATCH /api/v1/products/{id}": Example(json={}),
     "DELETE /api/v1/products/{id}": Example(),
     "POST /api/v1/products/import": Example(json={}),
+    "PUT /api/v1/scoring/rules": Example(json={"base": 40, "rules": []}),
 }
 _PARAM = re.compile(r"\{(\w+)\}")
 _SAMPLE = {"path": "js/app.js", "name": "missing.js", "section": "users"}

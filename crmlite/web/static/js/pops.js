@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { poolNote } from "./pop_pool.js";
+import { popScore, scoreBadge } from "./score.js";
 import { field, h, options, replace } from "./dom.js";
 import { formatDuration, formatMoney, formatPhone, formatRelative, formatTime, t, tOr } from "./i18n.js";
 import { session } from "./session.js";
@@ -220,7 +221,7 @@ function draw() {
   const existing = new Map([...panel.querySelectorAll(".pop")].map((el) => [el.dataset.linkedid, el]));
   const ordered = [...cards.values()].sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
   const nodes = ordered.map((card) => {
-    const key = JSON.stringify([document.documentElement.lang, card.status, card.rev, card.lookup, card.answered_by, card.contact, card.deal, card.looks_like, card.pool]);
+    const key = JSON.stringify([document.documentElement.lang, card.status, card.rev, card.lookup, card.answered_by, card.contact, card.deal, card.looks_like, card.pool, card.score, card.deals]);
     const old = existing.get(card.linkedid);
     if (old && old.dataset.key === key) return old;
     const el = cardEl(card);
@@ -280,6 +281,7 @@ function cardEl(card) {
   !card.contact && card.lookup === "done" ? h("div", { class: "muted" }, t("pop.new_caller")) : null,
   card.owner ? h("div", { class: "muted" }, t("pop.owner", { name: card.owner.name })) : null,
   card.pool ? poolNote(card) : null,
+  popScore(card.score),
   card.looks_like?.length ? h("div", { class: "pop-hint", "data-testid": "pop-looks-like" },
     t("pop.looks_like", { names: card.looks_like.map((c) => (c.company ? `${c.name}, ${c.company}` : c.name)).join("; ") })) : null,
   card.did?.display || card.queue ? h("div", { class: "muted" },
@@ -288,7 +290,7 @@ function cardEl(card) {
       .filter(Boolean).join(" · ")) : null,
   (card.deals || []).length ? h("ul", { class: "pop-deals", "aria-label": t("pop.open_deals") },
     card.deals.map((d) => h("li", {}, h("a", { href: `/deals/${d.id}` }, d.title), " — ",
-      d.stage?.unsorted ? tOr("stage.unsorted", d.stage.name) : d.stage?.name, " · ", formatMoney(d.amount, d.currency)))) : null,
+      d.stage?.unsorted ? tOr("stage.unsorted", d.stage.name) : d.stage?.name, " · ", formatMoney(d.amount, d.currency), " ", scoreBadge(d.score)))) : null,
   (card.activities || []).length && card.status !== "wrap-up" ? h("ul", { class: "pop-activities", "aria-label": t("pop.last_activities") },
     card.activities.map((a) => h("li", {}, formatRelative(a.at), " — ", t(`activity.${a.kind}`), a.body || a.title ? `: ${a.body || a.title}` : ""))) : null);
   if (card.status === "wrap-up") el.append(wrapupForm(card, deal));

@@ -10,6 +10,7 @@ import { exportLinks } from "../exports.js";
 import { isHead, pipelines, session, userName, users } from "../session.js";
 import { errorText, failed, loading, toast } from "../ui.js";
 import { loadStuck, stuckBadge } from "../robots.js";
+import { byScore, scoreBadge } from "../score.js";
 
 const CLOSED = new Set(["won", "lost"]);
 
@@ -56,7 +57,7 @@ export async function render(main, params) {
     return undefined;
   }
   await users();
-  const filters = { owner: "", q: "", from: "", to: "", ...queryParams() };
+  const filters = { owner: "", q: "", from: "", to: "", sort: "", ...queryParams() };
   const board = new Board(main, pipeline, list, filters);
   await board.load();
   const refresh = () => board.load();
@@ -178,6 +179,9 @@ class Board {
         h("input", { type: "date", id: "date-from", value: this.filters.from, on: { change: onFilter("from") } })),
       h("label", { class: "inline-field" }, h("span", {}, t("board.created_to")),
         h("input", { type: "date", id: "date-to", value: this.filters.to, on: { change: onFilter("to") } })),
+      h("label", { class: "inline-field" }, h("span", {}, t("score.sort_label")),
+        h("select", { id: "board-sort", on: { change: (e) => { this.filters.sort = e.target.value; setQueryParams(this.filters); this.draw(); } } },
+          options([["", t("score.sort_newest")], ["score", t("score.sort_score")]], this.filters.sort))),
       exportLinks("/api/v1/deals", { pipeline: this.pipeline.id, ...this.query() }, { id: "deals-export" }),
       h("button", { type: "button", class: "primary", id: "new-deal", on: { click: () => this.newDeal() } },
         "+ ", t("deal.new")));
@@ -204,7 +208,7 @@ class Board {
         on: { click: () => { collapsed ? this.expanded.add(stage.id) : this.expanded.delete(stage.id); this.draw(); } } },
       collapsed ? "⟷" : "–") : null),
     h("div", { class: "cards", role: "list", "aria-label": name, dataset: { stageId: stage.id } },
-      column.cards.map((card) => this.cardEl(card))),
+      (this.filters.sort === "score" ? byScore(column.cards) : column.cards).map((card) => this.cardEl(card))),
     column.nextCursor && !collapsed
       ? h("button", { type: "button", class: "secondary small more", on: { click: () => this.more(column) } },
         t("board.more", { count: column.count - column.cards.length })) : null);
@@ -221,6 +225,7 @@ class Board {
       on: { keydown: (event) => this.onCardKey(event, deal) },
     },
     h("a", { class: "card-title", href: `/deals/${deal.id}` }, deal.title),
+    scoreBadge(deal.score, { class: "card-score", "data-testid": "card-score" }),
     deal.contact ? h("div", { class: "card-contact" }, deal.contact.name || "") : null,
     h("div", { class: "card-meta" },
       h("span", { class: "card-amount" }, formatMoney(deal.amount, deal.currency)),

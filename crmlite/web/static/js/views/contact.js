@@ -7,6 +7,7 @@ import { field, formValues, h, replace } from "../dom.js";
 import { formatMoney, formatPhone, t, tOr } from "../i18n.js";
 import { navigate } from "../router.js";
 import { clickToCall } from "../pops.js";
+import { scorePanel } from "../score.js";
 import { stageById, pipelines, userName, users } from "../session.js";
 import { errorText, failed, loading, showFieldErrors, toast } from "../ui.js";
 import { duplicatesOf, mergeDialog, reasonsText } from "../merge.js";
@@ -49,6 +50,7 @@ export async function render(main, params) {
       poolActions(contact, refresh)),
     duplicateHint(contact, similar, refresh),
     h("div", { class: "grid-2" },
+      scorePanel("contact", contact.id),
       h("section", { class: "panel", "aria-labelledby": "contact-phones" },
         h("h2", { id: "contact-phones" }, t("contact.phones")),
         h("ul", { class: "timeline" }, (contact.phones || []).map((p) => h("li", {},

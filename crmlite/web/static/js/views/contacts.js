@@ -8,6 +8,7 @@ import { userName, users } from "../session.js";
 import { errorText, showFieldErrors } from "../ui.js";
 import { exportLinks } from "../exports.js";
 import { duplicateMessage } from "./contact.js";
+import { scoreBadge } from "../score.js";
 
 export async function render(main) {
   await users();
@@ -15,20 +16,24 @@ export async function render(main) {
   const search = h("input", { type: "search", id: "contact-search", value: queryParams().q || "",
     "aria-label": t("contact.search"), placeholder: t("contact.search") });
   let timer = null;
+  const order = h("select", { id: "contacts-sort", "aria-label": t("score.sort_label"), on: { change: () => load() } },
+    h("option", { value: "name", selected: queryParams().sort !== "-score" }, t("contact.name")),
+    h("option", { value: "-score", selected: queryParams().sort === "-score" }, t("score.sort_score")));
   const exports = exportLinks("/api/v1/contacts", { q: search.value.trim() }, { id: "contacts-export" });
   const load = async () => {
-    setQueryParams({ q: search.value.trim() });
+    setQueryParams({ q: search.value.trim(), sort: order.value === "-score" ? "-score" : "" });
     exports.update({ q: search.value.trim() });
     try {
-      const list = itemsOf(await api.get("/api/v1/contacts", { q: search.value.trim(), limit: 50 }));
+      const list = itemsOf(await api.get("/api/v1/contacts", { q: search.value.trim(), limit: 50, sort: order.value }));
       replace(results, list.length ? h("table", { class: "data" },
         h("thead", {}, h("tr", {}, h("th", {}, t("contact.name")), h("th", {}, t("contact.company")),
-          h("th", {}, t("contact.phones")), h("th", {}, t("contact.owner")))),
+          h("th", {}, t("contact.phones")), h("th", {}, t("contact.owner")), h("th", {}, t("score.title")))),
         h("tbody", {}, list.map((c) => h("tr", {},
           h("td", {}, h("a", { href: `/contacts/${c.id}` }, c.name)),
           h("td", {}, c.company || ""),
           h("td", {}, (c.phones || []).map((p, i) => [i ? ", " : "", h("span", { class: "phone" }, formatPhone(p.normalized || p.raw))])),
-          h("td", {}, userName(c.owner_id)))))) : h("p", { class: "muted" }, t("contact.none")));
+          h("td", {}, userName(c.owner_id)),
+          h("td", {}, scoreBadge(c.score)))))) : h("p", { class: "muted" }, t("contact.none")));
     } catch (err) {
       replace(results, h("p", { class: "form-status" }, errorText(err)));
     }
@@ -59,7 +64,7 @@ export async function render(main) {
     }
   });
   replace(main, h("h1", {}, t("contact.title")),
-    h("div", { class: "toolbar" }, search, exports, h("a", { href: "/import", class: "button secondary small" }, t("import.title"))),
+    h("div", { class: "toolbar" }, search, order, exports, h("a", { href: "/import", class: "button secondary small" }, t("import.title"))),
     results, h("div", { style: { marginTop: "1rem" } }, form));
   await load();
 }

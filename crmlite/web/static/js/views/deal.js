@@ -7,6 +7,7 @@ import {
   formatDate, formatDateTime, formatDuration, formatMoney, formatPhone, t, tOr,
 } from "../i18n.js";
 import { clickToCall } from "../pops.js";
+import { scorePanel } from "../score.js";
 import { isHead, pipelines, session, userName, users } from "../session.js";
 import { errorText, failed, loading, showFieldErrors, toast } from "../ui.js";
 
@@ -68,7 +69,8 @@ export async function render(main, params) {
         editForm(deal, pipeline, refresh)),
       h("section", { class: "panel", "aria-labelledby": "deal-timeline" },
         h("h2", { id: "deal-timeline" }, t("deal.timeline")),
-        timeline(history))),
+        timeline(history)),
+      scorePanel("deal", deal.id)),
     h("div", { class: "grid-2", style: { marginTop: "1rem" } },
       h("section", { class: "panel wide", "aria-labelledby": "deal-calls" },
         h("h2", { id: "deal-calls" }, t("deal.calls")),

@@ -9,6 +9,7 @@ import {
 import { queryParams, setQueryParams } from "../router.js";
 import { isHead, pipelines, session, users } from "../session.js";
 import { errorText, loading } from "../ui.js";
+import { scoringStatusPanel } from "../score.js";
 
 const DAY = 86400000;
 let echartsModule = null;
@@ -122,7 +123,8 @@ export async function render(main) {
         section("forecast", t("reports.forecast"), forecast, (r) => forecastReport(r, chart)),
         section("losses", t("reports.loss_reasons"), losses, (r) => lossReport(r, chart)),
         section("sellers", t("reports.per_seller"), calls, (r) => sellerReport(r, perSeller, chart)),
-        section("missed", t("reports.missed_calls"), missed, (r) => missedReport(r, speed))));
+        section("missed", t("reports.missed_calls"), missed, (r) => missedReport(r, speed)),
+        scoringStatusPanel()));
   }
 
   await draw();
