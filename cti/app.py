@@ -19,7 +19,7 @@ from crmlite.domain.product_text import product_text
 from crmlite.services.standard_pipeline import localize_standard_pipeline
 from crmlite.web.app import setup_crm_web
 from crmlite.web.crm_schemas import PHONE_EXTENSION_PATTERN
-from crmlite.web.keys import DEFAULT_REGION, ENGINE, ONE_HOP, PRODUCT_TEXT, SESSIONS
+from crmlite.web.keys import DEFAULT_REGION, ENGINE, ONE_HOP, PBX_NAMES, PRODUCT_TEXT, SESSIONS
 from crmlite.web.ui import ui_routes
 from cti.callbacks import setup_callback_watch
 from cti.fencing import ConsumerFence
@@ -72,6 +72,7 @@ def create_app(settings: Settings) -> web.Application:
     app[DEFAULT_REGION] = settings.phone.default_region
     app[PRODUCT_TEXT] = product_text(settings.i18n.default_locale)
     app[PHONE_EXTENSION_PATTERN] = settings.phone.extension_pattern
+    app[PBX_NAMES] = tuple(p.name for p in settings.pbx)
     # A frozen writer's transaction is ended well before its lease could be taken over.
     app[CONSUMER_FENCE] = ConsumerFence(idle_limit_s=settings.lease.deadline_s / 2)
     app.cleanup_ctx.append(_database)

@@ -25,12 +25,13 @@ from cti.callflow import CallFlow, OutcomeSink
 from cti.calls import CallTracker
 from cti.fencing import ConsumerFence
 from cti.lease import ConsumerLease, LeaseKeeper, LeaseTimings
+from cti.pops.click_to_call import Originator
 from cti.pops.service import PopService
 from cti.protocol import LinkItem
 from cti.settings import PbxSettings, Settings
 from cti.sim import PbxSimulator
 from cti.web.call_crm import CALL_TO_CRM, WEBHOOK_EVENTS
-from cti.web.pops_keys import CONSUMER_FENCE, ORIGINATOR, POP_SERVICE
+from cti.web.pops_keys import CONSUMER_FENCE, ORIGINATOR, ORIGINATORS, POP_SERVICE
 
 log = structlog.get_logger(__name__)
 
@@ -112,8 +113,12 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
             link.task = asyncio.create_task(consumer, name=f"consume-{pbx.name}")
             telephony.links.append(link)
         if telephony.links:
-            # Click-to-call rings from the first PBX; several PBXs would route by extension.
+            # Click-to-call rings from the PBX of the identity it dials from; the first by default.
             app[ORIGINATOR] = telephony.links[0].originator
+            originators: dict[str, Originator] = {
+                link.settings.name: link.originator for link in telephony.links
+            }
+            app[ORIGINATORS] = originators
         app[TELEPHONY] = telephony
         yield
         await _stop(telephony, fence)

@@ -164,9 +164,9 @@ class RuleExecutor:
                 group = ruleset.group_of_queue(call.queue)
                 logins.update(group.users if group else ())
         by_ext = await (
-            self.users.lookup(session, extensions)
+            self.users.lookup(session, extensions, pbx=call.pbx)
             if self.users is not None
-            else users_by_telephony(session, extensions)
+            else users_by_telephony(session, extensions, pbx=call.pbx)
         )
         by_login = await user_ids_by_login(session, logins)
         return {
@@ -201,6 +201,7 @@ class RuleExecutor:
             recording_url=self._recording(call.recording),
             progress="ringing" if call.state == "dialing" else call.state,
             transfers=len(call.transfers),
+            pbx=call.pbx,
         )
         contact: ContactMode = "none"
         deal: DealRequest | None = None
