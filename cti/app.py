@@ -24,7 +24,7 @@ from crmlite.web.ui import ui_routes
 from cti.callbacks import setup_callback_watch
 from cti.fencing import ConsumerFence
 from cti.pool_watch import setup_pool
-from cti.settings import Settings
+from cti.settings import Settings, pbx_names
 from cti.telephony import setup_telephony
 from cti.web import pbx as pbx_web
 from cti.web import routing as routing_web
@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> web.Application:
     app[DEFAULT_REGION] = settings.phone.default_region
     app[PRODUCT_TEXT] = product_text(settings.i18n.default_locale)
     app[PHONE_EXTENSION_PATTERN] = settings.phone.extension_pattern
-    app[PBX_NAMES] = tuple(p.name for p in settings.pbx)
+    app[PBX_NAMES] = pbx_names(settings)
     # A frozen writer's transaction is ended well before its lease could be taken over.
     app[CONSUMER_FENCE] = ConsumerFence(idle_limit_s=settings.lease.deadline_s / 2)
     app.cleanup_ctx.append(_database)

@@ -76,6 +76,7 @@ class Telephony:
     flow: CallFlow
     links: list[PbxLink] = field(default_factory=list)
     simulator: PbxSimulator | None = None
+    simulators: list[PbxSimulator] = field(default_factory=list)  # one per simulated office
     # PostgreSQL: the consumer leases of this instance; None (SQLite): one instance consumes all.
     keeper: LeaseKeeper | None = None
 
@@ -90,7 +91,7 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
     """Add the telephony cleanup context (after the pops' and the call-to-CRM's)."""
 
     async def telephony_context(app: web.Application) -> AsyncIterator[None]:
-        simulator, pbxs = await _start_simulator(settings)
+        simulators, pbxs = await _start_simulators(settings)
         tracker = CallTracker(
             per_pbx={p.name: p.call_model(settings.phone.extension_pattern) for p in pbxs}
         )
@@ -102,7 +103,13 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
         flow = CallFlow(
             tracker, fast_sinks=[pops], crm=app[CALL_TO_CRM], outcome_sinks=outcome_sinks
         )
-        telephony = Telephony(tracker, flow, simulator=simulator, keeper=_lease_keeper(settings))
+        telephony = Telephony(
+            tracker,
+            flow,
+            simulator=simulators[0] if simulators else None,
+            simulators=simulators,
+            keeper=_lease_keeper(settings),
+        )
         fence = app[CONSUMER_FENCE]
         for pbx in pbxs:
             link = PbxLink(pbx, originator=AmiClient(pbx, events=False))
@@ -126,19 +133,29 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
     app.cleanup_ctx.append(telephony_context)
 
 
-async def _start_simulator(settings: Settings) -> tuple[PbxSimulator | None, Sequence[PbxSettings]]:
+async def _start_simulators(
+    settings: Settings,
+) -> tuple[list[PbxSimulator], Sequence[PbxSettings]]:
+    """The built-in simulated PBXs: one, or one per office of ``[simulator] offices``."""
     if settings.pbx or not settings.simulator.enabled:
-        return None, settings.pbx
+        return [], settings.pbx
     sim_settings = settings.simulator
-    simulator = PbxSimulator(host=sim_settings.host, port=sim_settings.port)
-    simulator.known_callers = sim_settings.known_callers
-    await simulator.start()
-    if sim_settings.calls_per_minute > 0:
-        simulator.start_traffic(sim_settings.calls_per_minute)
-    log.info(
-        "pbx simulator started", port=simulator.port, calls_per_minute=sim_settings.calls_per_minute
-    )
-    return simulator, (simulator.client_settings(name="sim"),)
+    simulators: list[PbxSimulator] = []
+    for index, office in enumerate(sim_settings.offices or (None,)):
+        port = sim_settings.port + index if sim_settings.port else 0
+        simulator = PbxSimulator(host=sim_settings.host, port=port, system_name=office)
+        simulator.known_callers = sim_settings.known_callers
+        await simulator.start()
+        if sim_settings.calls_per_minute > 0:
+            simulator.start_traffic(sim_settings.calls_per_minute)
+        log.info(
+            "pbx simulator started",
+            pbx=office or "sim",
+            port=simulator.port,
+            calls_per_minute=sim_settings.calls_per_minute,
+        )
+        simulators.append(simulator)
+    return simulators, tuple(s.client_settings() for s in simulators)
 
 
 def _lease_keeper(settings: Settings) -> LeaseKeeper | None:
@@ -238,5 +255,5 @@ async def _stop(telephony: Telephony, fence: ConsumerFence) -> None:
         for link in telephony.links:
             await _let_go(link, fence, telephony.keeper)
         await telephony.keeper.engine.dispose()
-    if telephony.simulator is not None:
-        await telephony.simulator.stop()
+    for simulator in telephony.simulators:
+        await simulator.stop()

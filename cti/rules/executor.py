@@ -161,7 +161,7 @@ class RuleExecutor:
                 group = ruleset.group(policy.group)
                 logins.update(group.users if group else ())
             elif isinstance(policy, QueueGroup):
-                group = ruleset.group_of_queue(call.queue)
+                group = ruleset.group_of_queue(call.queue, call.pbx)
                 logins.update(group.users if group else ())
         by_ext = await (
             self.users.lookup(session, extensions, pbx=call.pbx)
@@ -284,7 +284,7 @@ def _assignee(
         group = (
             ruleset.group(policy.group)
             if isinstance(policy, RoundRobin)
-            else ruleset.group_of_queue(call.queue)
+            else ruleset.group_of_queue(call.queue, call.pbx)
         )
         if group is not None:
             members = tuple(users[f"login:{u}"] for u in group.users if f"login:{u}" in users)
