@@ -6,7 +6,8 @@ first, the CRM in per-call lanes, then pops and webhooks with the CRM's outcome.
 it consumes only while it holds the PBX's lease (``cti.lease``): a standby until then, and back to
 standby when the lease is lost (its AMI link closed, what it knew of the PBX's calls forgotten,
 nothing sent). Every instance keeps an originate-only link to each PBX, so click-to-call works
-behind a load balancer whoever consumes.
+behind a load balancer whoever consumes. With several instances the PBXs spread over them
+(``cti.lease_spread``): a lease shed to another instance is released at once.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from cti.callflow import CallFlow, OutcomeSink
 from cti.calls import CallTracker
 from cti.fencing import ConsumerFence
 from cti.lease import ConsumerLease, LeaseKeeper, LeaseTimings
+from cti.lease_spread import LeaseSpread
 from cti.pops.click_to_call import Originator
 from cti.pops.service import PopService
 from cti.protocol import LinkItem
@@ -79,9 +81,17 @@ class Telephony:
     simulators: list[PbxSimulator] = field(default_factory=list)  # one per simulated office
     # PostgreSQL: the consumer leases of this instance; None (SQLite): one instance consumes all.
     keeper: LeaseKeeper | None = None
+    spread: LeaseSpread | None = None  # PostgreSQL: the PBXs spread over the instances
+    spread_task: asyncio.Task[None] | None = None
 
     def status(self) -> list[dict[str, object]]:
         return [link.status(self.tracker) for link in self.links]
+
+    def consumed(self) -> dict[str, dict[str, object]]:
+        """What this instance reports of the PBXs it consumes (for every instance's admin view)."""
+        return {
+            link.settings.name: link.status(self.tracker) for link in self.links if link.consuming
+        }
 
 
 TELEPHONY = web.AppKey("telephony", Telephony)
@@ -119,6 +129,9 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
             consumer = _consume(link, telephony, fence, pops)
             link.task = asyncio.create_task(consumer, name=f"consume-{pbx.name}")
             telephony.links.append(link)
+        if telephony.keeper is not None:
+            telephony.spread = LeaseSpread(telephony.keeper, len(pbxs), telephony.consumed)
+            telephony.spread_task = asyncio.create_task(telephony.spread.run(), name="lease-spread")
         if telephony.links:
             # Click-to-call rings from the PBX of the identity it dials from; the first by default.
             app[ORIGINATOR] = telephony.links[0].originator
@@ -192,6 +205,8 @@ async def _consume(
             return
         fence.drop(lease)
         link.lease = None
+        if lease.shed:
+            await keeper.release(lease)  # given to another instance: it need not wait a deadline
         # Lost: the new consumer resyncs the PBX's calls and sends their cards from now on.
         telephony.tracker.forget(name)
         pops.forget_pbx(name)
@@ -251,6 +266,12 @@ async def _stop(telephony: Telephony, fence: ConsumerFence) -> None:
         await link.originator.stop()
     # The lanes finish the calls' CRM work under the leases, which are released after it.
     await telephony.flow.lanes.drain(timeout_s=5.0)
+    if telephony.spread_task is not None:
+        telephony.spread_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await telephony.spread_task
+    if telephony.spread is not None:
+        await telephony.spread.leave()
     if telephony.keeper is not None:
         for link in telephony.links:
             await _let_go(link, fence, telephony.keeper)

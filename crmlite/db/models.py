@@ -671,3 +671,17 @@ class ConsumerLease(Base):
     epoch: Mapped[int] = mapped_column(BigInteger)
     acquired_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class ConsumerInstance(Base):
+    """An instance that may consume PBXs, seen alive at ``seen_at`` (database clock).
+
+    The PBXs' leases spread over the instances seen within a lease deadline (``cti.lease_spread``);
+    ``status`` is what the instance last reported of the PBXs it consumes (the admin screen).
+    """
+
+    __tablename__ = "consumer_instances"
+
+    holder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    status: Mapped[dict[str, object] | None] = mapped_column(JSON)

@@ -4,7 +4,8 @@
 existing row keeps, means every PBX) and the unique (kind, value) becomes unique per PBX: one
 partial index for the every-PBX rows, one for the rows of a named PBX, since a unique constraint
 counts NULLs as distinct on both databases. Call activities note the PBX they went through, so
-reports and the call log filter by office.
+reports and the call log filter by office. ``consumer_instances`` lists the instances alive, so
+the PBXs' consumer leases spread over them.
 
 Revision ID: 0015
 Revises: 0009
@@ -15,11 +16,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import crmlite.db.models
+
 revision = "0015"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
 
+_UTC = crmlite.db.models.UtcDateTime(timezone=True)
 _EVERY = sa.text("pbx IS NULL")
 _ONE = sa.text("pbx IS NOT NULL")
 
@@ -44,9 +48,17 @@ def upgrade() -> None:
         )
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.add_column(sa.Column("pbx", sa.String(length=64), nullable=True))
+    op.create_table(
+        "consumer_instances",
+        sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.Column("seen_at", _UTC, nullable=False),
+        sa.Column("status", sa.JSON(), nullable=True),
+        sa.PrimaryKeyConstraint("holder", name=op.f("pk_consumer_instances")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("consumer_instances")
     with op.batch_alter_table("activities", schema=None) as batch_op:
         batch_op.drop_column("pbx")
     # Going back to one PBX: a (kind, value) kept on two PBXs cannot stay unique; the
