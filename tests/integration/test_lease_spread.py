@@ -15,6 +15,7 @@ from crmlite.db.engine import create_engine
 from cti.lease import LeaseKeeper, LeaseTimings
 from cti.lease_spread import LeaseSpread, roster
 from tests.conftest import POSTGRES_URL, DatabaseTemplates
+from tests.integration.failover_support import wait_until
 
 TIMINGS = LeaseTimings(deadline_s=0.6, renew_interval_s=0.1, safety_margin_s=0.2)
 PBXS = ("east", "west")
@@ -72,10 +73,7 @@ def _instance(engine: AsyncEngine, holder: str) -> Instance:
 
 
 async def _until(check: Callable[[], bool], what: str, timeout_s: float = 15.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not check():
-            await asyncio.sleep(0.05)
-    assert check(), what
+    await wait_until(check, timeout_s, what)
 
 
 async def test_two_instances_consume_one_pbx_each_and_a_death_moves_its_pbx(
