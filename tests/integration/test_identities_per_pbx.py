@@ -22,10 +22,12 @@ from crmlite.services.telephony_users import TelephonyUserCache
 from crmlite.services.users import Identity, IdentityTaken, users_by_telephony
 from crmlite.web.keys import PBX_NAMES
 from cti.app import create_app
+from cti.pops.directory import CachedUserDirectory
 from cti.settings import Settings
 from tests.support.api import ApiHarness, start_api
 
 Sessions = async_sessionmaker[AsyncSession]
+NAMES = ("101", "PJSIP/101", "PJSIP/150", "150")
 
 
 async def _user(db: AsyncSession, login: str, *identities: Identity) -> int:
@@ -168,3 +170,21 @@ async def test_the_user_editor_api_edits_identities_per_pbx(offices: ApiHarness)
     assert "identities.0.pbx" in str(unknown.json())
     kept = await admin.get(f"/api/v1/users/{boris.id}")
     assert kept.json()["identities"] == [{"kind": "extension", "value": "101", "pbx": "west"}]
+
+
+async def test_the_pops_directory_answers_per_pbx_from_its_preload(sessions: Sessions) -> None:
+    async with sessions.begin() as db:
+        await _user(db, "anna", Identity("extension", "101", "east"))
+        await _user(db, "boris", Identity("extension", "101", "west"))
+        await _user(db, "maria", Identity("interface", "PJSIP/150"))
+    directory = CachedUserDirectory(sessions)
+    assert await directory.preload() > 0
+    found = {
+        pbx: {name: user.login for name, user in (await directory.resolve(NAMES, pbx=pbx)).items()}
+        for pbx in ("east", "west", "north")
+    }
+    assert found == {
+        "east": {"101": "anna", "PJSIP/101": "anna", "PJSIP/150": "maria", "150": "maria"},
+        "west": {"101": "boris", "PJSIP/101": "boris", "PJSIP/150": "maria", "150": "maria"},
+        "north": {"PJSIP/150": "maria", "150": "maria"},
+    }
