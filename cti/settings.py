@@ -101,6 +101,9 @@ class PbxSettings(_Section):
     trunk_endpoints: tuple[str, ...] = ("trunk",)
     # Trunks to the company's other offices: calls over them are internal (no contact, no deal).
     office_trunks: tuple[str, ...] = ()
+    # The office's own numbers (DIDs, main line), any form: a call from or to a number of any
+    # configured PBX is a colleague's, even over the public network: no contact, no deal.
+    dids: tuple[str, ...] = ()
     inbound_contexts: tuple[str, ...] = ("from-trunk",)
     internal_contexts: tuple[str, ...] = ("from-internal",)
     originate_context: str = "from-internal"

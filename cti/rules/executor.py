@@ -114,6 +114,7 @@ class RuleExecutor:
         text: ProductText | None = None,
         pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
         users: TelephonyUserCache | None = None,
+        office_numbers: frozenset[str] = frozenset(),
     ) -> None:
         self.phone_rules = phone_rules
         self.recording_base_url = recording_base_url
@@ -121,12 +122,15 @@ class RuleExecutor:
         self.text = text or product_text("en")
         self.pool_ring = pool_ring  # [pool] ring: who takes a pool contact's call deal
         self.users = users  # None: ask the database on every event
+        self.office_numbers = office_numbers  # E.164 numbers of the offices' own PBXs
 
     async def apply(self, session: AsyncSession, ruleset: RuleSet, event: CallEvent) -> CrmOutcome:
         """Everything for ``event`` in one unit of work; the caller commits (or retries)."""
         call = event.call
         customer, name, ours = customer_side(call)
         phone = customer_phone(customer, self.phone_rules)
+        if phone is not None and phone.normalized in self.office_numbers:
+            return CrmOutcome(call.linkedid, event.kind, ())  # another office calling: a colleague
         did = customer_phone(call.did, self.phone_rules) if call.did else None
         known = (
             phone is not None

@@ -23,7 +23,8 @@ from crmlite.services.auth import create_api_token
 from crmlite.services.contacts import ContactService
 from crmlite.services.phones import PhoneInput
 from crmlite.services.users import Identity, create_user
-from cti.settings import Settings
+from cti.app import create_app
+from cti.settings import ConfigError, Settings
 from cti.sim import PbxSimulator, flows
 from cti.telephony import TELEPHONY
 from tests.integration.pops_support import RunningApp, open_tab, receive, start_app
@@ -31,6 +32,8 @@ from tests.integration.pops_support import RunningApp, open_tab, receive, start_
 Sessions = async_sessionmaker[AsyncSession]
 EAST_CALLER = "+79161110001"
 WEST_CALLER = "+79162220002"
+# Each office's main number, as its [[pbx]] dids give it (any form).
+OFFICE_NUMBERS = {"east": "8 (495) 123-00-00", "west": "+7 812 456-00-00"}
 
 
 @dataclass
@@ -52,7 +55,9 @@ async def offices() -> AsyncIterator[dict[str, PbxSimulator]]:
 @pytest.fixture
 async def running(database_url: str, offices: dict[str, PbxSimulator]) -> AsyncIterator[RunningApp]:
     pbx = [
-        offices[name].client_settings(office_trunks=(f"office-{other}",)).model_dump(mode="json")
+        offices[name]
+        .client_settings(office_trunks=(f"office-{other}",), dids=(OFFICE_NUMBERS[name],))
+        .model_dump(mode="json")
         | {"secret": offices[name].secret}
         for name, other in (("east", "west"), ("west", "east"))
     ]
@@ -248,3 +253,37 @@ async def test_a_call_between_the_offices_makes_no_contact(
         contacts = await db.scalar(select(func.count()).select_from(Contact))
         deals = await db.scalar(select(func.count()).select_from(Deal))
     assert (contacts, deals) == (0, 0)
+
+
+async def test_a_call_from_the_other_offices_number_over_the_public_network_makes_no_contact(
+    running: RunningApp, offices: dict[str, PbxSimulator], sessions: Sessions
+) -> None:
+    _, boris = await _anna_and_boris(sessions)
+    west = offices["west"]
+    # Over the provider's trunk, from the east office's main number: a colleague all the same.
+    await west.play(
+        flows.direct_call(west.ids, caller="+74951230000", agent="101", ring_s=0.5, talk_s=0.5),
+        20.0,
+    )
+    # A customer's call the same way is a customer's.
+    await west.play(
+        flows.direct_call(west.ids, caller=WEST_CALLER, agent="101", ring_s=0.5, talk_s=0.5),
+        20.0,
+    )
+    await asyncio.sleep(0.2)
+    await _settled(running)
+    async with sessions() as db:
+        numbers = (await db.scalars(select(ContactPhone.normalized))).all()
+        owners = (await db.scalars(select(Deal.owner_id))).all()
+    assert (numbers, owners) == ([WEST_CALLER], [boris.user_id])
+
+
+def test_an_office_number_that_is_no_phone_number_stops_the_start(database_url: str) -> None:
+    settings = Settings.model_validate(
+        {
+            "database": {"url": database_url},
+            "pbx": [{"name": "east", "username": "u", "secret": "s", "dids": ["main line"]}],
+        }
+    )
+    with pytest.raises(ConfigError, match="east: dids: 'main line'"):
+        create_app(settings)
