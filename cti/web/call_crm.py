@@ -24,7 +24,7 @@ from crmlite.web.keys import ENGINE, SESSIONS
 from cti.rules.book import RuleBook
 from cti.rules.call_to_crm import CallToCrm
 from cti.rules.executor import RuleExecutor
-from cti.settings import ConfigError, Settings
+from cti.settings import ConfigError, Settings, pbx_names
 from cti.web.pops_keys import CONSUMER_FENCE
 from cti.webhooks.deal_feed import DealChangeFeed
 from cti.webhooks.events import WebhookEvents
@@ -59,7 +59,7 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
 
     async def call_crm_context(app: web.Application) -> AsyncIterator[None]:
         sessions = app[SESSIONS]
-        book = RuleBook(phone_rules, file=settings.rules.file)
+        book = RuleBook(phone_rules, file=settings.rules.file, pbxs=pbx_names(settings))
         await book.load(sessions)
         engine = app[ENGINE]
         users = TelephonyUserCache(shared=engine.dialect.name == "postgresql")

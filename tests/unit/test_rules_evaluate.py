@@ -30,6 +30,7 @@ from cti.rules.model import (
     moments_of,
     parse_rules,
 )
+from cti.rules.model.catalog import Catalog, check_references
 
 # 2026-11-23 was a Monday; 10:00 in Moscow is 07:00 UTC.
 MONDAY_10_MSK = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)
@@ -245,3 +246,21 @@ def test_facts_carry_the_pbx_and_groups_serve_their_pbxs_queue() -> None:
         (group.name if (group := ruleset.group_of_queue("sales", pbx)) else None)
         for pbx in ("east", "west", None)
     ] == ["east-sales", "sales", "sales"]
+
+
+def test_a_rule_naming_an_unknown_pbx_is_a_problem() -> None:
+    ruleset = parse_rules(
+        {
+            "queues": ["east/sales", "north/sales", "sales"],
+            "rules": [{"id": "r", "when": {"pbx": ["east", "west", "south"]}}],
+        }
+    )
+    catalog = Catalog(pipelines={}, default_pipeline=None, users=frozenset())
+    assert check_references(ruleset, catalog) == []  # no PBX names known: nothing to check
+    known = Catalog(
+        pipelines={}, default_pipeline=None, users=frozenset(), pbxs=frozenset({"east", "west"})
+    )
+    assert [(p.path, p.message) for p in check_references(ruleset, known)] == [
+        ("rules[0].when.pbx", "no PBX called 'south' (configured: east, west)"),
+        ("queues", "'north/sales': no PBX called 'north' (east, west)"),
+    ]
