@@ -23,6 +23,7 @@ from crmlite.services.auth import create_api_token
 from crmlite.services.contacts import ContactService
 from crmlite.services.phones import PhoneInput
 from crmlite.services.users import Identity, create_user
+from crmlite.web.keys import PBX_NAMES
 from cti.app import create_app
 from cti.settings import ConfigError, Settings
 from cti.sim import PbxSimulator, flows
@@ -287,3 +288,41 @@ def test_an_office_number_that_is_no_phone_number_stops_the_start(database_url: 
     )
     with pytest.raises(ConfigError, match="east: dids: 'main line'"):
         create_app(settings)
+
+
+async def test_the_built_in_simulator_runs_one_pbx_per_office(
+    database_url: str, sessions: Sessions
+) -> None:
+    settings = Settings.model_validate(
+        {
+            "database": {"url": database_url},
+            "simulator": {
+                "enabled": True,
+                "port": 0,
+                "calls_per_minute": 0,
+                "offices": ["east", "west"],
+            },
+        }
+    )
+    running = await start_app(database_url, settings=settings)
+    try:
+        telephony = running.app[TELEPHONY]
+        assert [s.system_name for s in telephony.simulators] == ["east", "west"]
+        assert [link.settings.name for link in telephony.links] == ["east", "west"]
+        assert len({s.port for s in telephony.simulators}) == 2
+        assert running.app[PBX_NAMES] == ("east", "west")
+        _, boris = await _anna_and_boris(sessions)
+        west = telephony.simulators[1]
+        await asyncio.wait_for(west.wait_for_login(2), timeout=10)
+        async with aiohttp.ClientSession() as client:
+            tab = await open_tab(client, running.url, boris.token)
+            assert (await receive(tab))["type"] == "state"
+            call = asyncio.create_task(
+                west.ring_queue(caller=WEST_CALLER, answer_by="101", ring_s=0.5, speed=20.0)
+            )
+            cards = await _cards_until_wrapup(tab)
+            await call
+            await tab.close()
+        assert {card["card"]["pbx"] for card in cards} == {"west"}
+    finally:
+        await running.close()
