@@ -8,6 +8,7 @@ the right one on each PBX, and a call between the offices over their trunk makes
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -326,3 +327,45 @@ async def test_the_built_in_simulator_runs_one_pbx_per_office(
         assert {card["card"]["pbx"] for card in cards} == {"west"}
     finally:
         await running.close()
+
+
+async def test_click_to_call_defaults_to_the_pbx_of_the_users_latest_call(
+    running: RunningApp, offices: dict[str, PbxSimulator], sessions: Sessions
+) -> None:
+    maria = await _seller(
+        sessions,
+        "maria",
+        Identity("extension", "150", "east"),
+        Identity("extension", "250", "west"),
+    )
+    async with aiohttp.ClientSession() as client:
+
+        async def click() -> dict[str, Any]:
+            async with client.post(
+                f"{running.url}/api/v1/calls",
+                json={"number": "+79167654321"},
+                headers={"Authorization": f"Bearer {maria.token}"},
+            ) as answer:
+                assert answer.status == 202, await answer.text()
+                placed: dict[str, Any] = await answer.json()
+            await asyncio.sleep(0.3)
+            return placed
+
+        first = await click()  # no call yet: her first phone, by PBX name
+        async with sessions.begin() as db:
+            db.add(
+                Activity(
+                    kind="call",
+                    created_at=dt.datetime.now(dt.UTC),
+                    started_at=dt.datetime.now(dt.UTC),
+                    direction="inbound",
+                    agent_id=maria.user_id,
+                    pbx="west",
+                )
+            )
+        second = await click()
+    assert [(p["pbx"], p["extension"]) for p in (first, second)] == [
+        ("east", "150"),
+        ("west", "250"),
+    ]
+    assert [o.channel for o in offices["west"].originates] == ["PJSIP/250"]
