@@ -119,6 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=5039)
     sim.add_argument("--calls-per-minute", type=float, default=6.0)
     sim.add_argument("--replay", metavar="FILE.ami", help="serve this capture instead")
+    sim.add_argument(
+        "--office",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="one simulated PBX per office, on --port, --port+1, ... (repeat: --office east"
+        " --office west), each numbered from 101 with NAME as its systemname",
+    )
     sim.set_defaults(module="cti.commands.sim")
 
     importer = commands.add_parser(

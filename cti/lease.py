@@ -13,6 +13,10 @@ renewal was *sent* plus the deadline minus a safety margin: before the database 
 lease away. Past that it must renew before acting again (``ConsumerLease.confirm``): a woken
 consumer learns it lost the lease before it sends anything. Should its clock lie, the database
 refuses its writes anyway (``cti.fencing``). SQLite is single-instance: no lease there.
+
+With several instances and several PBXs the leases spread (``cti.lease_spread``): an instance
+holding its fair share takes a free lease only once it has been free for a while, and one holding
+more than its share sheds one, which rests here a moment so that another instance takes it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import structlog
 from sqlalchemy import TextClause, text
@@ -41,7 +46,7 @@ _ACQUIRE = text(
             epoch = consumer_leases.epoch + 1,
             acquired_at = excluded.acquired_at,
             expires_at = excluded.expires_at
-        WHERE consumer_leases.expires_at <= now()
+        WHERE consumer_leases.expires_at <= now() - make_interval(secs => :grace)
     RETURNING epoch
     """
 )
@@ -92,6 +97,7 @@ class ConsumerLease:
         self._keeper = keeper
         self._valid_until = valid_until
         self._renewing: asyncio.Task[bool] | None = None
+        self.shed = False  # given up to spread the PBXs, not taken over
 
     def valid(self) -> bool:
         """True while this instance may act for the PBX without asking the database."""
@@ -106,6 +112,7 @@ class ConsumerLease:
         if not self.lost.is_set():
             log.warning("consumer lease lost", pbx=self.pbx, epoch=self.epoch, reason=reason)
             self.lost.set()
+        self._keeper.forget(self)
 
     async def confirm(self) -> bool:
         """True once the lease is known to be ours; False once it is lost.
@@ -142,19 +149,32 @@ class LeaseKeeper:
         self.timings = timings
         self.holder = holder or instance_id()
         self.clock = clock
+        self.held: dict[str, ConsumerLease] = {}  # the leases this instance holds, by PBX
+        # Set when the PBXs spread over the instances (``cti.lease_spread.LeaseSpread``).
+        self.spread: Spread | None = None
+        self._resting: dict[str, float] = {}  # PBX -> not to be taken again before (clock)
 
     async def acquire(self, pbx: str) -> ConsumerLease:
         """Wait (standby) until this instance holds ``pbx``'s lease."""
         waiting_logged = False
         while True:
             sent = self.clock()
-            try:
-                epoch = await self._statement(_ACQUIRE, pbx=pbx, deadline=self.timings.deadline_s)
-            except LeaseUnreachable:
-                epoch = None
+            epoch = None
+            if sent >= self._resting.get(pbx, 0.0):
+                # At our fair share: take a free lease only once nobody else took it for a while.
+                spread = self.spread
+                grace = 0.0 if spread is None or spread.may_take(len(self.held)) else spread.grace_s
+                try:
+                    epoch = await self._statement(
+                        _ACQUIRE, pbx=pbx, deadline=self.timings.deadline_s, grace=grace
+                    )
+                except LeaseUnreachable:
+                    epoch = None
             if epoch is not None:
                 log.info("consumer lease acquired", pbx=pbx, epoch=epoch, holder=self.holder)
-                return ConsumerLease(self, pbx, epoch, sent + self.timings.trusted_s)
+                lease = ConsumerLease(self, pbx, epoch, sent + self.timings.trusted_s)
+                self.held[pbx] = lease
+                return lease
             if not waiting_logged:
                 log.info("standby: another instance consumes the pbx", pbx=pbx)
                 waiting_logged = True
@@ -189,9 +209,21 @@ class LeaseKeeper:
         lease.extend(sent + self.timings.trusted_s)
         return True
 
+    def forget(self, lease: ConsumerLease) -> None:
+        """``lease`` no longer counts among the held ones."""
+        if self.held.get(lease.pbx) is lease:
+            del self.held[lease.pbx]
+
+    def shed(self, lease: ConsumerLease, rest_s: float) -> None:
+        """Give ``lease`` up so another instance takes the PBX; not ours again for ``rest_s``."""
+        lease.shed = True
+        self._resting[lease.pbx] = self.clock() + rest_s
+        lease.lose("spreading the PBXs: another instance has fewer")
+
     async def release(self, lease: ConsumerLease) -> None:
         """Let a standby take over now (a clean stop)."""
         lease.lost.set()
+        self.forget(lease)
         try:
             await self._statement(_RELEASE, pbx=lease.pbx, epoch=lease.epoch)
         except LeaseUnreachable:
@@ -220,3 +252,12 @@ class LeaseKeeper:
 
 class LeaseUnreachable(Exception):
     """The database did not answer a lease statement."""
+
+
+class Spread(Protocol):
+    """How many leases this instance should hold (``cti.lease_spread.LeaseSpread`` fits)."""
+
+    @property
+    def grace_s(self) -> float: ...
+
+    def may_take(self, held: int) -> bool: ...

@@ -99,6 +99,11 @@ class PbxSettings(_Section):
     originate_username: str | None = None
     originate_secret: SecretStr | None = None
     trunk_endpoints: tuple[str, ...] = ("trunk",)
+    # Trunks to the company's other offices: calls over them are internal (no contact, no deal).
+    office_trunks: tuple[str, ...] = ()
+    # The office's own numbers (DIDs, main line), any form: a call from or to a number of any
+    # configured PBX is a colleague's, even over the public network: no contact, no deal.
+    dids: tuple[str, ...] = ()
     inbound_contexts: tuple[str, ...] = ("from-trunk",)
     internal_contexts: tuple[str, ...] = ("from-internal",)
     originate_context: str = "from-internal"
@@ -135,6 +140,7 @@ class PbxSettings(_Section):
         """The call model's view of this PBX's dial plan."""
         return CallModelConfig(
             trunk_endpoints=self.trunk_endpoints,
+            office_trunk_endpoints=self.office_trunks,
             inbound_contexts=self.inbound_contexts,
             internal_contexts=self.internal_contexts,
             extension_pattern=extension_pattern,
@@ -150,6 +156,9 @@ class SimulatorSettings(_Section):
     calls_per_minute: float = Field(4.0, ge=0)
     # Numbers the generated calls come from half the time (e.g. known contacts, for the demo).
     known_callers: tuple[str, ...] = ()
+    # Several offices: one simulated PBX per name, on consecutive ports from ``port``, each with
+    # the same extension plan (101, 102, ...) and its name as Asterisk's systemname.
+    offices: tuple[str, ...] = ()
 
 
 class PopsSettings(_Section):
@@ -269,6 +278,15 @@ class Settings(_Section):
     i18n: I18nSettings = I18nSettings()
     webhooks: tuple[WebhookSettings, ...] = ()
 
+    @model_validator(mode="after")
+    def _one_name_per_pbx(self) -> Settings:
+        # Identities, rules, leases and reports name a PBX: two with one name would be one office.
+        names = [p.name for p in self.pbx] or list(self.simulator.offices)
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"[[pbx]] names must differ: {', '.join(twice)} given twice")
+        return self
+
 
 _SHORT_ENV = {
     "CTI_DATABASE_URL": ("database", "url"),
@@ -323,3 +341,12 @@ def _describe(err: ValidationError, source: str | Path | None) -> str:
         key = ".".join(str(part) for part in problem["loc"])
         lines.append(f"  {key}: {problem['msg']}")
     return "\n".join(lines)
+
+
+def pbx_names(settings: Settings) -> tuple[str, ...]:
+    """The configured PBXs' names (the simulated offices' when the simulator stands in)."""
+    if settings.pbx:
+        return tuple(p.name for p in settings.pbx)
+    if settings.simulator.enabled:
+        return settings.simulator.offices
+    return ()

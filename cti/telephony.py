@@ -6,7 +6,8 @@ first, the CRM in per-call lanes, then pops and webhooks with the CRM's outcome.
 it consumes only while it holds the PBX's lease (``cti.lease``): a standby until then, and back to
 standby when the lease is lost (its AMI link closed, what it knew of the PBX's calls forgotten,
 nothing sent). Every instance keeps an originate-only link to each PBX, so click-to-call works
-behind a load balancer whoever consumes.
+behind a load balancer whoever consumes. With several instances the PBXs spread over them
+(``cti.lease_spread``): a lease shed to another instance is released at once.
 """
 
 from __future__ import annotations
@@ -26,12 +27,14 @@ from cti.calls import CallTracker
 from cti.fencing import ConsumerFence
 from cti.lanes import OrderedLanes
 from cti.lease import ConsumerLease, LeaseKeeper, LeaseTimings
+from cti.lease_spread import LeaseSpread
+from cti.pops.click_to_call import Originator
 from cti.pops.service import PopService
 from cti.protocol import LinkItem
 from cti.settings import PbxSettings, Settings
 from cti.sim import PbxSimulator
 from cti.web.call_crm import CALL_TO_CRM, WEBHOOK_EVENTS
-from cti.web.pops_keys import CONSUMER_FENCE, ORIGINATOR, POP_SERVICE
+from cti.web.pops_keys import CONSUMER_FENCE, ORIGINATOR, ORIGINATORS, POP_SERVICE
 
 log = structlog.get_logger(__name__)
 
@@ -76,11 +79,20 @@ class Telephony:
     flow: CallFlow
     links: list[PbxLink] = field(default_factory=list)
     simulator: PbxSimulator | None = None
+    simulators: list[PbxSimulator] = field(default_factory=list)  # one per simulated office
     # PostgreSQL: the consumer leases of this instance; None (SQLite): one instance consumes all.
     keeper: LeaseKeeper | None = None
+    spread: LeaseSpread | None = None  # PostgreSQL: the PBXs spread over the instances
+    spread_task: asyncio.Task[None] | None = None
 
     def status(self) -> list[dict[str, object]]:
         return [link.status(self.tracker) for link in self.links]
+
+    def consumed(self) -> dict[str, dict[str, object]]:
+        """What this instance reports of the PBXs it consumes (for every instance's admin view)."""
+        return {
+            link.settings.name: link.status(self.tracker) for link in self.links if link.consuming
+        }
 
 
 TELEPHONY = web.AppKey("telephony", Telephony)
@@ -90,7 +102,7 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
     """Add the telephony cleanup context (after the pops' and the call-to-CRM's)."""
 
     async def telephony_context(app: web.Application) -> AsyncIterator[None]:
-        simulator, pbxs = await _start_simulator(settings)
+        simulators, pbxs = await _start_simulators(settings)
         tracker = CallTracker(
             per_pbx={p.name: p.call_model(settings.phone.extension_pattern) for p in pbxs}
         )
@@ -107,7 +119,13 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
             outcome_sinks=outcome_sinks,
             lanes=lanes,
         )
-        telephony = Telephony(tracker, flow, simulator=simulator, keeper=_lease_keeper(settings))
+        telephony = Telephony(
+            tracker,
+            flow,
+            simulator=simulators[0] if simulators else None,
+            simulators=simulators,
+            keeper=_lease_keeper(settings),
+        )
         fence = app[CONSUMER_FENCE]
         for pbx in pbxs:
             link = PbxLink(pbx, originator=AmiClient(pbx, events=False))
@@ -117,9 +135,16 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
             consumer = _consume(link, telephony, fence, pops)
             link.task = asyncio.create_task(consumer, name=f"consume-{pbx.name}")
             telephony.links.append(link)
+        if telephony.keeper is not None:
+            telephony.spread = LeaseSpread(telephony.keeper, len(pbxs), telephony.consumed)
+            telephony.spread_task = asyncio.create_task(telephony.spread.run(), name="lease-spread")
         if telephony.links:
-            # Click-to-call rings from the first PBX; several PBXs would route by extension.
+            # Click-to-call rings from the PBX of the identity it dials from; the first by default.
             app[ORIGINATOR] = telephony.links[0].originator
+            originators: dict[str, Originator] = {
+                link.settings.name: link.originator for link in telephony.links
+            }
+            app[ORIGINATORS] = originators
         app[TELEPHONY] = telephony
         yield
         await _stop(telephony, fence)
@@ -127,19 +152,29 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
     app.cleanup_ctx.append(telephony_context)
 
 
-async def _start_simulator(settings: Settings) -> tuple[PbxSimulator | None, Sequence[PbxSettings]]:
+async def _start_simulators(
+    settings: Settings,
+) -> tuple[list[PbxSimulator], Sequence[PbxSettings]]:
+    """The built-in simulated PBXs: one, or one per office of ``[simulator] offices``."""
     if settings.pbx or not settings.simulator.enabled:
-        return None, settings.pbx
+        return [], settings.pbx
     sim_settings = settings.simulator
-    simulator = PbxSimulator(host=sim_settings.host, port=sim_settings.port)
-    simulator.known_callers = sim_settings.known_callers
-    await simulator.start()
-    if sim_settings.calls_per_minute > 0:
-        simulator.start_traffic(sim_settings.calls_per_minute)
-    log.info(
-        "pbx simulator started", port=simulator.port, calls_per_minute=sim_settings.calls_per_minute
-    )
-    return simulator, (simulator.client_settings(name="sim"),)
+    simulators: list[PbxSimulator] = []
+    for index, office in enumerate(sim_settings.offices or (None,)):
+        port = sim_settings.port + index if sim_settings.port else 0
+        simulator = PbxSimulator(host=sim_settings.host, port=port, system_name=office)
+        simulator.known_callers = sim_settings.known_callers
+        await simulator.start()
+        if sim_settings.calls_per_minute > 0:
+            simulator.start_traffic(sim_settings.calls_per_minute)
+        log.info(
+            "pbx simulator started",
+            pbx=office or "sim",
+            port=simulator.port,
+            calls_per_minute=sim_settings.calls_per_minute,
+        )
+        simulators.append(simulator)
+    return simulators, tuple(s.client_settings() for s in simulators)
 
 
 def crm_concurrency(settings: Settings) -> int:
@@ -184,6 +219,8 @@ async def _consume(
             return
         fence.drop(lease)
         link.lease = None
+        if lease.shed:
+            await keeper.release(lease)  # given to another instance: it need not wait a deadline
         # Lost: the new consumer resyncs the PBX's calls and sends their cards from now on.
         telephony.tracker.forget(name)
         pops.forget_pbx(name)
@@ -243,9 +280,15 @@ async def _stop(telephony: Telephony, fence: ConsumerFence) -> None:
         await link.originator.stop()
     # The lanes finish the calls' CRM work under the leases, which are released after it.
     await telephony.flow.lanes.drain(timeout_s=5.0)
+    if telephony.spread_task is not None:
+        telephony.spread_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await telephony.spread_task
+    if telephony.spread is not None:
+        await telephony.spread.leave()
     if telephony.keeper is not None:
         for link in telephony.links:
             await _let_go(link, fence, telephony.keeper)
         await telephony.keeper.engine.dispose()
-    if telephony.simulator is not None:
-        await telephony.simulator.stop()
+    for simulator in telephony.simulators:
+        await simulator.stop()

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncAttrs
@@ -85,18 +86,41 @@ class User(Base):
 
 
 class TelephonyIdentity(Base):
-    """How the PBX names a user: an extension (101), an interface (PJSIP/101), a queue member."""
+    """How a PBX names a user: an extension (101), an interface (PJSIP/101), a queue member.
+
+    ``pbx`` names the configured PBX the identity belongs to; NULL means every PBX (the only kind
+    before migration 0015). Two offices may both have a 101: unique per (pbx, kind, value). SQL
+    treats NULLs as distinct in a unique constraint, so two partial indexes hold the two cases;
+    that an every-PBX identity also clashes with a one-PBX one is the users service's check.
+    """
 
     __tablename__ = "telephony_identities"
     __table_args__ = (
-        UniqueConstraint("kind", "value"),
         CheckConstraint("kind IN ('extension', 'interface', 'queue_member')", name="kind"),
+        Index(
+            "uq_telephony_identities_every_pbx",
+            "kind",
+            "value",
+            unique=True,
+            sqlite_where=text("pbx IS NULL"),
+            postgresql_where=text("pbx IS NULL"),
+        ),
+        Index(
+            "uq_telephony_identities_pbx_kind_value",
+            "pbx",
+            "kind",
+            "value",
+            unique=True,
+            sqlite_where=text("pbx IS NOT NULL"),
+            postgresql_where=text("pbx IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(PK, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(128))
+    pbx: Mapped[str | None] = mapped_column(String(64))
 
     user: Mapped[User] = relationship(back_populates="identities", lazy="raise")
 
@@ -441,6 +465,7 @@ class Activity(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recording_url: Mapped[str | None] = mapped_column(String(500))
     linkedid: Mapped[str | None] = mapped_column(String(64), index=True)
+    pbx: Mapped[str | None] = mapped_column(String(64))  # the PBX (office) a call went through
     # Tasks
     title: Mapped[str | None] = mapped_column(String(200))
     due_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
@@ -658,6 +683,18 @@ class ConsumerLease(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
+class ConsumerInstance(Base):
+    """An instance that may consume PBXs, seen alive at ``seen_at`` (database clock).
+
+    The PBXs' leases spread over the instances seen within a lease deadline (``cti.lease_spread``);
+    ``status`` is what the instance last reported of the PBXs it consumes (the admin screen).
+    """
+
+    __tablename__ = "consumer_instances"
+
+    holder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    status: Mapped[dict[str, object] | None] = mapped_column(JSON)
 # --- Stage robots (migration 0012) ------------------------------------------------------------
 
 

@@ -25,12 +25,16 @@ P90 = 90
 
 @dataclass(frozen=True, slots=True)
 class ReportScope:
-    """What a report covers: a pipeline, the time window [since, until), one seller or all."""
+    """What a report covers: a pipeline, the time window [since, until), one seller or all.
+
+    ``pbx`` narrows the call reports to the calls of one PBX (office); None: every office.
+    """
 
     pipeline_id: int | None
     since: dt.datetime
     until: dt.datetime
     seller_id: int | None = None
+    pbx: str | None = None
 
     def __post_init__(self) -> None:
         if self.since.tzinfo is None or self.until.tzinfo is None:

@@ -390,6 +390,7 @@ def _update_call_activity(
     activity.deal_id = activity.deal_id or deal_id
     activity.answered_at = activity.answered_at or call.answered_at
     activity.ended_at = activity.ended_at or call.ended_at
+    activity.pbx = activity.pbx or call.pbx
     if call.agent_user_id is not None:
         activity.agent_id = call.agent_user_id
     if call.outcome is not None:

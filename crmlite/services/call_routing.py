@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import Contact, ContactPhone, Deal, Stage, TelephonyIdentity, User
@@ -21,10 +22,25 @@ class SellerRoute:
     extension: str
     # "contact-owner", "open-deal", or for a pool contact "pool-previous-owner" / "pool-head"
     via: str
+    # The PBX the extension belongs to (None: every PBX). With an asking PBX, another name here
+    # means the seller sits in the other office: the call crosses the inter-office trunk.
+    pbx: str | None = None
+
+
+def _extension_order(pbx: str | None) -> tuple[ColumnElement[Any], ...]:
+    """The asking PBX's own extensions (or every PBX's) first, then the other offices'."""
+    if pbx is None:
+        return (TelephonyIdentity.id.expression,)
+    here = or_(TelephonyIdentity.pbx.is_(None), TelephonyIdentity.pbx == pbx)
+    return (case((here, 0), else_=1), TelephonyIdentity.id.expression)
 
 
 async def responsible_seller(
-    session: AsyncSession, normalized: str, *, pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER
+    session: AsyncSession,
+    normalized: str,
+    *,
+    pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
+    pbx: str | None = None,
 ) -> SellerRoute | None:
     """The extension of the contact's owner, else of the owner of their newest open deal.
 
@@ -32,7 +48,8 @@ async def responsible_seller(
     the open deal owner's) extension through indexed joins. Inactive users and users without an
     extension route nowhere.
     A contact in the public pool routes by ``pool_ring`` instead (a few more indexed reads): its
-    previous owner, a head, or nobody (the queue).
+    previous owner, a head, or nobody (the queue). With ``pbx`` (the PBX asking), an extension
+    of that PBX or of every PBX is preferred; else the seller's extension in another office.
     """
     pooled = (
         await session.execute(
@@ -42,7 +59,7 @@ async def responsible_seller(
         )
     ).first()
     if pooled is not None:
-        return await _pool_route(session, int(pooled.id), pool_ring)
+        return await _pool_route(session, int(pooled.id), pool_ring, pbx)
     open_deal_owner = (
         select(Deal.owner_id)
         .join(Stage, Stage.id == Deal.stage_id)
@@ -62,6 +79,7 @@ async def responsible_seller(
                 User.login,
                 User.display_name,
                 TelephonyIdentity.value,
+                TelephonyIdentity.pbx,
             )
             .select_from(ContactPhone)
             .join(Contact, Contact.id == ContactPhone.contact_id)
@@ -71,34 +89,42 @@ async def responsible_seller(
                 and_(TelephonyIdentity.user_id == User.id, TelephonyIdentity.kind == "extension"),
             )
             .where(ContactPhone.normalized == normalized)
-            .order_by(TelephonyIdentity.id)
+            .order_by(*_extension_order(pbx))
             .limit(1)
         )
     ).first()
     if row is None:
         return None
     via = "contact-owner" if row.owner_id is not None else "open-deal"
-    return SellerRoute(row.id, row.user_id, row.login, row.display_name, row.value, via)
+    return SellerRoute(row.id, row.user_id, row.login, row.display_name, row.value, via, row.pbx)
 
 
 async def _pool_route(
-    session: AsyncSession, contact_id: int, ring: RingPolicy
+    session: AsyncSession, contact_id: int, ring: RingPolicy, pbx: str | None
 ) -> SellerRoute | None:
     call = await pool_call(session, contact_id, ring)
     if call is None or call.target.user_id is None:
         return None
     row = (
         await session.execute(
-            select(User.id, User.login, User.display_name, TelephonyIdentity.value)
+            select(
+                User.id,
+                User.login,
+                User.display_name,
+                TelephonyIdentity.value,
+                TelephonyIdentity.pbx,
+            )
             .join(
                 TelephonyIdentity,
                 and_(TelephonyIdentity.user_id == User.id, TelephonyIdentity.kind == "extension"),
             )
             .where(User.id == call.target.user_id)
-            .order_by(TelephonyIdentity.id)
+            .order_by(*_extension_order(pbx))
             .limit(1)
         )
     ).first()
     if row is None:
         return None
-    return SellerRoute(contact_id, row.id, row.login, row.display_name, row.value, call.target.via)
+    return SellerRoute(
+        contact_id, row.id, row.login, row.display_name, row.value, call.target.via, row.pbx
+    )

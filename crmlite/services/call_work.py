@@ -31,6 +31,7 @@ class CallRecord:
     # keys each update of the call activity so that one is applied once.
     progress: str = "ringing"
     transfers: int = 0
+    pbx: str | None = None  # the configured PBX (office) the call went through
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,10 +30,12 @@ from crmlite.services.reports_sql import materialized, percentile_of, seconds_be
 MAX_BREACHES = 500
 
 
-def _calls(direction: str | None = None) -> list[Any]:
+def _calls(direction: str | None = None, pbx: str | None = None) -> list[Any]:
     conditions: list[Any] = [Activity.kind == "call"]
     if direction is not None:
         conditions.append(Activity.direction == direction)
+    if pbx is not None:
+        conditions.append(Activity.pbx == pbx)  # one office's calls; follow-ups from any office
     return conditions
 
 
@@ -62,7 +64,11 @@ async def calls_report(session: AsyncSession, scope: ReportScope) -> CallsReport
     """Calls started in the window per agent, answered share, inbound/outbound, talk time."""
     answered = Activity.answered_at.is_not(None)
     inbound = Activity.direction == "inbound"
-    conditions = [*_calls(), Activity.started_at >= scope.since, Activity.started_at < scope.until]
+    conditions = [
+        *_calls(pbx=scope.pbx),
+        Activity.started_at >= scope.since,
+        Activity.started_at < scope.until,
+    ]
     if scope.seller_id is not None:
         conditions.append(Activity.agent_id == scope.seller_id)
     per_agent = (
@@ -126,7 +132,7 @@ async def speed_to_lead_report(session: AsyncSession, scope: ReportScope) -> Spe
             func.min(Activity.started_at).label("first"),
             func.min(Activity.answered_at).label("answered"),
         )
-        .where(*_calls("inbound"), Activity.from_number.is_not(None))
+        .where(*_calls("inbound", scope.pbx), Activity.from_number.is_not(None))
         .group_by(Activity.from_number)
         .having(func.min(Activity.started_at) >= scope.since)
         .having(func.min(Activity.started_at) < scope.until),
@@ -260,7 +266,7 @@ def _missed_calls(scope: ReportScope) -> Any:
         .scalar_subquery()
     )
     conditions = [
-        *_calls("inbound"),
+        *_calls("inbound", scope.pbx),
         Activity.answered_at.is_(None),
         Activity.started_at >= scope.since,
         Activity.started_at < scope.until,

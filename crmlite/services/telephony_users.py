@@ -27,7 +27,8 @@ class TelephonyUserCache:
     def __init__(self, *, shared: bool = False) -> None:
         # ``shared``: other processes may write users (PostgreSQL): keep answers only while
         # ``listen`` holds its connection. Otherwise this process sees every change itself.
-        self._answers: dict[str, TelephonyUser | None] = {}
+        # Keyed by (the asking call's PBX, the name): 101 is a different person in each office.
+        self._answers: dict[tuple[str | None, str], TelephonyUser | None] = {}
         self._generation = 0
         self.enabled = not shared
         self.hits = 0
@@ -39,21 +40,25 @@ class TelephonyUserCache:
         self._answers.clear()
         self._generation += 1
 
-    async def lookup(self, db: AsyncSession, values: Iterable[str]) -> dict[str, TelephonyUser]:
-        """``users_by_telephony(db, values)``, from memory where possible."""
+    async def lookup(
+        self, db: AsyncSession, values: Iterable[str], *, pbx: str | None = None
+    ) -> dict[str, TelephonyUser]:
+        """``users_by_telephony(db, values, pbx=pbx)``, from memory where possible."""
         names = {value.strip() for value in values if value and value.strip()}
-        missing = names - self._answers.keys() if self.enabled else names
+        missing = (
+            {name for name in names if (pbx, name) not in self._answers} if self.enabled else names
+        )
         found: dict[str, TelephonyUser] = {}
         if missing:
             self.misses += len(missing)
             generation = self._generation
-            found = await users_by_telephony(db, missing)
+            found = await users_by_telephony(db, missing, pbx=pbx)
             if self.enabled and generation == self._generation:
-                self._answers.update({name: found.get(name) for name in missing})
+                self._answers.update({(pbx, name): found.get(name) for name in missing})
         self.hits += len(names) - len(missing)
         result: dict[str, TelephonyUser] = {}
         for name in names:
-            user = found.get(name) if name in missing else self._answers.get(name)
+            user = found.get(name) if name in missing else self._answers.get((pbx, name))
             if user is not None:
                 result[name] = user
         return result

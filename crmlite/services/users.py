@@ -1,7 +1,9 @@
 """Users, roles and telephony identities (how the PBX names a user's phone).
 
 Admins manage users; anyone may list them (owner pickers). The call side maps an extension or AMI
-interface to a user with ``users_by_telephony`` (one query for any number of values).
+interface to a user with ``users_by_telephony`` (one query for any number of values). An identity
+belongs to one PBX (by its configured name) or, with ``pbx`` None, to every PBX: two offices may
+both have an extension 101, each its own person, and the call side asks for the PBX of the call.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from crmlite.services.user_changes import announce_change
 
 LOGIN_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,63}$")
 IDENTITY_KINDS = ("extension", "interface", "queue_member")
+PBX_NAME_MAX = 64
 # The device part of an interface or a Local queue member: PJSIP/101, SIP/101, Local/101@ctx/n.
 _DEVICE = re.compile(r"^[A-Za-z0-9]+/([^@/;-]+)")
 
@@ -34,7 +37,7 @@ class DuplicateLogin(Conflict):
 
 
 class IdentityTaken(Conflict):
-    """An extension or interface already belongs to another user."""
+    """An extension or interface already belongs to another user on the same PBX."""
 
     slug = "identity-taken"
 
@@ -49,6 +52,11 @@ class LastAdmin(Conflict):
 class Identity:
     kind: str
     value: str
+    pbx: str | None = None  # the configured PBX's name; None: every PBX
+
+    def clashes_with(self, pbx: str | None) -> bool:
+        """True when the same kind and value on ``pbx`` would name the same phone."""
+        return self.pbx is None or pbx is None or self.pbx == pbx
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +102,8 @@ def _utcnow() -> dt.datetime:
 
 def _view(user: User) -> UserView:
     identities = tuple(
-        Identity(i.kind, i.value) for i in sorted(user.identities, key=lambda i: (i.kind, i.value))
+        Identity(i.kind, i.value, i.pbx)
+        for i in sorted(user.identities, key=lambda i: (i.pbx or "", i.kind, i.value))
     )
     return UserView(
         id=user.id,
@@ -133,17 +142,19 @@ def check_password(password: str) -> None:
 
 
 def _clean_identities(identities: Iterable[Identity]) -> list[Identity]:
-    cleaned: dict[tuple[str, str], Identity] = {}
+    cleaned: dict[tuple[str | None, str, str], Identity] = {}
     for identity in identities:
         value = identity.value.strip()
-        if not value or identity.kind not in IDENTITY_KINDS:
+        pbx = (identity.pbx or "").strip() or None
+        if not value or identity.kind not in IDENTITY_KINDS or (pbx and len(pbx) > PBX_NAME_MAX):
             raise InvalidInput(
                 f"invalid telephony identity {identity.kind}:{identity.value!r}",
                 fields={
-                    "identities": f"kind is one of {', '.join(IDENTITY_KINDS)}; value not empty"
+                    "identities": f"kind is one of {', '.join(IDENTITY_KINDS)}; value not empty;"
+                    f" pbx up to {PBX_NAME_MAX} characters"
                 },
             )
-        cleaned[(identity.kind, value)] = Identity(identity.kind, value)
+        cleaned[(pbx, identity.kind, value)] = Identity(identity.kind, value, pbx)
     return list(cleaned.values())
 
 
@@ -168,16 +179,27 @@ async def _ensure_identities_free(
         )
     )
     rows = await db.execute(
-        select(TelephonyIdentity.kind, TelephonyIdentity.value, User.id, User.login)
+        select(
+            TelephonyIdentity.kind,
+            TelephonyIdentity.value,
+            TelephonyIdentity.pbx,
+            User.id,
+            User.login,
+        )
         .join(User, User.id == TelephonyIdentity.user_id)
         .where(wanted)
     )
-    for kind, value, owner_id, login in rows:
-        if owner_id != user_id:
-            raise IdentityTaken(
-                f"{kind} {value} already belongs to {login}",
-                details={"kind": kind, "value": value, "login": login},
-            )
+    # An every-PBX identity names the phone on each PBX: it clashes with the same one anywhere.
+    for kind, value, pbx, owner_id, login in rows:
+        if owner_id == user_id:
+            continue
+        for identity in identities:
+            if (identity.kind, identity.value) == (kind, value) and identity.clashes_with(pbx):
+                where = f" on {pbx}" if pbx else " on every PBX"
+                raise IdentityTaken(
+                    f"{kind} {value}{where} already belongs to {login}",
+                    details={"kind": kind, "value": value, "pbx": pbx, "login": login},
+                )
 
 
 async def create_user(
@@ -210,7 +232,7 @@ async def create_user(
         locale="en",
         created_at=now or _utcnow(),
     )
-    user.identities = [TelephonyIdentity(kind=i.kind, value=i.value) for i in cleaned]
+    user.identities = [TelephonyIdentity(kind=i.kind, value=i.value, pbx=i.pbx) for i in cleaned]
     db.add(user)
     try:
         await db.flush()
@@ -316,7 +338,11 @@ async def set_identities(
     await db.execute(delete(TelephonyIdentity).where(TelephonyIdentity.user_id == user_id))
     await db.flush()
     for identity in cleaned:
-        db.add(TelephonyIdentity(user_id=user_id, kind=identity.kind, value=identity.value))
+        db.add(
+            TelephonyIdentity(
+                user_id=user_id, kind=identity.kind, value=identity.value, pbx=identity.pbx
+            )
+        )
     try:
         await db.flush()
     except IntegrityError as err:
@@ -332,20 +358,26 @@ def device_extension(value: str) -> str | None:
     return match.group(1) if match else None
 
 
-async def users_by_telephony(db: AsyncSession, values: Iterable[str]) -> dict[str, TelephonyUser]:
+async def users_by_telephony(
+    db: AsyncSession, values: Iterable[str], *, pbx: str | None = None
+) -> dict[str, TelephonyUser]:
     """Map PBX names (extensions, interfaces, queue members) to active users in one query.
 
-    An exact identity wins; an interface or Local member with no identity of its own falls back to
-    the user of its extension (``PJSIP/101`` -> extension 101). Unknown names are left out.
+    With ``pbx``, only identities of that PBX or of every PBX count (the call's own office); an
+    identity of that PBX wins over an every-PBX one. Without, any PBX's (every-PBX ones first):
+    for callers that know no PBX. An exact identity wins; an interface or Local member with no
+    identity of its own falls back to the user of its extension (``PJSIP/101`` -> extension 101).
+    Unknown names are left out.
     """
     names = {value.strip() for value in values if value and value.strip()}
     if not names:
         return {}
     fallback = {name: ext for name in names if (ext := device_extension(name)) is not None}
-    rows = await db.execute(
+    query = (
         select(
             TelephonyIdentity.kind,
             TelephonyIdentity.value,
+            TelephonyIdentity.pbx,
             User.id,
             User.login,
             User.display_name,
@@ -362,18 +394,24 @@ async def users_by_telephony(db: AsyncSession, values: Iterable[str]) -> dict[st
                 ),
             ),
         )
+        .order_by(TelephonyIdentity.id)
     )
-    exact: dict[str, TelephonyUser] = {}
-    by_extension: dict[str, TelephonyUser] = {}
-    for kind, value, user_id, login, display_name, role in rows:
+    if pbx is not None:
+        query = query.where(or_(TelephonyIdentity.pbx.is_(None), TelephonyIdentity.pbx == pbx))
+    exact: dict[str, tuple[int, TelephonyUser]] = {}
+    by_extension: dict[str, tuple[int, TelephonyUser]] = {}
+    for kind, value, scope, user_id, login, display_name, role in await db.execute(query):
         found = TelephonyUser(user_id, login, display_name, Role(role))
-        exact[value] = found
-        if kind == "extension":
-            by_extension[value] = found
+        # Rank: the asked PBX's own identity (2) over an every-PBX one (1) over another's (0).
+        rank = 1 if scope is None else (2 if scope == pbx else 0)
+        if rank > exact.get(value, (-1, found))[0]:
+            exact[value] = (rank, found)
+        if kind == "extension" and rank > by_extension.get(value, (-1, found))[0]:
+            by_extension[value] = (rank, found)
     result: dict[str, TelephonyUser] = {}
     for name in names:
         if name in exact:
-            result[name] = exact[name]
+            result[name] = exact[name][1]
         elif name in fallback and fallback[name] in by_extension:
-            result[name] = by_extension[fallback[name]]
+            result[name] = by_extension[fallback[name]][1]
     return result

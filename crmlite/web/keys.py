@@ -22,6 +22,8 @@ DEFAULT_REGION = web.AppKey("default_region", str)
 PRODUCT_TEXT = web.AppKey("product_text", ProductText)
 # Units of work in one worker-thread hop on SQLite (the board's stage move).
 ONE_HOP: web.AppKey[OneHop] = web.AppKey("one_hop")
+# The configured PBXs' names (offices): a telephony identity may name one of them.
+PBX_NAMES: web.AppKey[tuple[str, ...]] = web.AppKey("pbx_names")
 
 # Set by crmlite.web.app.setup_crm_web.
 AUTH_CONFIG: web.AppKey[AuthConfig] = web.AppKey("auth_config")

@@ -40,6 +40,9 @@ class WindowQuery(QueryModel):
     since: AwareDatetime = Field(description="start of the window, included (ISO 8601 with zone)")
     until: AwareDatetime = Field(description="end of the window, excluded")
     seller_id: int | None = Field(None, ge=1, description="one seller; all when left out")
+    pbx: str | None = Field(
+        None, min_length=1, max_length=64, description="call reports: one PBX (office); all if out"
+    )
 
 
 class PipelineQuery(WindowQuery):
@@ -63,6 +66,7 @@ def scope_of(actor: Principal, query: WindowQuery, pipeline_id: int | None = Non
         since=query.since,
         until=query.until,
         seller_id=seller_scope(actor, query.seller_id),
+        pbx=query.pbx,
     )
 
 

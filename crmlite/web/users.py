@@ -8,12 +8,12 @@ from typing import Literal
 from aiohttp import web
 from pydantic import Field
 
-from crmlite.domain.errors import PermissionDenied
+from crmlite.domain.errors import InvalidInput, PermissionDenied
 from crmlite.domain.principal import Role
 from crmlite.services import auth as auth_service
 from crmlite.services import users as users_service
 from crmlite.web.auth import IssuedTokenOut, TokenCreate, TokenOut, token_out
-from crmlite.web.keys import SESSIONS
+from crmlite.web.keys import PBX_NAMES, SESSIONS
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, IdPath, QueryModel
 from crmlite.web.security import principal
@@ -28,11 +28,18 @@ class IdentityIn(ApiModel):
         description="extension (101), interface (PJSIP/101), queue_member (Local/101@from-queue/n)"
     )
     value: str = Field(min_length=1, max_length=128)
+    pbx: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="the configured PBX (office) it belongs to; omitted: every PBX",
+    )
 
 
 class IdentityOut(ApiModel):
     kind: IdentityKind
     value: str
+    pbx: str | None = Field(description="the PBX it belongs to; null: every PBX")
 
 
 class UserSummary(ApiModel):
@@ -89,14 +96,21 @@ def _summary(user: users_service.UserView) -> UserSummary:
 def _detail(user: users_service.UserView) -> UserDetail:
     return UserDetail(
         **_summary(user).model_dump(),
-        identities=[IdentityOut(kind=i.kind, value=i.value) for i in user.identities],
+        identities=[IdentityOut(kind=i.kind, value=i.value, pbx=i.pbx) for i in user.identities],
         has_password=user.has_password,
         created_at=user.created_at,
     )
 
 
-def _identities(items: list[IdentityIn]) -> list[users_service.Identity]:
-    return [users_service.Identity(item.kind, item.value) for item in items]
+def _identities(request: web.Request, items: list[IdentityIn]) -> list[users_service.Identity]:
+    known = request.app.get(PBX_NAMES, ())
+    for index, item in enumerate(items):
+        if item.pbx is not None and known and item.pbx not in known:
+            raise InvalidInput(
+                f"no PBX named {item.pbx!r}",
+                fields={f"identities.{index}.pbx": f"one of {', '.join(known)}, or omit it"},
+            )
+    return [users_service.Identity(item.kind, item.value, item.pbx) for item in items]
 
 
 @routes.get("/api/v1/users", query=UserListQuery, response=list[UserSummary])
@@ -126,7 +140,7 @@ async def create_user(request: web.Request, *, body: UserCreate) -> UserDetail:
             role=body.role,
             display_name=body.display_name,
             password=body.password,
-            identities=_identities(body.identities),
+            identities=_identities(request, body.identities),
         )
     return _detail(user)
 
@@ -178,7 +192,8 @@ async def set_identities(request: web.Request, *, path: IdPath, body: Identities
     """Replace the user's extensions, interfaces and queue member names (admins)."""
     actor = principal(request)
     async with request.app[SESSIONS].begin() as db:
-        user = await users_service.set_identities(db, actor, path.id, _identities(body.identities))
+        identities = _identities(request, body.identities)
+        user = await users_service.set_identities(db, actor, path.id, identities)
     return _detail(user)
 
 

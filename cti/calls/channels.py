@@ -55,6 +55,11 @@ def is_trunk(interface: str, config: CallModelConfig) -> bool:
     return not is_local(interface) and config.is_trunk_endpoint(resource_of(interface))
 
 
+def is_office_trunk(interface: str, config: CallModelConfig) -> bool:
+    """True when the interface is a trunk to another office's PBX."""
+    return not is_local(interface) and config.is_office_trunk(resource_of(interface))
+
+
 def extension_of(interface: str, caller_num: str | None, config: CallModelConfig) -> str:
     """The agent extension of a phone: its endpoint name when it looks like one, else its
     caller ID number when that does, else the endpoint name as is."""

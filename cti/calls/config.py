@@ -14,6 +14,8 @@ class CallModelConfig:
     inbound_contexts: tuple[str, ...] = ("from-trunk",)
     internal_contexts: tuple[str, ...] = ("from-internal",)
     extension_pattern: str = r"^\d{2,5}$"
+    # Trunks to the company's other offices (PBXs): a call over one is between colleagues.
+    office_trunk_endpoints: tuple[str, ...] = ()
     _extension_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -32,4 +34,8 @@ class CallModelConfig:
 
     def is_trunk_endpoint(self, endpoint: str) -> bool:
         """True when ``endpoint`` (``trunk`` of ``PJSIP/trunk-0000001``) is a provider trunk."""
-        return endpoint in self.trunk_endpoints
+        return endpoint in self.trunk_endpoints or endpoint in self.office_trunk_endpoints
+
+    def is_office_trunk(self, endpoint: str) -> bool:
+        """True when ``endpoint`` is a trunk to another office's PBX (internal, not a customer)."""
+        return endpoint in self.office_trunk_endpoints

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from cti.calls.channels import clean, extension_of, interface_of, is_trunk, parse_int
+from cti.calls.channels import (
+    clean,
+    extension_of,
+    interface_of,
+    is_office_trunk,
+    is_trunk,
+    parse_int,
+)
 from cti.calls.events import CallEvent
 from cti.calls.model import PbxCalls
 from cti.calls.state import Call, Channel
@@ -65,6 +72,7 @@ def _dial_begin(model: PbxCalls, msg: AmiMessage, at: float, out: list[CallEvent
             call.called = exten
     if dest.trunk:
         call.trunk_dialled = True
+        call.office_trunk = call.office_trunk or is_office_trunk(dest.interface, model.config)
         return
     model.ring(call, dest, dest.interface, at, out)
     if dest.up:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from cti.calls.channels import clean, extension_of, interface_of, is_local, is_trunk
+from cti.calls.channels import (
+    clean,
+    extension_of,
+    interface_of,
+    is_local,
+    is_office_trunk,
+    is_trunk,
+)
 from cti.calls.config import CallModelConfig
 from cti.calls.events import (
     AgentRinging,
@@ -135,6 +142,7 @@ class PbxCalls:
         config = self.config
         call.first_uid = channel.uniqueid
         call.first_trunk = channel.trunk
+        call.office_trunk = call.office_trunk or is_office_trunk(channel.interface, self.config)
         call.first_context = channel.context
         external = channel.trunk or (
             channel.context is not None and channel.context in config.inbound_contexts
@@ -385,6 +393,7 @@ class PbxCalls:
         survivor.queue = survivor.queue or absorbed.queue
         survivor.recording = survivor.recording or absorbed.recording
         survivor.trunk_dialled = survivor.trunk_dialled or absorbed.trunk_dialled
+        survivor.office_trunk = survivor.office_trunk or absorbed.office_trunk
         for ext in absorbed.agents_rung:
             if ext not in survivor.agents_rung:
                 survivor.agents_rung.append(ext)

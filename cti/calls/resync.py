@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 
-from cti.calls.channels import clean, parse_duration
+from cti.calls.channels import clean, is_office_trunk, parse_duration
 from cti.calls.events import CallEvent
 from cti.calls.model import PbxCalls
 from cti.calls.state import Call, Channel
@@ -149,6 +149,9 @@ def _add_channels(
         channel.dialled = True
         if channel.trunk:
             call.trunk_dialled = True
+            call.office_trunk = call.office_trunk or is_office_trunk(
+                channel.interface, model.config
+            )
             if state == "Up":
                 model.answer_far_end(call, at, out)
             continue

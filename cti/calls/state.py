@@ -85,6 +85,8 @@ class Call:
     answered_agents: list[str] = field(default_factory=list)
     far_end_answered: bool = False
     trunk_dialled: bool = False
+    # Came in over, or went out through, a trunk to another office: a colleague's call.
+    office_trunk: bool = False
     transfers: list[TransferRecord] = field(default_factory=list)
     transfer_keys: set[tuple[str, ...]] = field(default_factory=set)
     ringing_at: float | None = None
@@ -111,7 +113,10 @@ class Call:
 
     def direction(self, config: CallModelConfig) -> Direction:
         """Inbound from a trunk or inbound context; from an agent phone, outbound when it dials a
-        trunk or a customer number, else internal; unknown when the caller side is neither."""
+        trunk or a customer number, else internal; unknown when the caller side is neither. A call
+        over an inter-office trunk is internal on both sides, whatever numbers it carries."""
+        if self.office_trunk:
+            return "internal"
         if self.first_trunk or (
             self.first_context is not None and self.first_context in config.inbound_contexts
         ):

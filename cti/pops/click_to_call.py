@@ -60,6 +60,7 @@ class ClickToCallRequest:
     channel: str
     number: CallerNumber
     dial: str
+    pbx: str | None = None  # the PBX to originate on; None: the first one
 
 
 class ClickToCall:
@@ -68,7 +69,7 @@ class ClickToCall:
     def __init__(
         self,
         pops: PopService,
-        originator: Callable[[], Originator | None],
+        originator: Callable[[str | None], Originator | None],
         *,
         ring_timeout_s: float = 30.0,
     ) -> None:
@@ -80,14 +81,21 @@ class ClickToCall:
     @property
     def available(self) -> bool:
         """True when a PBX link that can originate is configured."""
-        return self._originator() is not None
+        return self._originator(None) is not None
 
     def start(
-        self, user_id: int, extension: str, channel: str, number: CallerNumber, dial: str
+        self,
+        user_id: int,
+        extension: str,
+        channel: str,
+        number: CallerNumber,
+        dial: str,
+        *,
+        pbx: str | None = None,
     ) -> ClickToCallRequest:
-        """Begin ringing ``channel``; returns at once with the request id."""
+        """Begin ringing ``channel`` on ``pbx``; returns at once with the request id."""
         request_id = uuid.uuid4().hex[:16]
-        request = ClickToCallRequest(request_id, user_id, extension, channel, number, dial)
+        request = ClickToCallRequest(request_id, user_id, extension, channel, number, dial, pbx)
         task = asyncio.create_task(self._run(request), name=f"click-to-call-{request.request_id}")
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -105,7 +113,7 @@ class ClickToCall:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _run(self, request: ClickToCallRequest) -> None:
-        originator = self._originator()
+        originator = self._originator(request.pbx)
         if originator is None:
             await self._status(request, "failed", "no PBX is configured")
             return
@@ -137,6 +145,7 @@ class ClickToCall:
             "status": status,
             "reason": reason,
             "extension": request.extension,
+            "pbx": request.pbx,
             "number": request.number.to_dict(),
         }
         await self._pops.click_to_call_status(request.user_id, body)

@@ -2,7 +2,7 @@
 
 The first ring at an extension costs one query; later ones are dictionary hits. Entries older
 than the TTL are still served while a background refresh reads them again, so a ringing card never
-waits for the refresh.
+waits for the refresh. Answers are per PBX: extension 101 of one office is not 101 of the other.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ class PopUser:
 class UserDirectory(Protocol):
     """Maps PBX names (``101``, ``PJSIP/101``) to users."""
 
-    async def resolve(self, names: Iterable[str]) -> dict[str, PopUser]:
-        """The users behind ``names``; unknown names are left out."""
+    async def resolve(self, names: Iterable[str], *, pbx: str | None = None) -> dict[str, PopUser]:
+        """The users behind ``names`` on ``pbx``; unknown names are left out."""
         ...
 
 
@@ -57,17 +57,19 @@ class CachedUserDirectory:
         self._sessions = sessions
         self._ttl = ttl_s
         self._clock = clock
-        self._cache: dict[str, tuple[PopUser | None, float]] = {}
+        # (asking PBX, name) -> answer; ``preload`` fills (identity's PBX or None, name).
+        self._cache: dict[tuple[str | None, str], tuple[PopUser | None, float]] = {}
+        self._preloaded: dict[tuple[str | None, str], tuple[PopUser, float]] = {}
         self._refreshing: set[asyncio.Task[None]] = set()
 
-    async def resolve(self, names: Iterable[str]) -> dict[str, PopUser]:
-        """Cached answers at once; one query for the names never seen."""
+    async def resolve(self, names: Iterable[str], *, pbx: str | None = None) -> dict[str, PopUser]:
+        """Cached answers at once; one query for the names never seen on ``pbx``."""
         now = self._clock()
         found: dict[str, PopUser] = {}
         missing: list[str] = []
         stale: list[str] = []
         for name in {n for n in names if n}:
-            entry = self._cache.get(name)
+            entry = self._cache.get((pbx, name)) or self._from_preload(pbx, name)
             if entry is None:
                 missing.append(name)
                 continue
@@ -77,9 +79,9 @@ class CachedUserDirectory:
             if now - loaded_at > self._ttl:
                 stale.append(name)
         if missing:
-            found.update(await self._load(missing))
+            found.update(await self._load(missing, pbx))
         if stale:
-            task = asyncio.create_task(self._refresh(stale))
+            task = asyncio.create_task(self._refresh(stale, pbx))
             self._refreshing.add(task)
             task.add_done_callback(self._refreshing.discard)
         return found
@@ -92,31 +94,39 @@ class CachedUserDirectory:
         for user in users:
             entry = PopUser(id=user.id, login=user.login, name=user.display_name)
             for identity in user.identities:
-                self._cache[identity.value] = (entry, now)
+                self._preloaded[(identity.pbx, identity.value)] = (entry, now)
                 # ``PJSIP/101`` rings as extension 101 too (users_by_telephony's fallback).
                 extension = device_extension(identity.value)
-                if extension is not None and extension not in self._cache:
-                    self._cache[extension] = (entry, now)
-        return len(self._cache)
+                if extension is not None:
+                    self._preloaded.setdefault((identity.pbx, extension), (entry, now))
+        return len(self._preloaded)
 
     def forget(self) -> None:
         """Drop the cache (after an admin changed the mapping)."""
         self._cache.clear()
+        self._preloaded.clear()
 
-    async def _load(self, names: list[str]) -> dict[str, PopUser]:
+    def _from_preload(self, pbx: str | None, name: str) -> tuple[PopUser | None, float] | None:
+        """The preloaded answer: the PBX's own identity, else an every-PBX one."""
+        entry = self._preloaded.get((pbx, name)) or self._preloaded.get((None, name))
+        if entry is not None:
+            self._cache[(pbx, name)] = entry
+        return entry
+
+    async def _load(self, names: list[str], pbx: str | None) -> dict[str, PopUser]:
         async with self._sessions() as session:
-            rows = await users_by_telephony(session, names)
+            rows = await users_by_telephony(session, names, pbx=pbx)
         now = self._clock()
         result = {
             name: PopUser(id=u.user_id, login=u.login, name=u.display_name)
             for name, u in rows.items()
         }
         for name in names:
-            self._cache[name] = (result.get(name), now)
+            self._cache[(pbx, name)] = (result.get(name), now)
         return result
 
-    async def _refresh(self, names: list[str]) -> None:
+    async def _refresh(self, names: list[str], pbx: str | None) -> None:
         try:
-            await self._load(names)
+            await self._load(names, pbx)
         except (SQLAlchemyError, OSError) as err:
             log.warning("pops_directory_refresh_failed", error=str(err))

@@ -271,7 +271,7 @@ class PopService:
         if not names:
             return
         try:
-            live.agents.update(await self._directory.resolve(names))
+            live.agents.update(await self._directory.resolve(names, pbx=event.pbx))
         except (SQLAlchemyError, OSError) as err:
             log.warning("pops_directory_failed", linkedid=live.linkedid, error=repr(err))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -51,24 +51,30 @@ def did_normalizer(phone_rules: PhoneRules) -> Any:
     return normalize
 
 
-async def reference_problems(session: AsyncSession, ruleset: RuleSet) -> list[Problem]:
-    """Names in ``ruleset`` that the CRM does not have (pipelines, stages, users)."""
+async def reference_problems(
+    session: AsyncSession, ruleset: RuleSet, pbxs: Iterable[str] = ()
+) -> list[Problem]:
+    """Names in ``ruleset`` that the CRM (pipelines, stages, users) or the PBXs do not have."""
     names = await crm_names(session)
     catalog = Catalog(
         pipelines=names.pipelines,
         default_pipeline=names.default_pipeline,
         users=names.logins,
         unsorted=names.unsorted,
+        pbxs=frozenset(pbxs),
     )
     return check_references(ruleset, catalog)
 
 
 async def validate_document(
-    session: AsyncSession, document: Mapping[str, Any], phone_rules: PhoneRules
+    session: AsyncSession,
+    document: Mapping[str, Any],
+    phone_rules: PhoneRules,
+    pbxs: Iterable[str] = (),
 ) -> RuleSet:
-    """Parse ``document`` and check every name in it against the CRM; raise RulesInvalid."""
+    """Parse ``document`` and check every name in it against the CRM and the PBXs' names."""
     ruleset = parse_rules(document, normalize_number=did_normalizer(phone_rules))
-    problems = await reference_problems(session, ruleset)
+    problems = await reference_problems(session, ruleset, pbxs)
     if problems:
         raise RulesInvalid(problems)
     return ruleset
@@ -77,9 +83,12 @@ async def validate_document(
 class RuleBook:
     """The rule set in force and where it came from; swapped whole, never edited in place."""
 
-    def __init__(self, phone_rules: PhoneRules, *, file: str | None = None) -> None:
+    def __init__(
+        self, phone_rules: PhoneRules, *, file: str | None = None, pbxs: Iterable[str] = ()
+    ) -> None:
         self.phone_rules = phone_rules
         self.file = file
+        self.pbxs = tuple(pbxs)  # the configured PBXs' names rules may use (empty: unchecked)
         self.document: dict[str, Any] = DEFAULT_RULES
         self.ruleset: RuleSet = parse_rules(
             DEFAULT_RULES, normalize_number=did_normalizer(phone_rules)
@@ -106,7 +115,7 @@ class RuleBook:
             else:
                 document, version, source = DEFAULT_RULES, None, "defaults"
             ruleset = parse_rules(document, normalize_number=normalize)
-            problems = await reference_problems(session, ruleset)
+            problems = await reference_problems(session, ruleset, self.pbxs)
         self.document, self.ruleset, self.version, self.source = document, ruleset, version, source
         self.problems = tuple(problems)
         if problems:
@@ -136,7 +145,7 @@ class RuleBook:
         """Validate and save ``document``; once committed, put it in force here."""
         clean: dict[str, Any] = jsonable(document)
         async with sessions() as session, session.begin():
-            ruleset = await validate_document(session, clean, self.phone_rules)
+            ruleset = await validate_document(session, clean, self.phone_rules, self.pbxs)
             saved = await save_rules(session, clean, by=by, now=dt.datetime.now(dt.UTC))
         self.document, self.ruleset, self.version, self.source = (
             clean,

@@ -118,6 +118,7 @@ class RuleExecutor:
         pool_ring: RingPolicy = RingPolicy.PREVIOUS_OWNER,
         users: TelephonyUserCache | None = None,
         catalog: CallCatalogCache | None = None,
+        office_numbers: frozenset[str] = frozenset(),
     ) -> None:
         self.phone_rules = phone_rules
         self.recording_base_url = recording_base_url
@@ -126,12 +127,15 @@ class RuleExecutor:
         self.pool_ring = pool_ring  # [pool] ring: who takes a pool contact's call deal
         self.users = users  # None: ask the database on every event
         self.catalog = catalog  # None: read stages and campaign sources on every call
+        self.office_numbers = office_numbers  # E.164 numbers of the offices' own PBXs
 
     async def apply(self, session: AsyncSession, ruleset: RuleSet, event: CallEvent) -> CrmOutcome:
         """Everything for ``event`` in one unit of work; the caller commits (or retries)."""
         call = event.call
         customer, name, ours = customer_side(call)
         phone = customer_phone(customer, self.phone_rules)
+        if phone is not None and phone.normalized in self.office_numbers:
+            return CrmOutcome(call.linkedid, event.kind, ())  # another office calling: a colleague
         did = customer_phone(call.did, self.phone_rules) if call.did else None
         known = (
             phone is not None
@@ -190,12 +194,12 @@ class RuleExecutor:
                 group = ruleset.group(policy.group)
                 logins.update(group.users if group else ())
             elif isinstance(policy, QueueGroup):
-                group = ruleset.group_of_queue(call.queue)
+                group = ruleset.group_of_queue(call.queue, call.pbx)
                 logins.update(group.users if group else ())
         by_ext = await (
-            self.users.lookup(session, extensions)
+            self.users.lookup(session, extensions, pbx=call.pbx)
             if self.users is not None
-            else users_by_telephony(session, extensions)
+            else users_by_telephony(session, extensions, pbx=call.pbx)
         )
         by_login = await user_ids_by_login(session, logins)
         return {
@@ -231,6 +235,7 @@ class RuleExecutor:
             recording_url=self._recording(call.recording),
             progress=_progress(call),
             transfers=len(call.transfers),
+            pbx=call.pbx,
         )
         contact: ContactMode = "none"
         deal: DealRequest | None = None
@@ -350,7 +355,7 @@ def _assignee(
         group = (
             ruleset.group(policy.group)
             if isinstance(policy, RoundRobin)
-            else ruleset.group_of_queue(call.queue)
+            else ruleset.group_of_queue(call.queue, call.pbx)
         )
         if group is not None:
             members = tuple(users[f"login:{u}"] for u in group.users if f"login:{u}" in users)

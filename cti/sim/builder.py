@@ -19,17 +19,22 @@ _UNKNOWN = "<unknown>"
 
 
 class IdSource:
-    """Uniqueids (``<epoch>.<n>``) and channel suffixes (8 hex digits) unique per simulator."""
+    """Uniqueids (``<epoch>.<n>``) and channel suffixes (8 hex digits) unique per simulator.
 
-    def __init__(self, epoch: int | None = None) -> None:
+    With a ``system_name`` (``systemname`` in asterisk.conf) the ids read ``<name>-<epoch>.<n>``,
+    as Asterisk writes them: two PBXs started in the same second never share a Linkedid.
+    """
+
+    def __init__(self, epoch: int | None = None, *, system_name: str | None = None) -> None:
         self.epoch = int(time.time()) if epoch is None else epoch
+        self.prefix = f"{system_name}-" if system_name else ""
         self._counter = itertools.count()
 
     def next(self) -> int:
         return next(self._counter)
 
     def uniqueid(self, n: int) -> str:
-        return f"{self.epoch}.{n}"
+        return f"{self.prefix}{self.epoch}.{n}"
 
 
 @dataclass

@@ -20,10 +20,15 @@ def direct_call(
     ring_s: float = 2.0,
     talk_s: float = 3.0,
     attended_to: str | None = None,
+    trunk_name: str = TRUNK,
 ) -> list[Step]:
-    """A DID routed straight to one phone: ``outcome`` is answer, busy or noanswer."""
+    """A DID routed straight to one phone: ``outcome`` is answer, busy or noanswer.
+
+    ``trunk_name`` (``PJSIP/office-east``): the call comes over another trunk, e.g. from the
+    company's other office.
+    """
     b = CallBuilder(ids)
-    trunk = inbound_leg(b, caller, caller_name, did, "direct DID")
+    trunk = inbound_leg(b, caller, caller_name, did, "direct DID", trunk_name)
     b.newexten(trunk, "Dial", f"PJSIP/{agent},30,t", 3)
     phone = agent_leg(b, agent, trunk, did)
     b.newexten(phone, "AppDial", "(Outgoing Line)")
@@ -161,8 +166,9 @@ def outbound_call(
     ring_s: float = 3.0,
     talk_s: float = 4.0,
     answered: bool = True,
+    trunk_name: str = TRUNK,
 ) -> list[Step]:
-    """An agent dials a customer out through the trunk."""
+    """An agent dials a customer out through the trunk (or ``trunk_name``: another office's)."""
     b = CallBuilder(ids)
     phone = b.channel(
         f"PJSIP/{agent}",
@@ -173,7 +179,9 @@ def outbound_call(
     )
     b.newexten(phone, "NoOp", f"Outbound call {agent} -> {number}", 1)
     b.newexten(phone, "Dial", f"PJSIP/{number}@trunk,60,tT", 2)
-    trunk = b.channel(TRUNK, caller_num="<unknown>", context="from-trunk", exten="s", state="0")
+    trunk = b.channel(
+        trunk_name, caller_num="<unknown>", context="from-trunk", exten="s", state="0"
+    )
     b.newexten(trunk, "AppDial", "(Outgoing Line)")
     b.new_callerid(trunk, number)
     b.connected_line(trunk, agent, agent_name(agent))

@@ -45,9 +45,11 @@ def member_vars(ext: str) -> list[tuple[str, str]]:
     ]
 
 
-def inbound_leg(b: CallBuilder, caller: str, caller_name: str, did: str, what: str) -> Channel:
+def inbound_leg(
+    b: CallBuilder, caller: str, caller_name: str, did: str, what: str, trunk_name: str = TRUNK
+) -> Channel:
     trunk = b.channel(
-        TRUNK, caller_num=caller, caller_name=caller_name, context="from-trunk", exten=did
+        trunk_name, caller_num=caller, caller_name=caller_name, context="from-trunk", exten=did
     )
     b.varset(trunk, "SIPDOMAIN", "127.0.0.1")
     b.newexten(trunk, "NoOp", f"Inbound call from {caller} to {what} {did}", 1)

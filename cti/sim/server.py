@@ -52,6 +52,7 @@ class PbxSimulator:
         seed: int | None = None,
         accounts: Mapping[str, str] | None = None,
         tls: ssl.SSLContext | None = None,
+        system_name: str | None = None,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -68,7 +69,9 @@ class PbxSimulator:
         self.queues = dict(queues)
         self.agents = set(agents)
         self.rng = random.Random(seed)
-        self.ids = IdSource()
+        # One office's PBX among several: its name prefixes every id (asterisk.conf systemname).
+        self.system_name = system_name
+        self.ids = IdSource(system_name=system_name)
         self.registry = ChannelRegistry()
         self.sessions: set[AmiSession] = set()
         self.on_sent: SentHook | None = None
@@ -83,6 +86,7 @@ class PbxSimulator:
         self.refuse_actions: set[str] = set()
         self.logins = 0
         self.failed_logins = 0
+        self.originates: list[flows.OriginateRequest] = []  # every Originate asked of this PBX
         self.events_sent = 0
         self.started_at = clock()
         self._sequence = 0
@@ -136,7 +140,7 @@ class PbxSimulator:
     def client_settings(self, **overrides: Any) -> PbxSettings:
         """Settings for an AMI client of this simulator (tests and benches override timings)."""
         values: dict[str, Any] = {
-            "name": "sim",
+            "name": self.system_name or "sim",
             "host": self.host,
             "port": self.port,
             "username": self.username,
@@ -384,6 +388,7 @@ class PbxSimulator:
             caller_id_num=number.rstrip(">").strip() or (message.get("Exten") or ""),
             caller_id_name=name.strip().strip('"') or "<unknown>",
         )
+        self.originates.append(request)
         endpoint = request.channel.split("/", 1)[-1]
         if endpoint in self.agents:
             steps = flows.click_to_call(self.ids, request)

@@ -18,13 +18,14 @@ from crmlite.domain.phones import PhoneRules
 from crmlite.domain.pool import RingPolicy
 from crmlite.domain.product_text import product_text
 from crmlite.services.call_catalog import CallCatalogCache
+from crmlite.services.call_log import customer_phone
 from crmlite.services.telephony_users import TelephonyUserCache
 from crmlite.web.inbox import INBOX_LISTENERS, DecisionListener
 from crmlite.web.keys import ENGINE, SESSIONS
 from cti.rules.book import RuleBook
 from cti.rules.call_to_crm import CallToCrm
 from cti.rules.executor import RuleExecutor
-from cti.settings import Settings
+from cti.settings import ConfigError, Settings, pbx_names
 from cti.web.pops_keys import CONSUMER_FENCE
 from cti.webhooks.deal_feed import DealChangeFeed
 from cti.webhooks.events import WebhookEvents
@@ -38,15 +39,28 @@ WEBHOOK_SENDER = web.AppKey("webhook_sender", WebhookSender)
 WEBHOOK_EVENTS = web.AppKey("webhook_events", WebhookEvents)
 
 
+def office_numbers(settings: Settings, phone_rules: PhoneRules) -> frozenset[str]:
+    """Every configured PBX's own numbers in E.164 (``[[pbx]] dids``); a bad one stops the start."""
+    numbers: set[str] = set()
+    for pbx in settings.pbx:
+        for did in pbx.dids:
+            phone = customer_phone(did, phone_rules)
+            if phone is None:
+                raise ConfigError(f"[[pbx]] {pbx.name}: dids: {did!r} is not a phone number")
+            numbers.add(phone.normalized)
+    return frozenset(numbers)
+
+
 def setup_call_crm(app: web.Application, settings: Settings) -> None:
     """Add the cleanup context that owns the rules, the CRM handler and the webhook sender."""
     phone_rules = PhoneRules(settings.phone.default_region, settings.phone.extension_pattern)
+    colleagues = office_numbers(settings, phone_rules)
     listeners: list[DecisionListener] = []
     app[INBOX_LISTENERS] = listeners
 
     async def call_crm_context(app: web.Application) -> AsyncIterator[None]:
         sessions = app[SESSIONS]
-        book = RuleBook(phone_rules, file=settings.rules.file)
+        book = RuleBook(phone_rules, file=settings.rules.file, pbxs=pbx_names(settings))
         await book.load(sessions)
         engine = app[ENGINE]
         shared = engine.dialect.name == "postgresql"
@@ -61,6 +75,7 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
             pool_ring=RingPolicy(settings.pool.ring),
             users=users,
             catalog=catalog,
+            office_numbers=colleagues,
         )
         fence = app[CONSUMER_FENCE]
         crm = CallToCrm(

@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crmlite.domain.phones import PhoneRules
 from crmlite.web.keys import ONE_HOP, SESSIONS
-from cti.pops.click_to_call import ClickToCall
+from cti.pops.click_to_call import ClickToCall, Originator
 from cti.pops.directory import CachedUserDirectory
 from cti.pops.fanout import FanoutBackend, InProcessFanout
 from cti.pops.hints import DuplicateHints
@@ -23,7 +23,14 @@ from cti.pops.lookup import SqlCallerLookup
 from cti.pops.redis_fanout import RedisFanout
 from cti.pops.service import PopService, PopSettings
 from cti.settings import Settings
-from cti.web.pops_keys import CLICK_TO_CALL, CONSUMER_FENCE, ORIGINATOR, PHONE_RULES, POP_SERVICE
+from cti.web.pops_keys import (
+    CLICK_TO_CALL,
+    CONSUMER_FENCE,
+    ORIGINATOR,
+    ORIGINATORS,
+    PHONE_RULES,
+    POP_SERVICE,
+)
 from cti.web.ws import POP_HUB, WS_CONFIG, WsConfig, ws_routes
 
 log = structlog.get_logger(__name__)
@@ -79,7 +86,12 @@ def setup_pops(app: web.Application, settings: Settings) -> None:
             fence=app[CONSUMER_FENCE],
             hints=DuplicateHints(app[SESSIONS]),
         )
-        click = ClickToCall(service, lambda: app.get(ORIGINATOR))
+
+        def originator(pbx: str | None) -> Originator | None:
+            by_pbx = app.get(ORIGINATORS, {})
+            return by_pbx[pbx] if pbx in by_pbx else app.get(ORIGINATOR)
+
+        click = ClickToCall(service, originator)
         await hub.start()
         app[POP_HUB] = hub
         app[POP_SERVICE] = service

@@ -7,8 +7,10 @@ queue. A caller whose contact sits in the public pool routes by ``[pool] ring``:
 owner, to a head, or (``queue``) nowhere. ``CURL()`` hands the dialplan whatever body comes back,
 whatever the status, so every other plain-text answer (401, 403, 422, 429, 5xx, a crash) has an
 empty body too (``dialplan_answers``); JSON clients keep problem+json. The PBX authenticates with a
-token of scope ``route-lookup``, which opens nothing else (``SCOPE_OPERATIONS``). See
-docs/DIALPLAN.md.
+token of scope ``route-lookup``, which opens nothing else (``SCOPE_OPERATIONS``). With several
+PBXs each office's dialplan names itself (``pbx=east``): the answer prefers the seller's extension
+on that PBX and, when the seller sits only in another office, answers ``west:101`` (text) so the
+dialplan sends the call over the inter-office trunk. See docs/DIALPLAN.md and docs/MULTI_PBX.md.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ class RouteQuery(QueryModel):
     format: Literal["text", "json"] | None = Field(
         None, description="answer format; default: text/plain unless Accept prefers JSON"
     )
+    pbx: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="the PBX asking (several offices): its extensions first, another's as pbx:ext",
+    )
 
 
 class RouteOut(ApiModel):
@@ -57,6 +65,8 @@ class RouteOut(ApiModel):
     display_name: str | None = None
     contact_id: int | None = None
     via: Literal["contact-owner", "open-deal", "pool-previous-owner", "pool-head"] | None = None
+    pbx: str | None = Field(None, description="the PBX of the extension; null: every PBX")
+    remote: bool = Field(False, description="the seller sits on another PBX than the one asking")
 
 
 def _ring(request: web.Request) -> RingPolicy:
@@ -97,10 +107,15 @@ async def route_caller(request: web.Request, *, query: RouteQuery) -> web.Stream
     seller = None
     if normalized is not None:
         async with request.app[SESSIONS]() as session:
-            seller = await responsible_seller(session, normalized, pool_ring=_ring(request))
+            seller = await responsible_seller(
+                session, normalized, pool_ring=_ring(request), pbx=query.pbx
+            )
     status = 200 if seller is not None else 404
+    remote = seller is not None and query.pbx is not None and seller.pbx not in (None, query.pbx)
     if not wants_json(request):
-        text = seller.extension if seller is not None else ""
+        text = ""
+        if seller is not None:
+            text = f"{seller.pbx}:{seller.extension}" if remote else seller.extension
         return web.Response(status=status, text=text, content_type="text/plain")
     answer = RouteOut(caller=query.caller, normalized=normalized, found=seller is not None)
     if seller is not None:
@@ -114,6 +129,8 @@ async def route_caller(request: web.Request, *, query: RouteQuery) -> web.Stream
             display_name=seller.display_name,
             contact_id=seller.contact_id,
             via=seller.via,
+            pbx=seller.pbx,
+            remote=remote,
         )
     return web.json_response(answer.model_dump(mode="json"), status=status)
 

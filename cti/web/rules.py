@@ -107,7 +107,7 @@ async def check_rules(request: web.Request, *, body: RulesDocument) -> RulesOut:
     document = body.model_dump()
     try:
         async with request.app[SESSIONS]() as session:
-            ruleset = await validate_document(session, document, book.phone_rules)
+            ruleset = await validate_document(session, document, book.phone_rules, book.pbxs)
     except RulesInvalid as err:
         raise _refused(err) from err
     return RulesOut(

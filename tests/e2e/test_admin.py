@@ -54,3 +54,22 @@ def test_the_pbx_screen_shows_the_live_link(
     expect(table.get_by_role("rowheader", name="sim")).to_be_visible()
     expect(table).to_contain_text("Connected")
     expect(table).to_contain_text(f"127.0.0.1:{pbx.sim.port}")
+    expect(page.get_by_test_id("pbx-consumer")).to_have_text("this instance")
+
+
+def test_an_admin_gives_a_new_user_an_extension_on_one_pbx(page: Page, server: LiveServer) -> None:
+    admin = server.people["admin"]
+    log_in(page, server, admin, path="/admin/users")
+    page.get_by_role("button", name="New user").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Login").fill("office-seller")
+    dialog.get_by_label("Extensions").fill("sim:345, 346")
+    dialog.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("cell", name="346, sim:345")).to_be_visible()
+    users = admin.api.get("/api/v1/users")
+    created = next(u for u in users if u["login"] == "office-seller")
+    detail = admin.api.get(f"/api/v1/users/{created['id']}")
+    assert detail["identities"] == [
+        {"kind": "extension", "value": "346", "pbx": None},
+        {"kind": "extension", "value": "345", "pbx": "sim"},
+    ]

@@ -62,15 +62,18 @@ def _toml(value: object) -> str:
 
 
 def write_config(
-    path: Path, sections: dict[str, dict[str, object]], pbx: dict[str, object]
+    path: Path,
+    sections: dict[str, dict[str, object]],
+    pbx: dict[str, object] | Sequence[dict[str, object]],
 ) -> Path:
-    """A TOML configuration with ``sections`` and one ``[[pbx]]``."""
+    """A TOML configuration with ``sections`` and one ``[[pbx]]`` per PBX given."""
     lines: list[str] = []
     for name, values in sections.items():
         lines.append(f"[{name}]")
         lines.extend(f"{key} = {_toml(value)}" for key, value in values.items())
-    lines.append("[[pbx]]")
-    lines.extend(f"{key} = {_toml(value)}" for key, value in pbx.items())
+    for table in [pbx] if isinstance(pbx, dict) else pbx:
+        lines.append("[[pbx]]")
+        lines.extend(f"{key} = {_toml(value)}" for key, value in table.items())
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from crmlite.db.models import Activity
 from crmlite.domain.errors import InvalidInput
 from crmlite.domain.reports import ReportScope
 from crmlite.services.reports_calls import (
@@ -119,3 +121,30 @@ async def test_sla_must_be_positive(
     async with sessions() as session:
         with pytest.raises(InvalidInput):
             await missed_calls_report(session, scope(), sla=dt.timedelta(0), now=NOW)
+
+
+async def test_call_reports_of_one_office(
+    sessions: async_sessionmaker[AsyncSession], world: World
+) -> None:
+    # Boris's calls went through the west office's PBX, every other call through the east one's.
+    async with sessions.begin() as session:
+        await session.execute(update(Activity).where(Activity.kind == "call").values(pbx="east"))
+        await session.execute(
+            update(Activity)
+            .where(Activity.kind == "call", Activity.agent_id == world.boris)
+            .values(pbx="west")
+        )
+
+    def office(pbx: str) -> ReportScope:
+        return ReportScope(pipeline_id=None, since=JAN, until=FEB, pbx=pbx)
+
+    async with sessions() as session:
+        west = await calls_report(session, office("west"))
+        east = await calls_report(session, office("east"))
+        east_missed = await missed_calls_report(session, office("east"), sla=SLA, now=NOW)
+        west_missed = await missed_calls_report(session, office("west"), sla=SLA, now=NOW)
+        north = await speed_to_lead_report(session, office("north"))
+    assert [(s.agent_id, s.calls) for s in west.sellers] == [(world.boris, 2)]
+    assert (east.calls, west.calls) == (9, 2)
+    assert (east_missed.missed, west_missed.missed) == (5, 0)
+    assert (north.leads, north.responded) == (0, 0)

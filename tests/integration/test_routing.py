@@ -54,6 +54,8 @@ async def test_json_answer_names_the_seller(routed: ApiHarness) -> None:
         "display_name": answer.json()["display_name"],
         "contact_id": contact_id,
         "via": "contact-owner",
+        "pbx": None,
+        "remote": False,
     }
 
 

@@ -69,7 +69,7 @@ async def test_admin_manages_users_and_identities(api: ApiHarness) -> None:
     )
     assert replaced.status == 200, replaced.text
     assert replaced.json()["identities"] == [
-        {"kind": "queue_member", "value": "Local/101@from-queue/n"}
+        {"kind": "queue_member", "value": "Local/101@from-queue/n", "pbx": None}
     ]
     fetched = await admin.get(f"/api/v1/users/{olga['id']}")
     assert fetched.json() == replaced.json()

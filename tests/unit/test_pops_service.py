@@ -39,7 +39,7 @@ KNOWN = CallerInfo(
 
 
 class FakeDirectory:
-    async def resolve(self, names: Iterable[str]) -> dict[str, PopUser]:
+    async def resolve(self, names: Iterable[str], *, pbx: str | None = None) -> dict[str, PopUser]:
         return {n: USERS[n] for n in names if n in USERS}
 
 

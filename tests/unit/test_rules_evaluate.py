@@ -30,6 +30,7 @@ from cti.rules.model import (
     moments_of,
     parse_rules,
 )
+from cti.rules.model.catalog import Catalog, check_references
 
 # 2026-11-23 was a Monday; 10:00 in Moscow is 07:00 UTC.
 MONDAY_10_MSK = dt.datetime(2026, 11, 23, 7, 0, tzinfo=dt.UTC)
@@ -206,3 +207,60 @@ def test_rule_with_contact_none_plans_nothing_but_stops() -> None:
     plan = evaluate(RULES, _facts({"ringing"}, direction="internal", caller=None))
     assert plan.rule_ids == ("never",)
     assert plan.actions == (LogCall("never"),)
+
+
+@pytest.mark.parametrize(
+    ("when", "pbx", "matched"),
+    [
+        ({"pbx": "east"}, "east", True),
+        ({"pbx": "east"}, "west", False),
+        ({"pbx": "east"}, None, False),
+        ({"pbx": ["east", "north"]}, "north", True),
+        ({"pbx": ["east", "north"]}, "west", False),
+        ({"queue": "sales"}, "west", True),  # a bare queue name: that queue on every PBX
+        ({"queue": "east/sales"}, "east", True),
+        ({"queue": "east/sales"}, "west", False),
+        ({"queue": "east/sales", "pbx": "west"}, "west", False),
+    ],
+)  # fmt: skip
+def test_a_rule_naming_a_pbx_applies_to_that_pbx_alone(
+    when: dict[str, Any], pbx: str | None, matched: bool
+) -> None:
+    ruleset = parse_rules({"queues": ["sales", "east/sales"], "rules": [{"id": "r", "when": when}]})
+    assert (evaluate(ruleset, _facts({"ringing"}, pbx=pbx)).rule_ids == ("r",)) is matched
+
+
+def test_facts_carry_the_pbx_and_groups_serve_their_pbxs_queue() -> None:
+    event = AgentRinging("west", AT, _call(pbx="west"), "101", "PJSIP/101")
+    assert facts_of(event, caller=None, did=None, caller_known=False).pbx == "west"
+    ruleset = parse_rules(
+        {
+            "groups": {
+                "east-sales": {"users": ["anna"], "queues": ["east/sales"]},
+                "sales": {"users": ["boris"], "queues": ["sales"]},
+            },
+            "rules": [],
+        }
+    )
+    assert [
+        (group.name if (group := ruleset.group_of_queue("sales", pbx)) else None)
+        for pbx in ("east", "west", None)
+    ] == ["east-sales", "sales", "sales"]
+
+
+def test_a_rule_naming_an_unknown_pbx_is_a_problem() -> None:
+    ruleset = parse_rules(
+        {
+            "queues": ["east/sales", "north/sales", "sales"],
+            "rules": [{"id": "r", "when": {"pbx": ["east", "west", "south"]}}],
+        }
+    )
+    catalog = Catalog(pipelines={}, default_pipeline=None, users=frozenset())
+    assert check_references(ruleset, catalog) == []  # no PBX names known: nothing to check
+    known = Catalog(
+        pipelines={}, default_pipeline=None, users=frozenset(), pbxs=frozenset({"east", "west"})
+    )
+    assert [(p.path, p.message) for p in check_references(ruleset, known)] == [
+        ("rules[0].when.pbx", "no PBX called 'south' (configured: east, west)"),
+        ("queues", "'north/sales': no PBX called 'north' (east, west)"),
+    ]

@@ -17,6 +17,8 @@ class Catalog:
     users: frozenset[str]
     # Unsorted stage per pipeline, where it has one.
     unsorted: Mapping[str, str] = field(default_factory=dict)
+    # The configured PBXs' names (``when.pbx``, ``east/sales`` queues); empty: not checked.
+    pbxs: frozenset[str] = frozenset()
 
 
 def check_references(ruleset: RuleSet, catalog: Catalog) -> list[Problem]:
@@ -26,6 +28,8 @@ def check_references(ruleset: RuleSet, catalog: Catalog) -> list[Problem]:
         for login in group.users:
             if login not in catalog.users:
                 problems.append(Problem(f"groups.{group.name}.users", f"no user {login!r}"))
+    if catalog.pbxs:
+        problems.extend(_unknown_pbxs(ruleset, catalog.pbxs))
     for index, rule in enumerate(ruleset.rules):
         path = f"rules[{index}].then"
         deal = rule.then.deal
@@ -52,4 +56,19 @@ def check_references(ruleset: RuleSet, catalog: Catalog) -> list[Problem]:
         for key, policy in policies.items():
             if isinstance(policy, FixedUser) and policy.login not in catalog.users:
                 problems.append(Problem(f"{path}.{key}", f"no user {policy.login!r}"))
+    return problems
+
+
+def _unknown_pbxs(ruleset: RuleSet, pbxs: frozenset[str]) -> list[Problem]:
+    """A rule's ``when.pbx``, and a queue named ``pbx/queue``, must name a configured PBX."""
+    known = ", ".join(sorted(pbxs))
+    problems = [
+        Problem(f"rules[{index}].when.pbx", f"no PBX called {name!r} (configured: {known})")
+        for index, rule in enumerate(ruleset.rules)
+        for name in sorted(rule.when.pbxs - pbxs)
+    ]
+    for queue in sorted(ruleset.known_queues()):
+        pbx, slash, _ = queue.partition("/")
+        if slash and pbx not in pbxs:
+            problems.append(Problem("queues", f"{queue!r}: no PBX called {pbx!r} ({known})"))
     return problems

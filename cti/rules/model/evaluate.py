@@ -23,6 +23,7 @@ from cti.rules.model.types import (
     Rule,
     RuleSet,
     TaskAction,
+    queue_names,
 )
 
 NOT_ANSWERED = frozenset({"missed", "abandoned", "busy", "failed", "no-answer"})
@@ -39,6 +40,7 @@ class CallFacts:
     queue: str | None = None
     caller: str | None = None  # normalized
     caller_known: bool = False
+    pbx: str | None = None  # the configured PBX (office) the call came through
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +121,7 @@ def facts_of(
         queue=event.call.queue,
         caller=caller,
         caller_known=caller_known,
+        pbx=event.call.pbx,
     )
 
 
@@ -144,7 +147,8 @@ def matches(ruleset: RuleSet, when: Conditions, facts: CallFacts) -> bool:
         _any_of(when.directions, facts.direction)
         and (not when.moments or bool(when.moments & facts.moments))
         and _any_of(when.dids, facts.did)
-        and _any_of(when.queues, facts.queue)
+        and _queue_ok(when.queues, facts.queue, facts.pbx)
+        and _any_of(when.pbxs, facts.pbx)
         and (when.caller is None or (when.caller == "known") == facts.caller_known)
         and _prefix_ok(when.caller_prefixes, facts.caller)
         and _pattern_ok(when.caller_pattern, facts.caller)
@@ -155,6 +159,13 @@ def matches(ruleset: RuleSet, when: Conditions, facts: CallFacts) -> bool:
 
 def _any_of(allowed: frozenset[str], value: str | None) -> bool:
     return not allowed or (value is not None and value in allowed)
+
+
+def _queue_ok(allowed: frozenset[str], queue: str | None, pbx: str | None) -> bool:
+    """``sales`` matches that queue on any PBX, ``east/sales`` only the east office's."""
+    if not allowed:
+        return True
+    return queue is not None and any(name in allowed for name in queue_names(queue, pbx))
 
 
 def _prefix_ok(prefixes: tuple[str, ...], caller: str | None) -> bool:

@@ -36,7 +36,7 @@ _TOP_KEYS = {"version", "queues", "groups", "hours", "rules"}
 _RULE_KEYS = {"id", "name", "continue", "when", "then"}
 _WHEN_KEYS = {
     "direction", "did", "queue", "moment", "caller", "within_hours", "outside_hours",
-    "caller_prefix", "caller_pattern",
+    "caller_prefix", "caller_pattern", "pbx",
 }  # fmt: skip
 _THEN_KEYS = {"contact", "deal", "owner", "task", "log_call"}
 _CONTACT_MODES = ("find-or-create", "find", "none")
@@ -156,6 +156,7 @@ def _conditions(reader: Reader, raw: object, path: str) -> Conditions:
         directions=_set("direction", DIRECTIONS),
         dids=frozenset(dids),
         queues=_set("queue"),
+        pbxs=_set("pbx"),
         moments=_set("moment", MOMENTS),
         caller=caller,
         within_hours=hours.get("within_hours"),

@@ -102,6 +102,8 @@ class Conditions:
     outside_hours: str | None = None
     caller_prefixes: tuple[str, ...] = ()
     caller_pattern: str | None = None
+    # The PBXs (offices, by configured name) the call must come through; a list is any of them.
+    pbxs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,11 +162,19 @@ class RuleSet:
         """The group called ``name``."""
         return next((g for g in self.groups if g.name == name), None)
 
-    def group_of_queue(self, queue: str | None) -> Group | None:
-        """The first group serving ``queue``."""
+    def group_of_queue(self, queue: str | None, pbx: str | None = None) -> Group | None:
+        """The first group serving ``queue``: by its PBX's name (``east/sales``), else by name.
+
+        The same queue name in two PBXs is two queues; a group naming the bare ``sales`` serves
+        both, one naming ``east/sales`` only the east office's.
+        """
         if queue is None:
             return None
-        return next((g for g in self.groups if queue in g.queues), None)
+        for name in queue_names(queue, pbx):
+            found = next((g for g in self.groups if name in g.queues), None)
+            if found is not None:
+                return found
+        return None
 
     def business_hours(self, name: str) -> BusinessHours | None:
         """The hours called ``name``."""
@@ -194,3 +204,8 @@ class RulesInvalid(Exception):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(f"{p.path}: {p.message}" for p in problems))
         self.problems = tuple(problems)
+
+
+def queue_names(queue: str, pbx: str | None) -> tuple[str, ...]:
+    """The names a rule may give a PBX's queue: ``east/sales`` first, then ``sales``."""
+    return (f"{pbx}/{queue}", queue) if pbx else (queue,)

@@ -36,12 +36,23 @@ export async function render(main, params) {
   return draw(body);
 }
 
-/** "101, PJSIP/101, Local/101@from-queue/n" -> identities with their kinds. */
+/**
+ * "101, PJSIP/101, Local/101@from-queue/n, east:102" -> identities with their kinds; a "pbx:"
+ * prefix names the office's PBX (no PBX name has a colon, nor has an Asterisk channel name).
+ */
 export function parseIdentities(text) {
-  return (text || "").split(",").map((v) => v.trim()).filter(Boolean).map((value) => ({
-    kind: /^\d+$/.test(value) ? "extension" : value.startsWith("Local/") ? "queue_member" : "interface",
-    value,
-  }));
+  return (text || "").split(",").map((v) => v.trim()).filter(Boolean).map((item) => {
+    const colon = item.indexOf(":");
+    const pbx = colon > 0 ? item.slice(0, colon).trim() : null;
+    const value = colon > 0 ? item.slice(colon + 1).trim() : item;
+    const kind = /^\d+$/.test(value) ? "extension" : value.startsWith("Local/") ? "queue_member" : "interface";
+    return pbx ? { kind, value, pbx } : { kind, value };
+  });
+}
+
+/** The editor's text for identities: "east:101, 150" (no prefix: every PBX). */
+export function identitiesText(identities) {
+  return (identities || []).map((i) => (i.pbx ? `${i.pbx}:${i.value}` : i.value)).join(", ");
 }
 
 async function usersSection(body) {
@@ -64,7 +75,7 @@ async function usersSection(body) {
         h("th", { scope: "row" }, user.login),
         h("td", {}, user.display_name),
         h("td", {}, t(`role.${user.role}`)),
-        h("td", {}, (user.identities || []).map((i) => i.value).join(", ")),
+        h("td", {}, identitiesText(user.identities)),
         h("td", {}, user.active ? t("common.yes") : t("common.no")),
         h("td", {}, h("button", { type: "button", class: "secondary small", "aria-label": `${t("common.edit")} ${user.login}`,
           on: { click: () => userDialog(user, reload) } }, t("common.edit"))))))));
@@ -76,7 +87,7 @@ async function userDialog(user, reload) {
     user ? null : field(t("admin.login"), h("input", { name: "login", required: true, autocomplete: "off" })),
     field(t("admin.display_name"), h("input", { name: "display_name", value: user?.display_name || "" })),
     field(t("admin.role"), h("select", { name: "role" }, options(roles, user?.role || "seller"))),
-    field(t("admin.extensions"), h("input", { name: "identities", value: (user?.identities || []).map((i) => i.value).join(", ") }),
+    field(t("admin.extensions"), h("input", { name: "identities", value: identitiesText(user?.identities) }),
       t("admin.extensions_hint")),
     field(t("admin.password"), h("input", { name: "password", type: "password", autocomplete: "new-password", minlength: 8 })),
     user ? h("label", { class: "checkbox" }, h("input", { type: "checkbox", name: "active", checked: user.active }), t("admin.active")) : null);
@@ -241,26 +252,33 @@ async function pbxSection(body) {
   let stopped = false;
   const draw = async () => {
     let list;
+    let consumers = new Map();
     try {
-      list = itemsOf(await api.get("/api/v1/pbx"));
+      const answer = await api.get("/api/v1/pbx");
+      list = itemsOf(answer);
+      consumers = new Map((answer.consumers || []).map((c) => [c.pbx, c]));
     } catch (err) {
       replace(body, h("p", { class: "panel" }, err.status === 404 ? t("admin.unavailable") : errorText(err)));
       return;
     }
     if (stopped) return;
     replace(body, list.length ? h("table", { class: "data panel", "data-testid": "pbx-table" },
-      h("thead", {}, h("tr", {}, [t("admin.pbx_name"), t("admin.pbx_address"), "", t("admin.pbx_since"), t("admin.pbx_events"), t("admin.pbx_live_calls")]
+      h("thead", {}, h("tr", {}, [t("admin.pbx_name"), t("admin.pbx_address"), "", t("admin.pbx_consumer"), t("admin.pbx_since"), t("admin.pbx_events"), t("admin.pbx_live_calls")]
         .map((label) => h("th", { scope: "col" }, label)))),
       h("tbody", {}, list.map((pbx) => {
-        const up = pbx.connected ?? pbx.status === "up";
+        // The consumer (maybe another instance) reports the PBX's live status; else our own link's.
+        const consumer = consumers.get(pbx.name);
+        const remote = consumer && !consumer.this_instance ? consumer : null;
+        const up = remote ? remote.connected === true : pbx.connected ?? pbx.status === "up";
         return h("tr", {},
           h("th", { scope: "row" }, pbx.name),
           h("td", {}, `${pbx.host ?? ""}${pbx.port ? `:${pbx.port}` : ""}`),
           h("td", {}, h("span", { class: ["status-dot", up ? "up" : "down"], "aria-hidden": "true" }),
             up ? t("admin.pbx_status_up") : t("admin.pbx_status_down"), pbx.last_error ? ` · ${pbx.last_error}` : ""),
-          h("td", {}, formatDateTime(pbx.since ?? pbx.connected_at)),
-          h("td", { class: "num" }, formatNumber(pbx.events ?? pbx.events_received ?? 0)),
-          h("td", { class: "num" }, formatNumber(pbx.live_calls ?? 0)));
+          h("td", { "data-testid": "pbx-consumer" }, consumerText(consumer)),
+          h("td", {}, remote ? "—" : formatDateTime(pbx.since ?? pbx.connected_at)),
+          h("td", { class: "num" }, formatNumber((remote ? remote.events : pbx.events ?? pbx.events_received) ?? 0)),
+          h("td", { class: "num" }, formatNumber((remote ? remote.live_calls : pbx.live_calls) ?? 0)));
       }))) : h("p", { class: "panel" }, t("admin.pbx_none")));
     timer = setTimeout(draw, 3000);
   };
@@ -269,4 +287,10 @@ async function pbxSection(body) {
     stopped = true;
     clearTimeout(timer);
   };
+}
+
+function consumerText(consumer) {
+  if (!consumer) return "—";
+  const who = consumer.this_instance ? t("admin.pbx_this_instance") : t("admin.pbx_other_instance", { instance: consumer.instance });
+  return consumer.alive && consumer.held ? who : `${who} · ${t("admin.pbx_consumer_gone")}`;
 }

@@ -12,6 +12,7 @@ import { errorText, loading } from "../ui.js";
 import { scoringStatusPanel } from "../score.js";
 
 const DAY = 86400000;
+const CALL_REPORTS = { calls: true, "missed-calls": true, "speed-to-lead": true };
 let echartsModule = null;
 
 async function echarts() {
@@ -52,13 +53,16 @@ export async function render(main) {
     return undefined;
   }
   loading(main);
-  const [allPipelines, people] = await Promise.all([pipelines(), users()]);
+  // Offices: the PBXs' names; the call reports take one (the picker shows with two or more).
+  const [allPipelines, people, offices] = await Promise.all([pipelines(), users(),
+    api.get("/api/v1/pbx").then((r) => itemsOf(r).map((pbx) => pbx.name)).catch(() => [])]);
   const today = new Date();
   const params = {
     pipeline: String((allPipelines.find((p) => p.is_default) || allPipelines[0])?.id ?? ""),
     from: isoDay(new Date(today.getTime() - 29 * DAY)),
     to: isoDay(today),
     seller: "",
+    office: "",
     ...queryParams(),
   };
   const charts = [];
@@ -75,6 +79,9 @@ export async function render(main) {
     h("label", { class: "inline-field" }, h("span", {}, t("reports.seller")),
       h("select", { name: "seller", id: "report-seller" }, options([["", t("reports.all_sellers")],
         ...people.filter((u) => u.role === "seller").map((u) => [u.id, u.display_name || u.login])], params.seller))),
+    offices.length > 1 ? h("label", { class: "inline-field" }, h("span", {}, t("reports.office")),
+      h("select", { name: "office", id: "report-office" }, options([["", t("reports.all_offices")],
+        ...offices.map((name) => [name, name])], params.office))) : null,
     h("button", { type: "submit", class: "primary" }, t("common.apply")));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -94,7 +101,10 @@ export async function render(main) {
     charts.splice(0).forEach((c) => c.dispose());
     loading(body);
     const query = { pipeline_id: params.pipeline, ...windowOf(params.from, params.to), seller_id: params.seller || undefined };
-    const get = (name) => api.get(`/api/v1/reports/${name}`, query).catch((err) => ({ error: err }));
+    // The office narrows the call reports only; the deal reports stay the whole company's.
+    const callsQuery = { ...query, pbx: params.office || undefined };
+    const get = (name) => api.get(`/api/v1/reports/${name}`, name in CALL_REPORTS ? callsQuery : query)
+      .catch((err) => ({ error: err }));
     const [lib, funnel, times, sales, forecast, losses, calls, missed, speed] = await Promise.all([
       echarts(), get("funnel"), get("time-in-stage"), get("sales"), get("forecast"), get("loss-reasons"), get("calls"),
       get("missed-calls"), get("speed-to-lead"),
