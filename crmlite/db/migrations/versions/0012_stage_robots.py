@@ -1,7 +1,7 @@
 """stage robots: per-stage automation, its effects applied once, and the fields robots set
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from alembic import op
 import crmlite.db.models
 
 revision = "0012"
-# Chained to 0009 on this branch; the integrator re-chains the migrations on merge.
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

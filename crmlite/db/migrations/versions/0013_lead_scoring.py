@@ -1,7 +1,7 @@
 """lead scoring: scores with their factors, rule versions, trainings of the learned score
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from alembic import op
 import crmlite.db.models
 
 revision = "0013"
-# The integrator re-chains the migrations made in parallel on merge.
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """quotes: the product catalogue, quotes with versions and lines, per-year quote numbers
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from alembic import op
 import crmlite.db.models
 
 revision = "0014"
-# The integrator re-chains branch migrations on merge.
-down_revision = "0009"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

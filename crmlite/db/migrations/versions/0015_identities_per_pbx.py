@@ -8,7 +8,7 @@ reports and the call log filter by office. ``consumer_instances`` lists the inst
 the PBXs' consumer leases spread over them.
 
 Revision ID: 0015
-Revises: 0009
+Revises: 0014
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from alembic import op
 import crmlite.db.models
 
 revision = "0015"
-down_revision = "0009"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
