@@ -214,6 +214,8 @@ class RobotSettings(_Section):
     check_interval_s: float = Field(300.0, gt=0)
     # How often the stage history is read for moves made elsewhere (entry robots' latency).
     follow_interval_s: float = Field(1.0, gt=0)
+
+
 class ScoringSettings(_Section):
     """Lead scoring: how often changes are rescored, the nightly pass, when a model may learn."""
 

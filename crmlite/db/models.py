@@ -695,6 +695,8 @@ class ConsumerInstance(Base):
     holder: Mapped[str] = mapped_column(String(200), primary_key=True)
     seen_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     status: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
 # --- Stage robots (migration 0012) ------------------------------------------------------------
 
 
@@ -759,8 +761,8 @@ class RobotEffect(Base):
 # A stage's deals by when they entered it (migration 0012): the robots' entry sweep and the stuck
 # clock's prefilter read one stage's deals without a table scan.
 Index("ix_deals_stage_entered", Deal.stage_id, Deal.stage_entered_at)
-# The quote tables live in their own module; loading it here puts them in Base.metadata.
-from crmlite.db import quote_models as quote_models  # noqa: E402
+
+
 # --- Lead scoring (migration 0013) ------------------------------------------------------------
 
 
@@ -823,3 +825,7 @@ class ScoreModel(Base):
 # What changed since the scoring's last look (crmlite.services.scoring.changed_since).
 Index("ix_deals_updated_at", Deal.updated_at)
 Index("ix_contacts_updated_at", Contact.updated_at)
+
+
+# The quote tables live in their own module; loading it here puts them in Base.metadata.
+from crmlite.db import quote_models as quote_models  # noqa: E402

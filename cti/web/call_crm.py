@@ -18,7 +18,7 @@ from crmlite.domain.phones import PhoneRules
 from crmlite.domain.pool import RingPolicy
 from crmlite.domain.product_text import product_text
 from crmlite.services.call_catalog import CallCatalogCache
-from crmlite.services.call_log import customer_phone
+from crmlite.services.call_effects import customer_phone
 from crmlite.services.telephony_users import TelephonyUserCache
 from crmlite.web.inbox import INBOX_LISTENERS, DecisionListener
 from crmlite.web.keys import ENGINE, SESSIONS
