@@ -46,6 +46,7 @@ class CallLog:
     recording_url: str | None = None
     linkedid: str | None = None
     body: str | None = None
+    pbx: str | None = None  # the configured name of the PBX the call came through
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +126,7 @@ class ActivityService:
             agent_id=call.agent_id,
             recording_url=call.recording_url,
             linkedid=call.linkedid,
+            pbx=call.pbx,
         )
         return await self._add(activity, where)
 

@@ -339,6 +339,7 @@ async def _call_log(
                 to_number=ours if inbound else customer,
                 started_at=call.started_at,
                 linkedid=call.linkedid,
+                pbx=call.pbx,
             ),
             # Both parents were found or made in this transaction, the deal on the contact.
             parents_checked=contact_id is not None
