@@ -31,7 +31,7 @@ def test_an_admin_adds_robots_in_the_stage_editor_and_a_move_fires_them(
     expect(dialog.get_by_test_id("robot-list")).to_contain_text("No robots")
 
     # A task: the form names what is wrong, then saves.
-    dialog.get_by_label("Do").select_option("create_task")
+    dialog.locator('select[name="action"]').select_option("create_task")
     dialog.get_by_label("Due in").fill("999")
     dialog.get_by_label("Task title").fill("Send the price list")
     dialog.get_by_role("button", name="Add robot").click()
@@ -43,11 +43,11 @@ def test_an_admin_adds_robots_in_the_stage_editor_and_a_move_fires_them(
     expect(robots).to_contain_text("Create task “Send the price list” due in 2 hours")
 
     # A notice to the owner, and a tag.
-    dialog.get_by_label("Do").select_option("notify_owner")
+    dialog.locator('select[name="action"]').select_option("notify_owner")
     dialog.get_by_label("Message").fill("Call them today")
     dialog.get_by_role("button", name="Add robot").click()
     expect(robots).to_contain_text("Notify the owner: “Call them today”")
-    dialog.get_by_label("Do").select_option("set_field")
+    dialog.locator('select[name="action"]').select_option("set_field")
     dialog.get_by_label("Add tag").fill("offer-sent")
     dialog.get_by_role("button", name="Add robot").click()
     expect(robots.locator("li")).to_have_count(3)
