@@ -39,7 +39,12 @@ async def consumer_lock(
         return
     key = lock_key(pbx)
     while True:
-        connection = await engine.connect()
+        try:
+            connection = await engine.connect()
+        except (OperationalError, DBAPIError, OSError) as err:
+            log.warning("ami consumer lock unavailable", pbx=pbx, error=str(err))
+            await asyncio.sleep(retry_s)
+            continue
         try:
             granted = (
                 await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
@@ -53,7 +58,7 @@ async def consumer_lock(
                     await _release(connection, key)
                 return
             await connection.rollback()
-        except (OperationalError, DBAPIError) as err:
+        except (OperationalError, DBAPIError, OSError) as err:
             log.warning("ami consumer lock unavailable", pbx=pbx, error=str(err))
         finally:
             await connection.close()
@@ -79,13 +84,17 @@ async def run_once_across_instances(
 ) -> None:
     """Call ``check`` every ``interval_s`` while this instance holds ``name``'s lock.
 
-    A database that is briefly away costs one pass, logged as ``failed``: each job's next pass
-    covers what this one missed.
+    A database that is briefly away (an error from the driver, or a connection refused or reset
+    before the driver wraps it) costs one pass, logged as ``failed``: each job's next pass covers
+    what this one missed. Any other error is logged with its traceback and the job goes on, since
+    a job that stopped would stop for every instance until this one exits.
     """
     async with consumer_lock(engine, name):
         while True:
             try:
                 await check()
-            except (OperationalError, DBAPIError) as err:
+            except (OperationalError, DBAPIError, OSError) as err:
                 log.warning(failed, error=str(err))
+            except Exception:  # logged with its traceback; the next pass retries
+                log.exception(failed)
             await asyncio.sleep(interval_s)

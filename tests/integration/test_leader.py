@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from crmlite.db.engine import create_engine
-from cti.leader import consumer_lock, lock_key
+from cti.leader import consumer_lock, lock_key, run_once_across_instances
 
 
 def test_lock_keys_are_stable_and_distinct() -> None:
@@ -54,3 +54,31 @@ async def test_standby_waits_for_the_holder(engine: AsyncEngine, database_url: s
 async def test_distinct_pbxs_do_not_block_each_other(engine: AsyncEngine, pbx: str) -> None:
     async with consumer_lock(engine, pbx) as first, consumer_lock(engine, pbx + "-other"):
         assert first is None or not first.closed
+
+
+async def test_a_job_goes_on_after_a_pass_that_failed(engine: AsyncEngine) -> None:
+    """A refused connection, a driver error or a bug in one pass costs that pass, not the job."""
+    failures: list[BaseException] = [
+        ConnectionResetError(104, "Connection reset by peer"),
+        ValueError("a bug in one pass"),
+    ]
+    passes = 0
+    done = asyncio.Event()
+
+    async def check() -> None:
+        nonlocal passes
+        passes += 1
+        if failures:
+            raise failures.pop(0)
+        done.set()
+
+    job = asyncio.create_task(
+        run_once_across_instances(engine, "flaky-job", check, 0.01, failed="flaky pass failed")
+    )
+    try:
+        await asyncio.wait_for(done.wait(), timeout=10)
+    finally:
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+    assert passes == 3
