@@ -1,4 +1,4 @@
-"""The kanban board of one pipeline: columns in stage order, newest cards first, totals.
+"""The kanban board of one pipeline: columns in stage order, newest (or best-scored) cards first.
 
 What a seller sees: their own cards, plus, in the Unsorted column, the cards nobody owns yet
 (deals made from calls) so they can claim them. Heads and admins see every card. Totals (count
@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from crmlite.db.models import BoardTotal, Contact, Deal, LeadScore, Pipeline, Stage, User
 from crmlite.domain.board import (
     DEFAULT_CARDS_PER_COLUMN,
+    UNSCORED,
     Card,
+    CardOrder,
     Column,
     check_limit,
     column_totals,
@@ -45,6 +47,7 @@ class BoardFilter:
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
     limit: int = DEFAULT_CARDS_PER_COLUMN
+    order: CardOrder = CardOrder.NEWEST
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,9 @@ class BoardService:
         for stage in stages:
             column = _column(stage)
             column.count, column.amounts = totals.get(stage.id, (0, {}))
-            column.cards, column.next_cursor = page_cards(cards.get(stage.id, []), criteria.limit)
+            column.cards, column.next_cursor = page_cards(
+                cards.get(stage.id, []), criteria.limit, criteria.order
+            )
             columns.append(column)
         return Board(pipeline=pipeline, columns=columns)
 
@@ -90,7 +95,9 @@ class BoardService:
         column = _column(stage)
         column.count, column.amounts = totals.get(stage.id, (0, {}))
         cards = await self._cards([(stage, cursor)], criteria, self.clock())
-        column.cards, column.next_cursor = page_cards(cards.get(stage.id, []), criteria.limit)
+        column.cards, column.next_cursor = page_cards(
+            cards.get(stage.id, []), criteria.limit, criteria.order
+        )
         return column
 
     def _conditions(self, criteria: BoardFilter) -> list[ColumnElement[bool]]:
@@ -253,14 +260,19 @@ class BoardService:
         visible = self._visible([stage.id] if stage.is_unsorted else [])
         if visible is not None:
             conditions.append(visible)
+        rank = func.coalesce(LeadScore.score, UNSCORED)
         if cursor is not None:
-            after = decode_cursor(cursor)
-            conditions.append(
-                or_(
-                    Deal.created_at < after.created_at,
-                    and_(Deal.created_at == after.created_at, Deal.id < after.id),
-                )
+            after = decode_cursor(cursor, criteria.order)
+            older = or_(
+                Deal.created_at < after.created_at,
+                and_(Deal.created_at == after.created_at, Deal.id < after.id),
             )
+            if criteria.order is CardOrder.SCORE:
+                older = or_(rank < after.score, and_(rank == after.score, older))
+            conditions.append(older)
+        order_by: list[ColumnElement[Any]] = [Deal.created_at.desc(), Deal.id.desc()]
+        if criteria.order is CardOrder.SCORE:
+            order_by.insert(0, rank.desc())
         page = (
             select(
                 Deal.stage_id,
@@ -284,7 +296,7 @@ class BoardService:
                 LeadScore, and_(LeadScore.subject == "deal", LeadScore.subject_id == Deal.id)
             )
             .where(*conditions)
-            .order_by(Deal.created_at.desc(), Deal.id.desc())
+            .order_by(*order_by)
             .limit(criteria.limit + 1)
             .subquery()
         )

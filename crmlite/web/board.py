@@ -12,7 +12,12 @@ import datetime as dt
 from aiohttp import web
 from pydantic import AwareDatetime, Field
 
-from crmlite.domain.board import DEFAULT_CARDS_PER_COLUMN, MAX_CARDS_PER_COLUMN, Column
+from crmlite.domain.board import (
+    DEFAULT_CARDS_PER_COLUMN,
+    MAX_CARDS_PER_COLUMN,
+    CardOrder,
+    Column,
+)
 from crmlite.services.board import BoardFilter, BoardService
 from crmlite.web.crm_schemas import AmountOut, OwnerFilter, owner_filter
 from crmlite.web.keys import SESSIONS
@@ -49,7 +54,10 @@ class ColumnOut(ApiModel):
     position: int
     count: int = Field(description="cards in the column under the filters, all pages")
     amounts: dict[str, AmountOut] = Field(description="sum of amounts per currency")
-    cards: list[CardOut] = Field(description="newest first (created_at, then id, descending)")
+    cards: list[CardOut] = Field(
+        description="newest first (created_at, then id, descending); with order=score the highest"
+        " lead score first, unscored last, newest first among equal scores"
+    )
     next_cursor: str | None = Field(description="pass as ?cursor= for the next cards")
 
 
@@ -65,10 +73,13 @@ class BoardQuery(QueryModel):
     created_from: AwareDatetime | None = None
     created_to: AwareDatetime | None = None
     limit: int = Field(DEFAULT_CARDS_PER_COLUMN, ge=1, le=MAX_CARDS_PER_COLUMN)
+    order: CardOrder = Field(
+        CardOrder.NEWEST, description="newest: by creation; score: by lead score, across pages"
+    )
 
 
 class ColumnQuery(BoardQuery):
-    cursor: str | None = Field(None, max_length=200)
+    cursor: str | None = Field(None, max_length=200, description="a next_cursor of the same order")
 
 
 class BoardPath(ApiModel):
@@ -93,6 +104,7 @@ def _criteria(request: web.Request, query: BoardQuery) -> BoardFilter:
         created_from=query.created_from,
         created_to=query.created_to,
         limit=query.limit,
+        order=query.order,
     )
 
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from crmlite.db.models import Stage
+from crmlite.db.models import LeadScore, Stage
+from crmlite.domain.board import CardOrder
 from crmlite.domain.principal import SYSTEM, Principal
 from crmlite.services.board import BoardFilter, BoardService
 from crmlite.services.deal_moves import DealMoveService
@@ -90,3 +91,43 @@ async def test_a_seller_sees_own_totals_and_unclaimed_intake(
     unassigned, summed_unassigned = await totals(sessions, anna, unassigned=True)
     assert unassigned == summed_unassigned
     assert unassigned[unsorted] == (1, {"RUB": Decimal("5.00")})
+
+
+async def test_score_order_pages_a_column_best_first_across_pages(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Paged by score, a long column yields every deal once, best first, unscored last."""
+    anna, _, _, _ = await add_users(sessions)
+    scores = [35, None, 80, 35, 10, None, 99, 0, 35, 61]
+    async with sessions.begin() as session:
+        ids = [(await DealService(session, anna).create(f"d{i}")).id for i in range(len(scores))]
+        session.add_all(
+            LeadScore(
+                subject="deal",
+                subject_id=deal_id,
+                score=score,
+                method="rules",
+                factors=[],
+                computed_at=EVER,
+            )
+            for deal_id, score in zip(ids, scores, strict=True)
+            if score is not None
+        )
+    seen: list[tuple[int, int | None]] = []
+    async with sessions() as session:
+        service = BoardService(session, anna)
+        criteria = BoardFilter(limit=3, order=CardOrder.SCORE)
+        board = await service.board(1, criteria)
+        column = next(c for c in board.columns if c.cards)
+        seen += [(c.id, c.score) for c in column.cards]
+        cursor = column.next_cursor
+        while cursor is not None:
+            page = await service.column(1, column.stage_id, cursor, criteria)
+            seen += [(c.id, c.score) for c in page.cards]
+            cursor = page.next_cursor
+    assert sorted(deal_id for deal_id, _ in seen) == sorted(ids)
+    ranks = [-1 if score is None else score for _, score in seen]
+    assert ranks == sorted(ranks, reverse=True)
+    assert seen[0] == (ids[6], 99)
+    # Newest first among equal scores: the three 35s come in reverse order of creation.
+    assert [deal_id for deal_id, score in seen if score == 35] == [ids[8], ids[3], ids[0]]

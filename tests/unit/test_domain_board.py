@@ -9,8 +9,10 @@ import pytest
 
 from crmlite.domain.access import may_claim_deal, sees_deal, sees_task
 from crmlite.domain.board import (
+    UNSCORED,
     Card,
     CardKey,
+    CardOrder,
     column_totals,
     days_in_stage,
     decode_cursor,
@@ -26,7 +28,7 @@ OTHER = Principal(2, "boris", Role.SELLER)
 HEAD = Principal(3, "helen", Role.HEAD)
 
 
-def card(ident: int, minutes: int) -> Card:
+def card(ident: int, minutes: int, score: int | None = None) -> Card:
     created = T0 + dt.timedelta(minutes=minutes)
     return Card(
         ident,
@@ -42,6 +44,7 @@ def card(ident: int, minutes: int) -> Card:
         created,
         0,
         1,
+        score,
     )
 
 
@@ -54,6 +57,30 @@ def test_newest_first_with_id_breaking_ties_and_a_cursor() -> None:
     last, none = page_cards(cards[:3], 3)
     assert none is None
     assert len(last) == 3
+
+
+def test_score_order_puts_the_best_first_unscored_last_and_its_cursor_remembers_the_score() -> None:
+    cards = [card(1, 0, 40), card(2, 5, None), card(3, 1, 90), card(4, 9, 40), card(5, 2, 0)]
+    page, cursor = page_cards(cards, 3, CardOrder.SCORE)
+    assert [c.id for c in page] == [3, 4, 1]  # 90, then the two 40s newest first
+    assert cursor is not None
+    assert decode_cursor(cursor, CardOrder.SCORE) == CardKey(page[-1].created_at, 1, 40)
+    rest, _ = page_cards(cards[1:2] + cards[4:], 3, CardOrder.SCORE)
+    assert [c.id for c in rest] == [5, 2]  # a score of 0 still ranks above no score
+    assert decode_cursor(encode_cursor(CardKey(T0, 7), CardOrder.SCORE), CardOrder.SCORE).score == (
+        UNSCORED
+    )
+
+
+def test_a_cursor_of_one_order_is_refused_in_the_other() -> None:
+    newest = encode_cursor(CardKey(T0, 1))
+    by_score = encode_cursor(CardKey(T0, 1, 55), CardOrder.SCORE)
+    with pytest.raises(InvalidInput):
+        decode_cursor(newest, CardOrder.SCORE)
+    with pytest.raises(InvalidInput):
+        decode_cursor(by_score)
+    with pytest.raises(InvalidInput):
+        decode_cursor(encode_cursor(CardKey(T0, 1, 101), CardOrder.SCORE), CardOrder.SCORE)
 
 
 @pytest.mark.parametrize("token", ["", "!!!", encode_cursor(CardKey(T0, 1))[:-3] + "x", "bm9wZQ"])

@@ -85,11 +85,6 @@ export function scorePanel(subject, id) {
   return panel;
 }
 
-/** Cards best first (unscored last), the order kept among equals. */
-export function byScore(cards) {
-  return [...cards].sort((a, b) => (b.score ?? -1) - (a.score ?? -1));
-}
-
 /** The head's view of the scoring: which score is in use, the held-out AUCs, a Train button. */
 export function scoringStatusPanel() {
   const body = h("div", { class: "muted" }, t("score.loading"));

@@ -10,7 +10,7 @@ import { exportLinks } from "../exports.js";
 import { isHead, pipelines, session, userName, users } from "../session.js";
 import { errorText, failed, loading, toast } from "../ui.js";
 import { loadStuck, stuckBadge } from "../robots.js";
-import { byScore, scoreBadge } from "../score.js";
+import { scoreBadge } from "../score.js";
 
 const CLOSED = new Set(["won", "lost"]);
 
@@ -86,14 +86,17 @@ class Board {
   }
 
   query() {
-    const { owner, q, from, to } = this.filters;
+    const { owner, q, from, to, sort } = this.filters;
     // Dates are the user's local days: from 00:00 of "from" up to 00:00 after "to".
     const day = (text, plus = 0) => {
       const [y, m, d] = text.split("-").map(Number);
       return new Date(y, m - 1, d + plus).toISOString();
     };
+    // The server orders each column (and its next pages) by score: sorting only the cards loaded
+    // so far would miss better-scored deals further down a long column.
     return { owner: owner || undefined, q: q || undefined,
-      created_from: from ? day(from) : undefined, created_to: to ? day(to, 1) : undefined };
+      created_from: from ? day(from) : undefined, created_to: to ? day(to, 1) : undefined,
+      order: sort === "score" ? "score" : undefined };
   }
 
   async more(column) {
@@ -180,7 +183,7 @@ class Board {
       h("label", { class: "inline-field" }, h("span", {}, t("board.created_to")),
         h("input", { type: "date", id: "date-to", value: this.filters.to, on: { change: onFilter("to") } })),
       h("label", { class: "inline-field" }, h("span", {}, t("score.sort_label")),
-        h("select", { id: "board-sort", on: { change: (e) => { this.filters.sort = e.target.value; setQueryParams(this.filters); this.draw(); } } },
+        h("select", { id: "board-sort", on: { change: onFilter("sort") } },
           options([["", t("score.sort_newest")], ["score", t("score.sort_score")]], this.filters.sort))),
       exportLinks("/api/v1/deals", { pipeline: this.pipeline.id, ...this.query() }, { id: "deals-export" }),
       h("button", { type: "button", class: "primary", id: "new-deal", on: { click: () => this.newDeal() } },
@@ -208,7 +211,7 @@ class Board {
         on: { click: () => { collapsed ? this.expanded.add(stage.id) : this.expanded.delete(stage.id); this.draw(); } } },
       collapsed ? "⟷" : "–") : null),
     h("div", { class: "cards", role: "list", "aria-label": name, dataset: { stageId: stage.id } },
-      (this.filters.sort === "score" ? byScore(column.cards) : column.cards).map((card) => this.cardEl(card))),
+      column.cards.map((card) => this.cardEl(card))),
     column.nextCursor && !collapsed
       ? h("button", { type: "button", class: "secondary small more", on: { click: () => this.more(column) } },
         t("board.more", { count: column.count - column.cards.length })) : null);
