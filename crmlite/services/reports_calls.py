@@ -311,12 +311,19 @@ def _missed_calls(scope: ReportScope) -> Any:
 
 
 async def missed_calls_report(
-    session: AsyncSession, scope: ReportScope, *, sla: dt.timedelta, now: dt.datetime
+    session: AsyncSession,
+    scope: ReportScope,
+    *,
+    sla: dt.timedelta,
+    now: dt.datetime,
+    clock: SlaClock = PLAIN_MINUTES,
 ) -> MissedCallsReport:
     """Missed calls of the window, how many were called back, and the SLA breaches."""
     check_sla(sla)
     sla_s = int(sla.total_seconds())
     missed = _missed_calls(scope)
+    if not clock.plain:
+        return await _missed_in_office_hours(session, missed, sla, now, clock)
     resolved = missed.c.followed_up.is_not(None)
     late = seconds_between(missed.c.followed_up, missed.c.started_at) > sla_s
     overdue = and_(missed.c.followed_up.is_(None), missed.c.started_at <= now - sla)
@@ -348,6 +355,45 @@ async def missed_calls_report(
     ]
     return MissedCallsReport(
         sla_s=sla_s,
+        missed=total,
+        called_back=called_back,
+        never_called_back=total - called_back,
+        within_sla=within,
+        breached=breached,
+        open_breaches=breaches,
+    )
+
+
+async def _missed_in_office_hours(
+    session: AsyncSession, missed: Any, sla: dt.timedelta, now: dt.datetime, clock: SlaClock
+) -> MissedCallsReport:
+    # Each deadline depends on its office's hours, which SQL does not know: count in Python.
+    rows = await session.execute(
+        select(
+            missed.c.id,
+            missed.c.from_number,
+            missed.c.started_at,
+            missed.c.contact_id,
+            missed.c.pbx,
+            missed.c.followed_up,
+        ).order_by(missed.c.started_at, missed.c.id)
+    )
+    total = called_back = within = breached = 0
+    breaches: list[MissedCall] = []
+    for id_, number, at, contact, pbx, followed_up in rows:
+        total += 1
+        deadline = clock.deadline(_aware(at), pbx, sla)
+        if followed_up is not None:
+            called_back += 1
+            late = _aware(followed_up) > deadline
+            within += not late
+            breached += late
+        elif deadline <= now:
+            breached += 1
+            if len(breaches) < MAX_BREACHES:
+                breaches.append(MissedCall(id_, number, at, deadline, contact, None))
+    return MissedCallsReport(
+        sla_s=int(sla.total_seconds()),
         missed=total,
         called_back=called_back,
         never_called_back=total - called_back,

@@ -10,7 +10,8 @@ from crmlite.domain.principal import SYSTEM, Role
 from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
 from crmlite.services.contacts import ContactService
 from crmlite.services.phones import PhoneInput
-from crmlite.services.reports_calls import sla_escalations
+from crmlite.domain.reports import ReportScope
+from crmlite.services.reports_calls import missed_calls_report, sla_escalations
 from crmlite.services.users import create_user
 from cti.callbacks import CallbackSlaWatch
 from cti.pops.fanout import InProcessFanout
@@ -82,3 +83,42 @@ async def test_a_call_missed_after_closing_falls_due_after_the_next_opening(
         monday = await sla_escalations(db, now=monday_0620, sla=SLA, clock=sla_clock(SETTINGS))
     assert sorted(b.caller for b in plain) == ["+4930123456", "+79161234567"]
     assert sorted(b.caller for b in monday) == ["+4930123456", "+79161234567"]
+
+
+async def test_missed_calls_report_counts_each_office_hours(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _missed(sessions)
+    # The east caller is called back on Monday at 09:10 Moscow time: within its office's SLA.
+    monday_0610 = dt.datetime(2026, 11, 23, 6, 10, tzinfo=dt.UTC)
+    async with sessions.begin() as db:
+        contact = await ContactService(db, SYSTEM).create(
+            "Back", phones=[PhoneInput("+79161234568")]
+        )
+        await ActivityService(db, SYSTEM, clock=lambda: monday_0610).log_call(
+            Parent(contact_id=contact.id),
+            CallLog(
+                direction=CallDirection.OUTBOUND,
+                to_number="+79161234567",
+                started_at=monday_0610,
+                answered_at=monday_0610,
+                ended_at=monday_0610 + dt.timedelta(minutes=2),
+                outcome="answered",
+                pbx="east",
+            ),
+        )
+    window = ReportScope(
+        pipeline_id=None,
+        since=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        until=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+    )
+    now = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+    async with sessions() as db:
+        hours = await missed_calls_report(db, window, sla=SLA, now=now, clock=sla_clock(SETTINGS))
+        plain = await missed_calls_report(db, window, sla=SLA, now=now)
+    counts = (hours.missed, hours.called_back, hours.within_sla, hours.breached)
+    assert counts == (2, 1, 1, 1), "east called back in time; west never"
+    assert [(b.caller, b.deadline) for b in hours.open_breaches] == [
+        ("+4930123456", FRIDAY_16_UTC + SLA)
+    ]
+    assert (plain.within_sla, plain.breached) == (0, 2), "in plain minutes both are late"
