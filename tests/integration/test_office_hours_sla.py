@@ -7,10 +7,10 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.domain.principal import SYSTEM, Role
+from crmlite.domain.reports import ReportScope
 from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
 from crmlite.services.contacts import ContactService
 from crmlite.services.phones import PhoneInput
-from crmlite.domain.reports import ReportScope
 from crmlite.services.reports_calls import missed_calls_report, sla_escalations
 from crmlite.services.users import create_user
 from cti.callbacks import CallbackSlaWatch
