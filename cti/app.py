@@ -19,14 +19,22 @@ from crmlite.domain.product_text import product_text
 from crmlite.services.standard_pipeline import localize_standard_pipeline
 from crmlite.web.app import setup_crm_web
 from crmlite.web.crm_schemas import PHONE_EXTENSION_PATTERN
-from crmlite.web.keys import DEFAULT_REGION, ENGINE, ONE_HOP, PBX_NAMES, PRODUCT_TEXT, SESSIONS
+from crmlite.web.keys import (
+    DEFAULT_REGION,
+    ENGINE,
+    ONE_HOP,
+    PBX_NAMES,
+    PRODUCT_TEXT,
+    SESSIONS,
+    SLA_CLOCK,
+)
 from crmlite.web.ui import ui_routes
 from cti.callbacks import setup_callback_watch
 from cti.fencing import ConsumerFence
 from cti.pool_watch import setup_pool
 from cti.robots import setup_robots
 from cti.score_watch import setup_scoring
-from cti.settings import Settings, pbx_names
+from cti.settings import Settings, pbx_names, sla_clock
 from cti.telephony import setup_telephony
 from cti.web import pbx as pbx_web
 from cti.web import routing as routing_web
@@ -75,6 +83,7 @@ def create_app(settings: Settings) -> web.Application:
     app[PRODUCT_TEXT] = product_text(settings.i18n.default_locale)
     app[PHONE_EXTENSION_PATTERN] = settings.phone.extension_pattern
     app[PBX_NAMES] = pbx_names(settings)
+    app[SLA_CLOCK] = sla_clock(settings)
     # A frozen writer's transaction is ended well before its lease could be taken over.
     app[CONSUMER_FENCE] = ConsumerFence(idle_limit_s=settings.lease.deadline_s / 2)
     app.cleanup_ctx.append(_database)

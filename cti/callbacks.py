@@ -3,6 +3,7 @@
 Every ``check_interval_s`` it asks the CRM which missed calls crossed their deadline since the last
 check (each breach is reported once) and pops a ``callback.overdue`` notice to every head. With
 PostgreSQL only the instance holding the watch's advisory lock runs it, so nobody is told twice.
+The deadline counts the SLA in the office hours of the call's PBX (docs/MULTI_PBX.md).
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from crmlite.domain.office_hours import SlaClock
 from crmlite.domain.reports import Escalation
-from crmlite.services.reports_calls import sla_escalations
+from crmlite.services.reports_calls import PLAIN_MINUTES, sla_escalations
 from crmlite.web.keys import ENGINE, SESSIONS
 from cti.leader import run_once_across_instances
 from cti.pops.fanout import FanoutUnavailable
 from cti.pops.hub import ScreenPopHub
 from cti.pops.lookup import format_number
-from cti.settings import Settings
+from cti.settings import Settings, sla_clock
 from cti.web.ws import POP_HUB
 
 log = structlog.get_logger(__name__)
@@ -44,6 +46,7 @@ class CallbackSlaWatch:
         sla: dt.timedelta,
         region: str,
         extension_pattern: str,
+        hours: SlaClock = PLAIN_MINUTES,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._sessions = sessions
@@ -52,6 +55,7 @@ class CallbackSlaWatch:
         self._region = region
         self._extension_pattern = extension_pattern
         self._clock = clock
+        self._hours = hours
         self._since: dt.datetime | None = None
         self.notified = 0
 
@@ -59,7 +63,9 @@ class CallbackSlaWatch:
         """One pass: what became overdue since the last pass, told to who must know."""
         now = self._clock()
         async with self._sessions() as db:
-            breaches = await sla_escalations(db, now=now, sla=self._sla, since=self._since)
+            breaches = await sla_escalations(
+                db, now=now, sla=self._sla, since=self._since, clock=self._hours
+            )
         try:
             for breach in breaches:
                 text = self._hub.encoder.encode(CALLBACK_OVERDUE, self._body(breach))
@@ -109,6 +115,7 @@ def setup_callback_watch(app: web.Application, settings: Settings) -> None:
             sla=dt.timedelta(minutes=settings.callbacks.sla_minutes),
             region=settings.phone.default_region,
             extension_pattern=settings.phone.extension_pattern,
+            hours=sla_clock(settings),  # each office's hours; validated when settings load
         )
         app[CALLBACK_WATCH] = watch
         task = asyncio.create_task(

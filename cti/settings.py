@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from crmlite.domain.errors import InvalidInput
+from crmlite.domain.office_hours import BadHours, OfficeHours, SlaClock, read_office_hours
 from crmlite.domain.token_scopes import parse_networks
 from cti.calls.config import CallModelConfig
 
@@ -104,6 +105,11 @@ class PbxSettings(_Section):
     # The office's own numbers (DIDs, main line), any form: a call from or to a number of any
     # configured PBX is a colleague's, even over the public network: no contact, no deal.
     dids: tuple[str, ...] = ()
+    # This office's hours for the call-back SLA (docs/MULTI_PBX.md): a time zone alone keeps the
+    # [callbacks] days in this zone; days given here replace them (and the holidays with them).
+    timezone: str | None = None
+    hours: dict[str, tuple[str, ...]] = {}
+    holidays: tuple[str, ...] = ()
     inbound_contexts: tuple[str, ...] = ("from-trunk",)
     internal_contexts: tuple[str, ...] = ("from-internal",)
     originate_context: str = "from-internal"
@@ -179,6 +185,10 @@ class CallbackSettings(_Section):
     sla_minutes: int = Field(15, ge=1)
     check_interval_s: float = Field(60.0, gt=0)
     enabled: bool = True
+    # Office hours the SLA runs in (``mon-fri = ["09:00-18:00"]``); none: round the clock.
+    timezone: str = "UTC"
+    hours: dict[str, tuple[str, ...]] = {}
+    holidays: tuple[str, ...] = ()
 
 
 class RulesSettings(_Section):
@@ -289,6 +299,14 @@ class Settings(_Section):
             raise ValueError(f"[[pbx]] names must differ: {', '.join(twice)} given twice")
         return self
 
+    @model_validator(mode="after")
+    def _readable_hours(self) -> Settings:
+        try:
+            sla_clock(self)
+        except BadHours as err:
+            raise ValueError(f"office hours: {err}") from err
+        return self
+
 
 _SHORT_ENV = {
     "CTI_DATABASE_URL": ("database", "url"),
@@ -352,3 +370,21 @@ def pbx_names(settings: Settings) -> tuple[str, ...]:
     if settings.simulator.enabled:
         return settings.simulator.offices
     return ()
+
+
+def sla_clock(settings: Settings) -> SlaClock:
+    """The hours each office's call-back SLA runs in; raises BadHours naming the bad part."""
+    wide = settings.callbacks
+    default = read_office_hours(wide.timezone, wide.hours, wide.holidays) if wide.hours else None
+    per_pbx: dict[str, OfficeHours] = {}
+    for pbx in settings.pbx:
+        if pbx.hours:
+            zone = pbx.timezone or wide.timezone
+            per_pbx[pbx.name] = read_office_hours(zone, pbx.hours, pbx.holidays)
+        elif pbx.timezone is not None:
+            if not wide.hours:
+                raise BadHours(f"[[pbx]] {pbx.name}: a timezone needs hours here or in [callbacks]")
+            per_pbx[pbx.name] = read_office_hours(
+                pbx.timezone, wide.hours, pbx.holidays or wide.holidays
+            )
+    return SlaClock(default=default, per_pbx=per_pbx)

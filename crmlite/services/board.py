@@ -13,10 +13,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmlite.db.models import BoardTotal, Contact, Deal, LeadScore, Pipeline, Stage, User
+from crmlite.db.models import (
+    Activity,
+    BoardTotal,
+    Contact,
+    Deal,
+    LeadScore,
+    Pipeline,
+    Stage,
+    User,
+)
 from crmlite.domain.board import (
     DEFAULT_CARDS_PER_COLUMN,
     UNSCORED,
@@ -46,6 +55,8 @@ class BoardFilter:
     text: str | None = None
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
+    # One office: deals with a call through this PBX, on the deal or with the deal's contact.
+    pbx: str | None = None
     limit: int = DEFAULT_CARDS_PER_COLUMN
     order: CardOrder = CardOrder.NEWEST
 
@@ -110,6 +121,8 @@ class BoardService:
             conditions.append(Deal.created_at >= criteria.created_from)
         if criteria.created_to is not None:
             conditions.append(Deal.created_at < criteria.created_to)
+        if criteria.pbx is not None:
+            conditions.append(_through_office(criteria.pbx))
         if criteria.text and criteria.text.strip():
             patterns = text_variants(criteria.text.strip())
             matching_contacts = select(Contact.id).where(
@@ -136,7 +149,7 @@ class BoardService:
     ) -> dict[int, tuple[int, dict[str, Decimal]]]:
         """Count and sums per column: from the running totals, or from the deals when filtered."""
         unsorted = [s.id for s in stages if s.is_unsorted]
-        if criteria.text or criteria.created_from or criteria.created_to:
+        if criteria.text or criteria.created_from or criteria.created_to or criteria.pbx:
             rows = await self._totals_from_deals(pipeline_id, criteria, stages, unsorted)
         else:
             rows = await self._totals_from_running(pipeline_id, criteria, stages, unsorted)
@@ -302,6 +315,18 @@ class BoardService:
         )
         # Each column's page is a subquery so its ORDER BY and LIMIT hold inside the UNION ALL.
         return select(page)
+
+
+def _through_office(pbx: str) -> ColumnElement[bool]:
+    """A deal of this office: a call through its PBX is logged on the deal or with its contact."""
+    return exists().where(
+        Activity.kind == "call",
+        Activity.pbx == pbx,
+        or_(
+            Activity.deal_id == Deal.id,
+            and_(Deal.contact_id.is_not(None), Activity.contact_id == Deal.contact_id),
+        ),
+    )
 
 
 def _column(stage: Stage) -> Column:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from crmlite.db.models import Activity, Contact, User
+from crmlite.domain.office_hours import SlaClock
 from crmlite.domain.reports import (
     MEDIAN,
     P90,
@@ -28,6 +29,12 @@ from crmlite.domain.reports import (
 from crmlite.services.reports_sql import materialized, percentile_of, seconds_between
 
 MAX_BREACHES = 500
+PLAIN_MINUTES = SlaClock()  # no office hours: every SLA counts plain minutes
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    # The UtcDateTime column answers aware datetimes; a raw subquery value may come back naive.
+    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
 def _calls(direction: str | None = None, pbx: str | None = None) -> list[Any]:
@@ -276,6 +283,7 @@ def _missed_calls(scope: ReportScope) -> Any:
         Activity.from_number,
         Activity.started_at,
         Activity.contact_id,
+        Activity.pbx,
         callback.label("callback"),
         answered_again.label("answered_again"),
     )
@@ -297,17 +305,25 @@ def _missed_calls(scope: ReportScope) -> Any:
         raw.c.from_number,
         raw.c.started_at,
         raw.c.contact_id,
+        raw.c.pbx,
         followed_up.label("followed_up"),
     ).subquery("missed")
 
 
 async def missed_calls_report(
-    session: AsyncSession, scope: ReportScope, *, sla: dt.timedelta, now: dt.datetime
+    session: AsyncSession,
+    scope: ReportScope,
+    *,
+    sla: dt.timedelta,
+    now: dt.datetime,
+    clock: SlaClock = PLAIN_MINUTES,
 ) -> MissedCallsReport:
     """Missed calls of the window, how many were called back, and the SLA breaches."""
     check_sla(sla)
     sla_s = int(sla.total_seconds())
     missed = _missed_calls(scope)
+    if not clock.plain:
+        return await _missed_in_office_hours(session, missed, sla, now, clock)
     resolved = missed.c.followed_up.is_not(None)
     late = seconds_between(missed.c.followed_up, missed.c.started_at) > sla_s
     overdue = and_(missed.c.followed_up.is_(None), missed.c.started_at <= now - sla)
@@ -348,6 +364,45 @@ async def missed_calls_report(
     )
 
 
+async def _missed_in_office_hours(
+    session: AsyncSession, missed: Any, sla: dt.timedelta, now: dt.datetime, clock: SlaClock
+) -> MissedCallsReport:
+    # Each deadline depends on its office's hours, which SQL does not know: count in Python.
+    rows = await session.execute(
+        select(
+            missed.c.id,
+            missed.c.from_number,
+            missed.c.started_at,
+            missed.c.contact_id,
+            missed.c.pbx,
+            missed.c.followed_up,
+        ).order_by(missed.c.started_at, missed.c.id)
+    )
+    total = called_back = within = breached = 0
+    breaches: list[MissedCall] = []
+    for id_, number, at, contact, pbx, followed_up in rows:
+        total += 1
+        deadline = clock.deadline(_aware(at), pbx, sla)
+        if followed_up is not None:
+            called_back += 1
+            late = _aware(followed_up) > deadline
+            within += not late
+            breached += late
+        elif deadline <= now:
+            breached += 1
+            if len(breaches) < MAX_BREACHES:
+                breaches.append(MissedCall(id_, number, at, deadline, contact, None))
+    return MissedCallsReport(
+        sla_s=int(sla.total_seconds()),
+        missed=total,
+        called_back=called_back,
+        never_called_back=total - called_back,
+        within_sla=within,
+        breached=breached,
+        open_breaches=breaches,
+    )
+
+
 async def heads_of_sales(session: AsyncSession) -> tuple[int, ...]:
     """Who hears of SLA breaches: the active heads, or the active admins when there is no head."""
     for role in ("head", "admin"):
@@ -368,26 +423,42 @@ async def sla_escalations(
     sla: dt.timedelta,
     since: dt.datetime | None = None,
     lookback: dt.timedelta = dt.timedelta(days=7),
+    clock: SlaClock = PLAIN_MINUTES,
 ) -> list[Escalation]:
     """Missed calls not called back whose SLA deadline passed in (since, now]: what to notify.
 
     Calling it every minute with ``since`` = the previous ``now`` reports each breach once. It
-    changes nothing; the caller (the pop hub, a mail job) delivers the notifications.
+    changes nothing; the caller (the pop hub, a mail job) delivers the notifications. With office
+    hours (``clock``) each call's deadline counts the SLA in its own office's open time only.
     """
     check_sla(sla)
     start = (since if since is not None else now - lookback) - sla
+    if not clock.plain:
+        # A call missed on Friday evening falls due on Monday: look back a week further.
+        start -= lookback
     scope = ReportScope(
         pipeline_id=None, since=start, until=now - sla + dt.timedelta(microseconds=1)
     )
     missed = _missed_calls(scope)
     rows = await session.execute(
-        select(missed.c.id, missed.c.from_number, missed.c.started_at, missed.c.contact_id)
+        select(
+            missed.c.id,
+            missed.c.from_number,
+            missed.c.started_at,
+            missed.c.contact_id,
+            missed.c.pbx,
+        )
         .where(missed.c.followed_up.is_(None), missed.c.started_at > start)
         .order_by(missed.c.started_at, missed.c.id)
-        .limit(MAX_BREACHES)
     )
+    due: list[tuple[int, str | None, dt.datetime, int | None, dt.datetime]] = []
+    for id_, number, at, contact, pbx in rows:
+        deadline = clock.deadline(_aware(at), pbx, sla)
+        if deadline <= now and (since is None or deadline > since):
+            due.append((id_, number, at, contact, deadline))
+    due.sort(key=lambda row: (row[4], row[0]))
     heads = await heads_of_sales(session)
     return [
-        Escalation(id_, number or "", at, sla_deadline(at, sla), contact, heads)
-        for id_, number, at, contact in rows
+        Escalation(id_, number or "", at, deadline, contact, heads)
+        for id_, number, at, contact, deadline in due[:MAX_BREACHES]
     ]

@@ -2,7 +2,9 @@
 
 Sellers get their own cards plus the unowned ones waiting in Unsorted (to claim them); heads and
 admins get every card. Each column holds ``limit`` cards (default 50); its ``next_cursor`` fetches
-the next ones from ``/api/v1/board/{pipeline_id}/columns/{stage_id}?cursor=...``.
+the next ones from ``/api/v1/board/{pipeline_id}/columns/{stage_id}?cursor=...``. ``pbx=east``
+keeps one office's deals: those with a call through that PBX logged on the deal or with its
+contact (a deal talked about in both offices shows under both).
 """
 
 from __future__ import annotations
@@ -72,6 +74,12 @@ class BoardQuery(QueryModel):
     q: str | None = Field(None, max_length=200, description="deal title or contact name")
     created_from: AwareDatetime | None = None
     created_to: AwareDatetime | None = None
+    pbx: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="one office: deals with a call through this PBX, on the deal or its contact",
+    )
     limit: int = Field(DEFAULT_CARDS_PER_COLUMN, ge=1, le=MAX_CARDS_PER_COLUMN)
     order: CardOrder = Field(
         CardOrder.NEWEST, description="newest: by creation; score: by lead score, across pages"
@@ -103,6 +111,7 @@ def _criteria(request: web.Request, query: BoardQuery) -> BoardFilter:
         text=query.q,
         created_from=query.created_from,
         created_to=query.created_to,
+        pbx=query.pbx,
         limit=query.limit,
         order=query.order,
     )

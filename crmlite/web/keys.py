@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from crmlite.domain.office_hours import SlaClock
 from crmlite.domain.product_text import ProductText
 
 if TYPE_CHECKING:
@@ -24,6 +25,8 @@ PRODUCT_TEXT = web.AppKey("product_text", ProductText)
 ONE_HOP: web.AppKey[OneHop] = web.AppKey("one_hop")
 # The configured PBXs' names (offices): a telephony identity may name one of them.
 PBX_NAMES: web.AppKey[tuple[str, ...]] = web.AppKey("pbx_names")
+# Each office's hours the call-back SLA runs in (none set: plain minutes).
+SLA_CLOCK = web.AppKey("sla_clock", SlaClock)
 
 # Set by crmlite.web.app.setup_crm_web.
 AUTH_CONFIG: web.AppKey[AuthConfig] = web.AppKey("auth_config")

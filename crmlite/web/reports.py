@@ -13,13 +13,14 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import AwareDatetime, BaseModel, Field, PlainSerializer
 
+from crmlite.domain.office_hours import SlaClock
 from crmlite.domain.principal import Principal
 from crmlite.domain.reports import ReportScope, require_head, seller_scope
 from crmlite.services import reports as deal_reports
 from crmlite.services import reports_calls
 from crmlite.services.common import utc_now
 from crmlite.web.crm_schemas import AmountOut
-from crmlite.web.keys import SESSIONS
+from crmlite.web.keys import SESSIONS, SLA_CLOCK
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, QueryModel
 from crmlite.web.security import principal
@@ -283,6 +284,11 @@ async def speed_to_lead(request: web.Request, *, query: WindowQuery) -> BaseMode
         return _out(SpeedToLeadOut, await reports_calls.speed_to_lead_report(db, scope))
 
 
+def _sla_clock(request: web.Request) -> SlaClock:
+    # Each office's hours ([callbacks]/[[pbx]] hours); an app without them counts plain minutes.
+    return request.app.get(SLA_CLOCK, reports_calls.PLAIN_MINUTES)
+
+
 @routes.get(
     "/api/v1/reports/missed-calls",
     query=MissedCallsQuery,
@@ -294,7 +300,9 @@ async def missed_calls(request: web.Request, *, query: MissedCallsQuery) -> Base
     scope = scope_of(principal(request), query)
     sla = dt.timedelta(minutes=query.sla_minutes)
     async with request.app[SESSIONS]() as db:
-        report = await reports_calls.missed_calls_report(db, scope, sla=sla, now=utc_now())
+        report = await reports_calls.missed_calls_report(
+            db, scope, sla=sla, now=utc_now(), clock=_sla_clock(request)
+        )
     return _out(MissedCallsOut, report)
 
 
@@ -309,5 +317,7 @@ async def sla_escalations(request: web.Request, *, query: EscalationQuery) -> li
     require_head(principal(request))
     sla = dt.timedelta(minutes=query.sla_minutes)
     async with request.app[SESSIONS]() as db:
-        rows = await reports_calls.sla_escalations(db, now=utc_now(), sla=sla, since=query.since)
+        rows = await reports_calls.sla_escalations(
+            db, now=utc_now(), sla=sla, since=query.since, clock=_sla_clock(request)
+        )
     return [_out(EscalationOut, row) for row in rows]

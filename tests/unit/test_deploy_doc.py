@@ -20,7 +20,8 @@ ROW = re.compile(r"^\| `(\w+)` \| (.*?) \| (.*?) \| (.*) \|$")
 
 
 def _is_tuple(annotation: Any) -> bool:
-    return typing.get_origin(annotation) is tuple
+    # Arrays and tables (a dict key such as [callbacks] hours) are set in the file only.
+    return typing.get_origin(annotation) in (tuple, dict)
 
 
 def _sections() -> dict[str, tuple[type[BaseModel], bool]]:

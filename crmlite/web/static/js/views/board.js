@@ -1,7 +1,7 @@
 // The kanban board of one pipeline: stage columns, cards, drag (SortableJS) or keyboard to move.
 
 import Sortable from "/vendor/sortable.esm.js";
-import { api } from "../api.js";
+import { api, itemsOf } from "../api.js";
 import { daysInStage, moveDeal, newDealDialog, normalizeDeal } from "../deals.js";
 import { h, options, replace } from "../dom.js";
 import { formatDays, formatMoney, formatNumber, t, tOr } from "../i18n.js";
@@ -56,9 +56,12 @@ export async function render(main, params) {
     failed(main, { status: 404 });
     return undefined;
   }
-  await users();
-  const filters = { owner: "", q: "", from: "", to: "", sort: "", ...queryParams() };
-  const board = new Board(main, pipeline, list, filters);
+  // Offices (PBXs) are listed to heads and admins; the picker shows when there are two or more.
+  const [, offices] = await Promise.all([users(), isHead()
+    ? api.get("/api/v1/pbx").then((r) => itemsOf(r).map((pbx) => pbx.name)).catch(() => [])
+    : Promise.resolve([])]);
+  const filters = { owner: "", q: "", from: "", to: "", sort: "", office: "", ...queryParams() };
+  const board = new Board(main, pipeline, list, filters, offices);
   await board.load();
   const refresh = () => board.load();
   window.addEventListener("deals-changed", refresh);
@@ -69,8 +72,9 @@ export async function render(main, params) {
 }
 
 class Board {
-  constructor(main, pipeline, allPipelines, filters) {
+  constructor(main, pipeline, allPipelines, filters, offices = []) {
     this.main = main;
+    this.offices = offices;
     this.pipeline = pipeline;
     this.allPipelines = allPipelines;
     this.filters = filters;
@@ -99,10 +103,15 @@ class Board {
       order: sort === "score" ? "score" : undefined };
   }
 
+  /** The board's own query: the filters plus the office, which the deals export does not take. */
+  boardQuery() {
+    return { ...this.query(), pbx: this.filters.office || undefined };
+  }
+
   async more(column) {
     try {
       const answer = normalizeColumn(await api.get(
-        `/api/v1/board/${this.pipeline.id}/columns/${column.stage.id}`, { ...this.query(), cursor: column.nextCursor }));
+        `/api/v1/board/${this.pipeline.id}/columns/${column.stage.id}`, { ...this.boardQuery(), cursor: column.nextCursor }));
       const known = new Set(column.cards.map((c) => c.id));
       column.cards.push(...answer.cards.filter((c) => !known.has(c.id)));
       column.nextCursor = answer.nextCursor;
@@ -116,7 +125,7 @@ class Board {
     const seq = ++this.loadSeq;
     let answer;
     try {
-      [answer, this.stuck] = await Promise.all([api.get(`/api/v1/board/${this.pipeline.id}`, this.query()),
+      [answer, this.stuck] = await Promise.all([api.get(`/api/v1/board/${this.pipeline.id}`, this.boardQuery()),
         loadStuck(this.pipeline.id)]);
     } catch (err) {
       if (seq === this.loadSeq) failed(this.main, err);
@@ -175,6 +184,9 @@ class Board {
           options(this.allPipelines.map((p) => [p.id, p.name]), this.pipeline.id))),
       h("label", { class: "inline-field" }, h("span", {}, t("board.owner")),
         h("select", { id: "owner-filter", on: { change: onFilter("owner") } }, options(ownerChoices, this.filters.owner))),
+      this.offices.length > 1 ? h("label", { class: "inline-field", title: t("board.office_hint") }, h("span", {}, t("board.office")),
+        h("select", { id: "office-filter", name: "office", on: { change: onFilter("office") } },
+          options([["", t("board.office_all")], ...this.offices.map((name) => [name, name])], this.filters.office))) : null,
       h("label", { class: "inline-field" }, h("span", {}, t("board.search")),
         h("input", { type: "search", id: "board-search", value: this.filters.q, placeholder: t("board.search_placeholder"),
           on: { input: (e) => { clearTimeout(searchTimer); searchTimer = setTimeout(() => onFilter("q")(e), 300); } } })),

@@ -1,0 +1,124 @@
+"""The call-back watch counts each office's SLA in that office's hours and time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from crmlite.domain.principal import SYSTEM, Role
+from crmlite.domain.reports import ReportScope
+from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
+from crmlite.services.contacts import ContactService
+from crmlite.services.phones import PhoneInput
+from crmlite.services.reports_calls import missed_calls_report, sla_escalations
+from crmlite.services.users import create_user
+from cti.callbacks import CallbackSlaWatch
+from cti.pops.fanout import InProcessFanout
+from cti.pops.hub import ScreenPopHub
+from cti.settings import Settings, sla_clock
+
+SLA = dt.timedelta(minutes=15)
+FRIDAY_16_UTC = dt.datetime(2026, 11, 20, 16, 0, tzinfo=dt.UTC)  # 19:00 Moscow, 17:00 Berlin
+SETTINGS = Settings.model_validate(
+    {
+        "callbacks": {"timezone": "Europe/Moscow", "hours": {"mon-fri": ["09:00-18:00"]}},
+        "pbx": [
+            {"name": "east", "username": "cti", "secret": "s"},  # the install-wide hours
+            {"name": "west", "username": "cti", "secret": "s", "timezone": "Europe/Berlin"},
+        ],
+    }
+)
+
+
+async def _missed(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions.begin() as db:
+        await create_user(db, SYSTEM, login="helen", role=Role.HEAD)
+        for pbx, number in (("east", "+79161234567"), ("west", "+4930123456")):
+            contact = await ContactService(db, SYSTEM).create(
+                f"Caller {pbx}", phones=[PhoneInput(number)]
+            )
+            await ActivityService(db, SYSTEM, clock=lambda: FRIDAY_16_UTC).log_call(
+                Parent(contact_id=contact.id),
+                CallLog(
+                    direction=CallDirection.INBOUND,
+                    from_number=number,
+                    started_at=FRIDAY_16_UTC,
+                    ended_at=FRIDAY_16_UTC + dt.timedelta(seconds=20),
+                    outcome="missed",
+                    pbx=pbx,
+                ),
+            )
+
+
+async def test_a_call_missed_after_closing_falls_due_after_the_next_opening(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _missed(sessions)
+    friday_evening = FRIDAY_16_UTC + dt.timedelta(minutes=30)
+    monday_0600, monday_0620 = (
+        dt.datetime(2026, 11, 23, 6, 0, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 23, 6, 20, tzinfo=dt.UTC),
+    )
+    clock = iter([friday_evening, monday_0600, monday_0620])
+    watch = CallbackSlaWatch(
+        sessions,
+        ScreenPopHub(InProcessFanout()),
+        sla=SLA,
+        region="RU",
+        extension_pattern=r"^\d{2,5}$",
+        hours=sla_clock(SETTINGS),
+        clock=lambda: next(clock),
+    )
+    first, second, third = (await watch.check(), await watch.check(), await watch.check())
+    # Berlin was open until 18:00 local: 15 minutes after the miss.
+    assert [(b.caller, b.deadline) for b in first] == [("+4930123456", FRIDAY_16_UTC + SLA)]
+    assert second == [], "Moscow had closed at 18:00: nothing is due over the weekend"
+    # Moscow opens Monday 09:00 (06:00 UTC): due at 09:15 local.
+    assert [(b.caller, b.deadline) for b in third] == [
+        ("+79161234567", dt.datetime(2026, 11, 23, 6, 15, tzinfo=dt.UTC))
+    ]
+    async with sessions() as db:
+        plain = await sla_escalations(db, now=friday_evening, sla=SLA)
+        monday = await sla_escalations(db, now=monday_0620, sla=SLA, clock=sla_clock(SETTINGS))
+    assert sorted(b.caller for b in plain) == ["+4930123456", "+79161234567"]
+    assert sorted(b.caller for b in monday) == ["+4930123456", "+79161234567"]
+
+
+async def test_missed_calls_report_counts_each_office_hours(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _missed(sessions)
+    # The east caller is called back on Monday at 09:10 Moscow time: within its office's SLA.
+    monday_0610 = dt.datetime(2026, 11, 23, 6, 10, tzinfo=dt.UTC)
+    async with sessions.begin() as db:
+        contact = await ContactService(db, SYSTEM).create(
+            "Back", phones=[PhoneInput("+79161234568")]
+        )
+        await ActivityService(db, SYSTEM, clock=lambda: monday_0610).log_call(
+            Parent(contact_id=contact.id),
+            CallLog(
+                direction=CallDirection.OUTBOUND,
+                to_number="+79161234567",
+                started_at=monday_0610,
+                answered_at=monday_0610,
+                ended_at=monday_0610 + dt.timedelta(minutes=2),
+                outcome="answered",
+                pbx="east",
+            ),
+        )
+    window = ReportScope(
+        pipeline_id=None,
+        since=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        until=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+    )
+    now = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+    async with sessions() as db:
+        hours = await missed_calls_report(db, window, sla=SLA, now=now, clock=sla_clock(SETTINGS))
+        plain = await missed_calls_report(db, window, sla=SLA, now=now)
+    counts = (hours.missed, hours.called_back, hours.within_sla, hours.breached)
+    assert counts == (2, 1, 1, 1), "east called back in time; west never"
+    assert [(b.caller, b.deadline) for b in hours.open_breaches] == [
+        ("+4930123456", FRIDAY_16_UTC + SLA)
+    ]
+    assert (plain.within_sla, plain.breached) == (0, 2), "in plain minutes both are late"
