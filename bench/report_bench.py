@@ -50,7 +50,7 @@ from crmlite.db.models import (
     User,
 )
 from crmlite.domain.reports import ReportScope
-from crmlite.services import campaign_reports, reports, reports_calls
+from crmlite.services import campaign_reports, reports, reports_calls, reports_speed
 
 try:
     from bench.dataset import seed_crm  # the CRM bench's data set
@@ -262,8 +262,8 @@ def reports_to_time(pipeline_id: int, seller_id: int) -> dict[str, Report]:
         "forecast (configured + learned)": lambda s: reports.forecast_report(s, everything),
         "loss reasons": lambda s: reports.loss_reasons_report(s, everything),
         "calls per seller": lambda s: reports_calls.calls_report(s, everything),
-        "speed to lead": lambda s: reports_calls.speed_to_lead_report(s, everything),
-        "speed to lead (quarter)": lambda s: reports_calls.speed_to_lead_report(s, quarter),
+        "speed to lead": lambda s: reports_speed.speed_to_lead_report(s, everything),
+        "speed to lead (quarter)": lambda s: reports_speed.speed_to_lead_report(s, quarter),
         "missed calls + SLA": lambda s: reports_calls.missed_calls_report(
             s, everything, sla=sla, now=END
         ),

@@ -54,6 +54,22 @@ class OfficeHours:
             day += dt.timedelta(days=1)
         raise BadHours("the office is never open")
 
+    def open_between(self, start: dt.datetime, end: dt.datetime) -> dt.timedelta:
+        """How much of ``start``..``end`` fell in opening windows (zero when ``end`` is earlier)."""
+        zone = ZoneInfo(self.timezone)
+        begin, finish = start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+        total = dt.timedelta()
+        day = begin.astimezone(zone).date() - dt.timedelta(days=1)  # a window may span midnight UTC
+        while day <= finish.astimezone(zone).date():
+            if day not in self.holidays:
+                for first, last in self.weekly[day.weekday()]:
+                    opens = max(_at(day, first, zone), begin)
+                    closes = min(_at(day, last, zone), finish)
+                    if closes > opens:
+                        total += closes - opens
+            day += dt.timedelta(days=1)
+        return total
+
 
 def _at(day: dt.date, minute: int, zone: ZoneInfo) -> dt.datetime:
     # Wall-clock minutes: across a DST change 09:00 stays 09:00 local.
@@ -81,6 +97,11 @@ class SlaClock:
     def deadline(self, missed_at: dt.datetime, pbx: str | None, sla: dt.timedelta) -> dt.datetime:
         hours = self.hours_of(pbx)
         return missed_at + sla if hours is None else hours.deadline(missed_at, sla)
+
+    def open_time(self, start: dt.datetime, end: dt.datetime, pbx: str | None) -> dt.timedelta:
+        """The time from ``start`` to ``end`` that counts: open hours of ``pbx``'s office."""
+        hours = self.hours_of(pbx)
+        return max(end - start, dt.timedelta()) if hours is None else hours.open_between(start, end)
 
 
 def read_office_hours(

@@ -18,15 +18,13 @@ from sqlalchemy.orm import aliased
 from crmlite.db.models import Activity, Contact, User
 from crmlite.domain.office_hours import SlaClock
 from crmlite.domain.reports import (
-    MEDIAN,
-    P90,
     Escalation,
     ReportScope,
     check_sla,
     rate,
     sla_deadline,
 )
-from crmlite.services.reports_sql import materialized, percentile_of, seconds_between
+from crmlite.services.reports_sql import materialized, seconds_between
 
 MAX_BREACHES = 500
 PLAIN_MINUTES = SlaClock()  # no office hours: every SLA counts plain minutes
@@ -37,7 +35,7 @@ def _aware(at: dt.datetime) -> dt.datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
 
 
-def _calls(direction: str | None = None, pbx: str | None = None) -> list[Any]:
+def call_conditions(direction: str | None = None, pbx: str | None = None) -> list[Any]:
     conditions: list[Any] = [Activity.kind == "call"]
     if direction is not None:
         conditions.append(Activity.direction == direction)
@@ -72,7 +70,7 @@ async def calls_report(session: AsyncSession, scope: ReportScope) -> CallsReport
     answered = Activity.answered_at.is_not(None)
     inbound = Activity.direction == "inbound"
     conditions = [
-        *_calls(pbx=scope.pbx),
+        *call_conditions(pbx=scope.pbx),
         Activity.started_at >= scope.since,
         Activity.started_at < scope.until,
     ]
@@ -121,113 +119,6 @@ async def calls_report(session: AsyncSession, scope: ReportScope) -> CallsReport
 
 
 @dataclass(frozen=True, slots=True)
-class SpeedToLead:
-    leads: int  # new callers whose first call fell in the window (seller view: they responded)
-    responded: int
-    median_s: float | None
-    p90_s: float | None
-    average_s: float | None
-
-
-async def speed_to_lead_report(session: AsyncSession, scope: ReportScope) -> SpeedToLead:
-    """Time from a new caller's first call to the first answered call or call-back."""
-    # One pass over the callers' inbound calls (index order) gives each number its first call
-    # and its first answer; only the call-back needs a look-up per lead.
-    first_calls = materialized(
-        select(
-            Activity.from_number.label("number"),
-            func.min(Activity.started_at).label("first"),
-            func.min(Activity.answered_at).label("answered"),
-        )
-        .where(*_calls("inbound", scope.pbx), Activity.from_number.is_not(None))
-        .group_by(Activity.from_number)
-        .having(func.min(Activity.started_at) >= scope.since)
-        .having(func.min(Activity.started_at) < scope.until),
-        "first_calls",
-    )
-    later = aliased(Activity)
-    called_back = (
-        select(func.min(later.started_at))
-        .where(
-            later.to_number == first_calls.c.number,
-            later.kind == "call",
-            later.direction == "outbound",
-            later.started_at >= first_calls.c.first,
-        )
-        .scalar_subquery()
-    )
-    responses = materialized(
-        select(
-            first_calls.c.number,
-            first_calls.c.first,
-            first_calls.c.answered,
-            called_back.label("called_back"),
-        ),
-        "responses",
-    )
-    by_call_back = and_(
-        responses.c.called_back.is_not(None),
-        or_(responses.c.answered.is_(None), responses.c.called_back <= responses.c.answered),
-    )
-    response_at = case((by_call_back, responses.c.called_back), else_=responses.c.answered)
-    picked = select(seconds_between(response_at, responses.c.first).label("seconds"))
-    if scope.seller_id is not None:
-        # A seller's view: the leads they were first to respond to.
-        caller_back = (
-            select(later.agent_id)
-            .where(
-                later.to_number == responses.c.number,
-                later.kind == "call",
-                later.direction == "outbound",
-                later.started_at == responses.c.called_back,
-            )
-            .limit(1)
-            .scalar_subquery()
-        )
-        answerer = (
-            select(later.agent_id)
-            .where(
-                later.from_number == responses.c.number,
-                later.kind == "call",
-                later.direction == "inbound",
-                later.answered_at == responses.c.answered,
-            )
-            .limit(1)
-            .scalar_subquery()
-        )
-        responder = case((by_call_back, caller_back), else_=answerer)
-        picked = picked.where(responder == scope.seller_id)
-    chosen = picked.subquery()
-    waiting = chosen.c.seconds.is_(None)
-    ranked = select(
-        chosen.c.seconds,
-        func.row_number().over(partition_by=waiting, order_by=chosen.c.seconds).label("rank"),
-        func.count().over(partition_by=waiting).label("n"),
-    ).subquery()
-    done = ranked.c.seconds.is_not(None)
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.sum(case((done, 1), else_=0)),
-                percentile_of(ranked.c.seconds, ranked.c.rank, ranked.c.n, MEDIAN, include=done),
-                percentile_of(ranked.c.seconds, ranked.c.rank, ranked.c.n, P90, include=done),
-                func.avg(ranked.c.seconds),
-            )
-        )
-    ).one()
-    count, answered_n, median, p90, average = row
-    answered_n = int(answered_n or 0)
-    return SpeedToLead(
-        leads=int(count),
-        responded=answered_n,
-        median_s=round(float(median), 1) if answered_n else None,
-        p90_s=round(float(p90), 1) if answered_n else None,
-        average_s=round(float(average), 1) if answered_n else None,
-    )
-
-
-@dataclass(frozen=True, slots=True)
 class MissedCall:
     activity_id: int
     caller: str | None
@@ -273,7 +164,7 @@ def _missed_calls(scope: ReportScope) -> Any:
         .scalar_subquery()
     )
     conditions = [
-        *_calls("inbound", scope.pbx),
+        *call_conditions("inbound", scope.pbx),
         Activity.answered_at.is_(None),
         Activity.started_at >= scope.since,
         Activity.started_at < scope.until,

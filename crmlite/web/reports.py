@@ -17,7 +17,7 @@ from crmlite.domain.office_hours import SlaClock
 from crmlite.domain.principal import Principal
 from crmlite.domain.reports import ReportScope, require_head, seller_scope
 from crmlite.services import reports as deal_reports
-from crmlite.services import reports_calls
+from crmlite.services import reports_calls, reports_speed
 from crmlite.services.common import utc_now
 from crmlite.web.crm_schemas import AmountOut
 from crmlite.web.keys import SESSIONS, SLA_CLOCK
@@ -281,7 +281,8 @@ async def speed_to_lead(request: web.Request, *, query: WindowQuery) -> BaseMode
     """New callers of the window: time from their first call to an answer or a call-back."""
     scope = scope_of(principal(request), query)
     async with request.app[SESSIONS]() as db:
-        return _out(SpeedToLeadOut, await reports_calls.speed_to_lead_report(db, scope))
+        report = await reports_speed.speed_to_lead_report(db, scope, _sla_clock(request))
+    return _out(SpeedToLeadOut, report)
 
 
 def _sla_clock(request: web.Request) -> SlaClock:

@@ -12,6 +12,7 @@ from crmlite.services.activities import ActivityService, CallDirection, CallLog,
 from crmlite.services.contacts import ContactService
 from crmlite.services.phones import PhoneInput
 from crmlite.services.reports_calls import missed_calls_report, sla_escalations
+from crmlite.services.reports_speed import speed_to_lead_report
 from crmlite.services.users import create_user
 from cti.callbacks import CallbackSlaWatch
 from cti.pops.fanout import InProcessFanout
@@ -122,3 +123,48 @@ async def test_missed_calls_report_counts_each_office_hours(
         ("+4930123456", FRIDAY_16_UTC + SLA)
     ]
     assert (plain.within_sla, plain.breached) == (0, 2), "in plain minutes both are late"
+
+
+async def test_speed_to_lead_counts_the_open_hours_of_the_office_first_called(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await _missed(sessions)
+    monday_0610 = dt.datetime(2026, 11, 23, 6, 10, tzinfo=dt.UTC)  # 09:10 Moscow
+    friday_1630 = FRIDAY_16_UTC + dt.timedelta(minutes=30)  # 17:30 Berlin, still open
+    async with sessions.begin() as db:
+        for pbx, number, at in (
+            ("east", "+79161234567", monday_0610),
+            ("west", "+4930123456", friday_1630),
+        ):
+            contact_id = await _contact_of(db, number)
+            await ActivityService(db, SYSTEM, clock=lambda at=at: at).log_call(
+                Parent(contact_id=contact_id),
+                CallLog(
+                    direction=CallDirection.OUTBOUND,
+                    to_number=number,
+                    started_at=at,
+                    answered_at=at,
+                    ended_at=at + dt.timedelta(minutes=1),
+                    outcome="answered",
+                    pbx=pbx,
+                ),
+            )
+    window = ReportScope(
+        pipeline_id=None,
+        since=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        until=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+    )
+    async with sessions() as db:
+        hours = await speed_to_lead_report(db, window, sla_clock(SETTINGS))
+        plain = await speed_to_lead_report(db, window)
+    # East waited ten open minutes (Monday 09:00-09:10 Moscow), west thirty (17:00-17:30 Berlin).
+    assert (hours.leads, hours.responded) == (2, 2)
+    assert (hours.median_s, hours.p90_s, hours.average_s) == (1200.0, 1680.0, 1200.0)
+    weekend = (monday_0610 - FRIDAY_16_UTC).total_seconds()
+    assert plain.median_s == (weekend + 1800) / 2, "round the clock the weekend counts"
+
+
+async def _contact_of(db: AsyncSession, number: str) -> int:
+    contact = await ContactService(db, SYSTEM).find_by_phone(number)
+    assert contact is not None
+    return contact.id

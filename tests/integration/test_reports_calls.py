@@ -15,8 +15,8 @@ from crmlite.services.reports_calls import (
     calls_report,
     missed_calls_report,
     sla_escalations,
-    speed_to_lead_report,
 )
+from crmlite.services.reports_speed import speed_to_lead_report
 from tests.integration.reports_world import C0, C4, FEB, JAN, NOW, World, at, build_world
 
 pytestmark = pytest.mark.db

@@ -118,3 +118,31 @@ def test_settings_build_each_office_its_hours_and_refuse_bad_ones() -> None:
         Settings.model_validate({"callbacks": {"hours": {"monday": ["09:00-18:00"]}}})
     with pytest.raises(ValidationError, match="west: a timezone needs hours"):
         Settings.model_validate({"pbx": [{"name": "west", **pbx, "timezone": "Europe/Berlin"}]})
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "open_minutes"),
+    [
+        (msk(5, 10), msk(5, 10, 20), 20),  # all of it open
+        (msk(5, 19), msk(6, 9, 5), 5),  # overnight: only the morning's five minutes
+        (msk(5, 12, 50), msk(5, 14, 10), 20),  # the lunch break does not count
+        (msk(6, 17, 55), msk(8, 9, 5), 10),  # across the holiday on the 7th
+        (msk(9, 17), msk(12, 10), 120),  # Friday's last hour, the weekend, Monday's first
+        (msk(5, 10), msk(5, 9), 0),  # an end before the start waited nothing
+    ],
+)
+def test_open_time_between_two_moments(
+    start: dt.datetime, end: dt.datetime, open_minutes: int
+) -> None:
+    assert MOSCOW.open_between(start, end) == dt.timedelta(minutes=open_minutes)
+    if open_minutes:  # the deadline and the open time agree with each other
+        assert MOSCOW.deadline(start, dt.timedelta(minutes=open_minutes)) <= end
+
+
+def test_open_time_per_office_and_round_the_clock() -> None:
+    clock = SlaClock(default=MOSCOW, per_pbx={"west": BERLIN})
+    start = dt.datetime(2026, 1, 5, 16, 0, tzinfo=UTC)  # 19:00 Moscow (closed), 17:00 Berlin
+    end = start + dt.timedelta(minutes=30)
+    assert clock.open_time(start, end, "west") == dt.timedelta(minutes=30)
+    assert clock.open_time(start, end, "east") == dt.timedelta()
+    assert SlaClock().open_time(start, end, None) == dt.timedelta(minutes=30)
