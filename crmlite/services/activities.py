@@ -169,12 +169,13 @@ class ActivityService:
         contact_id: int | None = None,
         deal_id: int | None = None,
         kind: ActivityKind | None = None,
+        pbx: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> Page[Activity]:
         """Activities the principal sees, newest first, optionally of one contact or deal."""
         check_page(limit, offset)
-        conditions = self.conditions(contact_id=contact_id, deal_id=deal_id, kind=kind)
+        conditions = self.conditions(contact_id=contact_id, deal_id=deal_id, kind=kind, pbx=pbx)
         total = await self.session.scalar(select(func.count(Activity.id)).where(*conditions))
         rows = await self.session.scalars(
             select(Activity)
@@ -191,8 +192,9 @@ class ActivityService:
         contact_id: int | None = None,
         deal_id: int | None = None,
         kind: ActivityKind | None = None,
+        pbx: str | None = None,
     ) -> list[ColumnElement[bool]]:
-        """What ``find`` filters on (exports too)."""
+        """What ``find`` filters on (exports too); ``pbx``: calls through that office's PBX."""
         conditions: list[ColumnElement[bool]] = []
         visible = self.visible()
         if visible is not None:
@@ -203,6 +205,8 @@ class ActivityService:
             conditions.append(Activity.deal_id == deal_id)
         if kind is not None:
             conditions.append(Activity.kind == kind.value)
+        if pbx is not None:
+            conditions.append(Activity.pbx == pbx)
         return conditions
 
     async def delete(self, activity_id: int) -> None:

@@ -148,6 +148,7 @@ def calls_export(
     contact_id: int | None = None,
     deal_id: int | None = None,
     kind: ActivityKind | None = ActivityKind.CALL,
+    pbx: str | None = None,
     text_times: bool = False,
 ) -> Export:
     """The call log (or any activities) the principal sees, newest first."""
@@ -174,7 +175,7 @@ def calls_export(
         .select_from(Activity)
         .outerjoin(agent, agent.id == Activity.agent_id)
         .outerjoin(Contact, Contact.id == Activity.contact_id)
-        .where(*service.conditions(contact_id=contact_id, deal_id=deal_id, kind=kind))
+        .where(*service.conditions(contact_id=contact_id, deal_id=deal_id, kind=kind, pbx=pbx))
         .order_by(Activity.created_at.desc(), Activity.id.desc())
     )
     columns = (

@@ -51,6 +51,7 @@ class ActivityOut(ApiModel):
     agent_id: int | None = None
     recording_url: str | None = None
     linkedid: str | None = None
+    pbx: str | None = Field(None, description="the PBX (office) a call came through")
     title: str | None = None
     due_at: dt.datetime | None = None
     assignee_id: int | None = None
@@ -90,6 +91,9 @@ class ActivityQuery(PageQuery):
     contact_id: int | None = None
     deal_id: int | None = None
     kind: ActivityKind | None = None
+    pbx: str | None = Field(
+        None, min_length=1, max_length=64, description="only calls through this PBX (office)"
+    )
     format: ExportFormat | None = Field(
         None, description="csv or xlsx: every matching row as a file (or ask by Accept)"
     )
@@ -146,13 +150,14 @@ async def list_activities(
         if file_format is not None:
             export = calls_export(
                 session, principal(request), contact_id=query.contact_id, deal_id=query.deal_id,
-                kind=query.kind, text_times=file_format == "csv",
+                kind=query.kind, pbx=query.pbx, text_times=file_format == "csv",
             )  # fmt: skip
             return await export_response(request, session, export, file_format)
         page = await ActivityService(session, principal(request)).find(
             contact_id=query.contact_id,
             deal_id=query.deal_id,
             kind=query.kind,
+            pbx=query.pbx,
             limit=query.limit,
             offset=query.offset,
         )

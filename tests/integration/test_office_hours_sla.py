@@ -8,8 +8,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.domain.principal import SYSTEM, Role
 from crmlite.domain.reports import ReportScope
-from crmlite.services.activities import ActivityService, CallDirection, CallLog, Parent
+from crmlite.services.activities import (
+    ActivityKind,
+    ActivityService,
+    CallDirection,
+    CallLog,
+    Parent,
+)
 from crmlite.services.contacts import ContactService
+from crmlite.services.exports import calls_export, stream_rows
 from crmlite.services.phones import PhoneInput
 from crmlite.services.reports_calls import missed_calls_report, sla_escalations
 from crmlite.services.reports_speed import speed_to_lead_report
@@ -168,3 +175,20 @@ async def _contact_of(db: AsyncSession, number: str) -> int:
     contact = await ContactService(db, SYSTEM).find_by_phone(number)
     assert contact is not None
     return contact.id
+
+
+async def test_the_call_log_filters_by_office(sessions: async_sessionmaker[AsyncSession]) -> None:
+    await _missed(sessions)
+    async with sessions() as db:
+        service = ActivityService(db, SYSTEM)
+        west = await service.find(kind=ActivityKind.CALL, pbx="west")
+        every = await service.find(kind=ActivityKind.CALL)
+        nowhere = await service.find(kind=ActivityKind.CALL, pbx="north")
+        exported = [
+            row
+            async for rows in stream_rows(db, calls_export(db, SYSTEM, pbx="east"))
+            for row in rows
+        ]
+    assert [(a.from_number, a.pbx) for a in west.items] == [("+4930123456", "west")]
+    assert (every.total, nowhere.total) == (2, 0)
+    assert [row[4] for row in exported] == ["+79161234567"]  # from_number
