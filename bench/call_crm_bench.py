@@ -41,6 +41,7 @@ import asyncpg  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
 from crmlite.db.engine import create_engine, session_factory  # noqa: E402
+from crmlite.db.inline_sqlite import lane_engine  # noqa: E402
 from crmlite.db.migrate import upgrade  # noqa: E402
 from crmlite.db.models import Contact, ContactPhone, TelephonyIdentity, User  # noqa: E402
 from crmlite.domain.phones import PhoneRules  # noqa: E402
@@ -51,6 +52,7 @@ from cti.lanes import OrderedLanes  # noqa: E402
 from cti.rules.book import RuleBook  # noqa: E402
 from cti.rules.call_to_crm import CallToCrm  # noqa: E402
 from cti.rules.executor import RuleExecutor  # noqa: E402
+from cti.web.call_crm import INLINE_ATTEMPTS, INLINE_BACKOFF_S  # noqa: E402
 from tests.integration.call_support import inbound_call, ring_all_answered  # noqa: E402
 
 TARGET_ROUTE_P99_MS = 5.0
@@ -156,6 +158,7 @@ async def _run(
     calls: int,
     *,
     user_cache: bool = True,
+    inline_lane: bool = True,
     rate: float = TARGET_RATE_CPS,
     seconds: float = 5.0,
 ) -> dict[str, Any]:
@@ -176,7 +179,19 @@ async def _run(
     phones = PhoneRules("RU")
     users = TelephonyUserCache() if user_cache else None  # as the app runs it (one process)
     catalog = CallCatalogCache() if user_cache else None
-    crm = CallToCrm(sessions, RuleBook(phones), RuleExecutor(phones, users=users, catalog=catalog))
+    executor = RuleExecutor(phones, users=users, catalog=catalog)
+    # As the app runs it: on SQLite the lane's statements run on the loop's thread.
+    inline = lane_engine(engine) if inline_lane else None
+    if inline is not None:
+        crm = CallToCrm(
+            session_factory(inline),
+            RuleBook(phones),
+            executor,
+            attempts=INLINE_ATTEMPTS,
+            backoff_s=INLINE_BACKOFF_S,
+        )
+    else:
+        crm = CallToCrm(sessions, RuleBook(phones), executor)
     all_events = [
         ring_all_answered(inbound_call(f"bench.{n}", caller=f"+7926{n:07d}"), answered_by="101")
         for n in range(calls)
@@ -195,10 +210,13 @@ async def _run(
         timings[f"{phase}_cpu"] = [(time.process_time() - cpu) * 1000 / len(timings[phase])]
     # As cti.telephony.crm_concurrency runs them: one writer on SQLite, the pool on PostgreSQL.
     paced = await _paced(crm, rate, seconds, 1 if url.startswith("sqlite") else POOL_SIZE)
+    if inline is not None:
+        await inline.dispose()
     await engine.dispose()
     figures = {
         "backend": label,
         "user_cache": user_cache,
+        "inline_lane": inline is not None,
         "contacts": contacts,
         "route_p50_ms": round(statistics.median(route_ms), 3),
         "route_p99_ms": round(_percentile(route_ms, 0.99), 3),
@@ -270,15 +288,22 @@ async def main() -> int:
         action="store_false",
         help="no per-process caches (users, stages, campaigns): ask the database every event",
     )
+    parser.add_argument(
+        "--aiosqlite-lane",
+        dest="inline_lane",
+        action="store_false",
+        help="SQLite: run the lane through aiosqlite's worker thread, as before the inline lane",
+    )
     parser.add_argument("--rate", type=float, default=TARGET_RATE_CPS, help="paced calls/s")
     args = parser.parse_args()
     contacts, lookups, calls = (20_000, 1_000, 100) if args.quick else (200_000, 5_000, 500)
     seconds = 5.0 if args.quick else 30.0
     pacing = {"user_cache": args.user_cache, "rate": args.rate, "seconds": seconds}
+    lane = {"inline_lane": args.inline_lane}
     runs = []
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-        runs.append(await _run(url, "sqlite", contacts, lookups, calls, **pacing))
+        runs.append(await _run(url, "sqlite", contacts, lookups, calls, **pacing, **lane))
     if args.postgres:
         runs.append(await _postgres(args.postgres, contacts, lookups, calls, **pacing))
     met = {

@@ -46,8 +46,14 @@ def create_engine(
         engine.sync_engine.update_execution_options(
             **{_BACKGROUND_CHECKPOINTS: background_checkpoints}
         )
-        _tune_sqlite(engine.sync_engine, background_checkpoints)
+        tune_sqlite(engine.sync_engine, background_checkpoints)
     return engine
+
+
+def background_checkpoints(engine: AsyncEngine) -> bool:
+    """True when ``engine``'s SQLite connections leave WAL checkpoints to a background task."""
+    options = engine.sync_engine.get_execution_options()
+    return bool(options.get(_BACKGROUND_CHECKPOINTS, False))
 
 
 def sqlite_sync_twin(engine: AsyncEngine) -> Engine:
@@ -56,27 +62,37 @@ def sqlite_sync_twin(engine: AsyncEngine) -> Engine:
         engine.url.set(drivername="sqlite"),
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
-    options = engine.sync_engine.get_execution_options()
-    _tune_sqlite(sync, bool(options.get(_BACKGROUND_CHECKPOINTS, False)))
+    tune_sqlite(sync, background_checkpoints(engine))
     return sync
 
 
-def _tune_sqlite(engine: Engine, background_checkpoints: bool) -> None:
+def tune_sqlite(
+    engine: Engine, background_checkpoints: bool, *, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS
+) -> None:
+    """Set every new connection of ``engine`` up: WAL, foreign keys, busy timeout, cache."""
     event.listen(
         engine,
         "connect",
-        functools.partial(_sqlite_pragmas, autocheckpoint=not background_checkpoints),
+        functools.partial(
+            _sqlite_pragmas,
+            autocheckpoint=not background_checkpoints,
+            busy_timeout_ms=busy_timeout_ms,
+        ),
     )
 
 
 def _sqlite_pragmas(
-    dbapi_connection: Any, _record: ConnectionPoolEntry, *, autocheckpoint: bool = True
+    dbapi_connection: Any,
+    _record: ConnectionPoolEntry,
+    *,
+    autocheckpoint: bool = True,
+    busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS,
 ) -> None:
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # 64 MiB of page cache per connection: reports and lookups re-read the same index pages.
         cursor.execute("PRAGMA cache_size=-65536")
