@@ -43,7 +43,7 @@ from cti.pops.fanout import FanoutUnavailable
 from cti.pops.hub import ScreenPopHub
 from cti.pops.messages import ROBOT_NOTICE
 from cti.settings import Settings
-from cti.web.call_crm import WEBHOOK_SENDER
+from cti.web.call_crm import CALL_LANE_SESSIONS, WEBHOOK_SENDER
 from cti.web.ws import POP_HUB
 from cti.webhooks.events import Publisher, event_id
 
@@ -190,6 +190,9 @@ def setup_robots(app: web.Application, settings: Settings) -> None:
         )
         app[ROBOT_RUNNER] = runner
         ring_on_commit(app[SESSIONS], runner.wake)
+        lane = app.get(CALL_LANE_SESSIONS)
+        if lane is not None and lane is not app[SESSIONS]:
+            ring_on_commit(lane, runner.wake)  # deals the calls make enter Unsorted there
         tasks = [
             asyncio.create_task(runner.run_prompt(), name="robots-prompt"),
             asyncio.create_task(

@@ -1,15 +1,18 @@
 """The bookkeeping of one call event's CRM work: the call's effect rows and who called.
 
-``CallEffectLedger`` reads the call's ``call_effects`` rows once and records new ones (the keys
-that guard a racing writer are flushed at once, the rest in one batch); ``CallerLabel`` reads the
-caller's name for titles only when a new deal or task needs one.
+``CallEffectLedger`` reads the call's ``call_effects`` rows once and records new ones with plain
+inserts, not the unit of work (the keys that guard a racing writer at once, the rest in one
+statement at the end); ``CallerLabel`` reads the caller's name for titles only when a new deal or
+task needs one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crmlite.db.models import CallEffect
@@ -19,6 +22,22 @@ from crmlite.services.call_work import CallWork
 from crmlite.services.caller_label import caller_label
 
 _GUARDS = frozenset({"contact", "deal"})
+_TABLE = cast(Table, CallEffect.__table__)
+_INSERT = insert(_TABLE)
+_LOAD = select(
+    _TABLE.c.effect, _TABLE.c.contact_id, _TABLE.c.deal_id, _TABLE.c.activity_id, _TABLE.c.created
+).where(_TABLE.c.linkedid == bindparam("linkedid"))
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRow:
+    """What the call's later steps read of one recorded effect."""
+
+    effect: str
+    contact_id: int | None
+    deal_id: int | None
+    activity_id: int | None
+    created: bool
 
 
 class CallEffectLedger:
@@ -28,36 +47,60 @@ class CallEffectLedger:
         self.session = session
         self.linkedid = linkedid
         self.at = at
-        self.rows: dict[str, CallEffect] = {}
+        self.rows: dict[str, EffectRow] = {}
         self.applied: list[str] = []
+        self._unwritten: list[dict[str, Any]] = []  # rows added but not yet sent (see ``write``)
         # Rows this event made, held so the session's (weak) identity map keeps them for the
         # owner and call log steps instead of reading them back.
         self.made: list[object] = []
         self.contact_name: str | None = None  # the caller's contact's name, once known
 
     async def load(self) -> None:
-        rows = await self.session.scalars(
-            select(CallEffect).where(CallEffect.linkedid == self.linkedid)
-        )
-        self.rows = {row.effect: row for row in rows}
+        connection = await self.session.connection()
+        result = await connection.execute(_LOAD, {"linkedid": self.linkedid})
+        self.rows = {row.effect: EffectRow(*row) for row in result}
 
-    def get(self, key: str) -> CallEffect | None:
+    def get(self, key: str) -> EffectRow | None:
         return self.rows.get(key)
 
-    async def add(self, key: str, rule_id: str | None, **refs: int | bool | None) -> CallEffect:
-        row = CallEffect(linkedid=self.linkedid, effect=key, rule_id=rule_id, created_at=self.at)
-        for name, value in refs.items():
-            setattr(row, name, value)
-        row.created = bool(refs.get("created", False))
-        self.session.add(row)
+    async def add(self, key: str, rule_id: str | None, **refs: int | bool | None) -> EffectRow:
+        """Record effect ``key``."""
+        values: dict[str, Any] = {
+            "linkedid": self.linkedid,
+            "effect": key,
+            "rule_id": rule_id,
+            "created_at": self.at,
+            "contact_id": None,
+            "deal_id": None,
+            "activity_id": None,
+            "user_id": None,
+            **refs,
+            "created": bool(refs.get("created", False)),
+        }
         if key in _GUARDS:
-            # Flushed at once: a concurrent writer of the same call fails here, before more
-            # work. The other keys go out with the next statement or the commit, in one batch;
-            # a duplicate among them still fails the transaction, which the retry then skips.
-            await self.session.flush()
+            # Sent at once: a concurrent writer of the same call fails here, before more work.
+            await self._insert([values])
+        else:
+            # The rest go out together in ``write``; a duplicate among them still fails the
+            # transaction, which the retry then skips.
+            self._unwritten.append(values)
+        row = EffectRow(
+            key, values["contact_id"], values["deal_id"], values["activity_id"], values["created"]
+        )
         self.rows[key] = row
         self.applied.append(key)
         return row
+
+    async def write(self) -> None:
+        """Send the effect rows not sent yet, in one statement (before the commit)."""
+        if self._unwritten:
+            rows, self._unwritten = self._unwritten, []
+            await self._insert(rows)
+
+    async def _insert(self, rows: list[dict[str, Any]]) -> None:
+        # On the session's connection, past the ORM's bulk-insert layer: these rows are values.
+        connection = await self.session.connection()
+        await connection.execute(_INSERT, rows)
 
 
 def customer_phone(raw: str | None, rules: PhoneRules) -> NormalizedPhone | None:

@@ -79,6 +79,7 @@ async def record_call(
     owner_id, owner_changed = await _owner(session, effects, work, (contact_id, deal_id), pool_ring)
     task_ids, new_tasks = await _tasks(session, effects, work, (contact_id, deal_id), caller)
     activity_id = await _call_log(session, effects, work, (contact_id, deal_id), rules, catalog)
+    await effects.write()
     return CallEffects(
         contact_id=contact_id,
         contact_created=contact_created,

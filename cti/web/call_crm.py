@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.engine import session_factory
 from crmlite.db.inline_sqlite import lane_engine
@@ -39,6 +40,9 @@ RULE_BOOK = web.AppKey("rule_book", RuleBook)
 CALL_TO_CRM = web.AppKey("call_to_crm", CallToCrm)
 WEBHOOK_SENDER = web.AppKey("webhook_sender", WebhookSender)
 WEBHOOK_EVENTS = web.AppKey("webhook_events", WebhookEvents)
+# The sessions the call lane writes with: the app's own, or on SQLite those of the inline engine.
+# Whatever hooks a commit of the app's sessions (robots' stage entries) hooks these too.
+CALL_LANE_SESSIONS = web.AppKey("call_lane_sessions", async_sessionmaker[AsyncSession])
 # Lock waits on the inline SQLite lane fail at once: tries 5 ms apart, doubling, about 2.5 s in
 # all, before the event waits in the retry queue (elsewhere: 4 tries from 50 ms).
 INLINE_ATTEMPTS, INLINE_BACKOFF_S = 10, 0.005
@@ -86,9 +90,11 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         # SQLite: the lane's statements run on the loop's thread (no aiosqlite hop for each); a
         # lock held by another writer fails at once there, so it is retried sooner and longer.
         inline = lane_engine(engine)
+        lane_sessions = session_factory(inline) if inline is not None else sessions
+        app[CALL_LANE_SESSIONS] = lane_sessions
         if inline is not None:
             crm = CallToCrm(
-                session_factory(inline),
+                lane_sessions,
                 book,
                 executor,
                 queue_size=settings.rules.retry_queue_size,

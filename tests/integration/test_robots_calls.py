@@ -12,6 +12,7 @@ from crmlite.db.models import Activity, Deal, Pipeline, RobotEffect, Stage
 from crmlite.domain.principal import SYSTEM
 from crmlite.services.robots import RobotInput, RobotService
 from cti.robots import ROBOT_RUNNER
+from cti.settings import Settings
 from cti.sim import PbxSimulator, flows
 from tests.integration.pops_support import RunningApp, seed_agents, start_app
 from tests.integration.robot_support import eventually
@@ -28,7 +29,15 @@ async def sim() -> AsyncIterator[PbxSimulator]:
 
 @pytest.fixture
 async def running(database_url: str) -> AsyncIterator[RunningApp]:
-    app = await start_app(database_url)
+    # Neither the pass nor the follower of the stage history comes round during the test: only
+    # the commit of the call's own deal (on whichever sessions the call lane writes) rings.
+    settings = Settings.model_validate(
+        {
+            "database": {"url": database_url},
+            "robots": {"check_interval_s": 3600, "follow_interval_s": 3600},
+        }
+    )
+    app = await start_app(database_url, settings=settings)
     yield app
     await app.close()
 
