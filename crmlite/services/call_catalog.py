@@ -1,9 +1,10 @@
-"""What every call-made deal looks up, kept in memory: pipelines and stages, campaign sources.
+"""What every call-made deal looks up, kept in memory: pipelines and stages, campaign sources,
+the numbers blocked from making deals.
 
 A call's CRM work asks which stage is Unsorted, which pipeline and stage a rule names and which
 campaign a DID or caller prefix belongs to, on every new caller; the answers change only when an
-admin edits pipelines or campaigns. So the catalog is read whole (three small queries) and kept
-until such a change commits: ``catalog_changes`` clears it in this process at commit and, on
+admin edits pipelines or campaigns or someone blocks a number. So the catalog is read whole (four
+small queries) and kept until such a change commits: ``catalog_changes`` clears it in this process at commit and, on
 PostgreSQL, ``NOTIFY crmlite_call_catalog`` clears it on the other instances, whose ``listen``
 task holds the LISTEN. While an instance with ``shared=True`` is not listening it reads the
 catalog afresh for every call, so a missed notification never leaves a stale stage.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from crmlite.db.models import Campaign, CampaignSource, Pipeline, Stage
+from crmlite.db.models import BlockedNumber, Campaign, CampaignSource, Pipeline, Stage
 from crmlite.domain.call_attribution import TrackingSource, campaign_of_call
 from crmlite.domain.stages import StageKind, StageRef
 from crmlite.services.catalog_changes import CHANNEL, watch
@@ -34,6 +35,7 @@ class CallCatalog:
     intake: StageRef | None  # the default pipeline's Unsorted stage (PipelineService's choice)
     first_unsorted_pipeline: int | None  # the pipeline of the oldest Unsorted stage
     sources: tuple[TrackingSource, ...]
+    blocked: frozenset[str] = frozenset()  # E.164 numbers that never make a deal again
 
     def stage_ids(self, pipeline: str | None, stage: str | None) -> tuple[int | None, int | None]:
         """Ids of a pipeline and stage named in rules (None where not named or not found)."""
@@ -90,6 +92,7 @@ async def read_catalog(session: AsyncSession) -> CallCatalog:
             .where(Campaign.active.is_(True), CampaignSource.kind.in_(("did", "caller_prefix")))
         )
     ).all()
+    blocked = frozenset(await session.scalars(select(BlockedNumber.normalized)))
     stages = {
         row.id: StageRef(
             id=row.id,
@@ -116,6 +119,7 @@ async def read_catalog(session: AsyncSession) -> CallCatalog:
             TrackingSource(r.id, r.campaign_id, r.kind, r.value, r.active_from, r.active_until)
             for r in source_rows
         ),
+        blocked=blocked,
     )
 
 

@@ -1,9 +1,8 @@
 """The bookkeeping of one call event's CRM work: the call's effect rows and who called.
 
-``CallEffectLedger`` reads the call's ``call_effects`` rows once and records new ones with plain
-inserts, not the unit of work (the keys that guard a racing writer at once, the rest in one
-statement at the end); ``CallerLabel`` reads the caller's name for titles only when a new deal or
-task needs one.
+``CallEffectLedger`` reads the call's ``call_effects`` rows once and records the new ones in one
+plain insert at the end of the event, past the unit of work; ``CallerLabel`` reads the caller's
+name for titles only when a new deal or task needs one.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from crmlite.domain.phones import NormalizedPhone, PhoneKind, PhoneRules, normal
 from crmlite.services.call_work import CallWork
 from crmlite.services.caller_label import caller_label
 
-_GUARDS = frozenset({"contact", "deal"})
 _TABLE = cast(Table, CallEffect.__table__)
 _INSERT = insert(_TABLE)
 _LOAD = select(
@@ -63,7 +61,7 @@ class CallEffectLedger:
     def get(self, key: str) -> EffectRow | None:
         return self.rows.get(key)
 
-    async def add(self, key: str, rule_id: str | None, **refs: int | bool | None) -> EffectRow:
+    def add(self, key: str, rule_id: str | None, **refs: int | bool | None) -> EffectRow:
         """Record effect ``key``."""
         values: dict[str, Any] = {
             "linkedid": self.linkedid,
@@ -77,13 +75,10 @@ class CallEffectLedger:
             **refs,
             "created": bool(refs.get("created", False)),
         }
-        if key in _GUARDS:
-            # Sent at once: a concurrent writer of the same call fails here, before more work.
-            await self._insert([values])
-        else:
-            # The rest go out together in ``write``; a duplicate among them still fails the
-            # transaction, which the retry then skips.
-            self._unwritten.append(values)
+        # Sent together in ``write``, last: a racing writer of the same call (another instance,
+        # a replay) fails there on the unique (linkedid, effect) key, its whole transaction
+        # rolls back, and its retry finds the effects recorded.
+        self._unwritten.append(values)
         row = EffectRow(
             key, values["contact_id"], values["deal_id"], values["activity_id"], values["created"]
         )

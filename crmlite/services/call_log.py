@@ -111,7 +111,7 @@ async def _contact(
     match = await find_phone_owner(session, phone.normalized)
     if match is not None:
         effects.contact_name = match.contact_name
-        await effects.add("contact", work.rule_id, contact_id=match.contact_id)
+        effects.add("contact", work.rule_id, contact_id=match.contact_id)
         return match.contact_id, False
     if work.contact != "find-or-create":
         return None, False
@@ -127,7 +127,7 @@ async def _contact(
     )
     effects.made.append(contact)
     effects.contact_name = contact.name
-    await effects.add("contact", work.rule_id, contact_id=contact.id, created=True)
+    effects.add("contact", work.rule_id, contact_id=contact.id, created=True)
     return contact.id, True
 
 
@@ -152,9 +152,13 @@ async def _deal(
         default = catalog.first_unsorted_pipeline if catalog is not None else None
         reused = await _open_deal_to_reuse(session, contact_id, work.deal.pipeline_id, default)
         if reused is not None:
-            await effects.add("deal", work.rule_id, deal_id=reused, contact_id=contact_id)
+            effects.add("deal", work.rule_id, deal_id=reused, contact_id=contact_id)
             return reused, False, False
-    if phone is not None and await is_blocked(session, phone.normalized):
+    if phone is not None and (
+        phone.normalized in catalog.blocked
+        if catalog is not None
+        else await is_blocked(session, phone.normalized)
+    ):
         return None, False, True
     placed_in = (
         catalog.placement(work.deal.pipeline_id, work.deal.stage_id)
@@ -172,7 +176,7 @@ async def _deal(
         reload=False,
     )
     effects.made.append(deal)
-    await effects.add("deal", work.rule_id, deal_id=deal.id, contact_id=contact_id, created=True)
+    effects.add("deal", work.rule_id, deal_id=deal.id, contact_id=contact_id, created=True)
     return deal.id, True, False
 
 
@@ -271,7 +275,7 @@ async def _owner(
         )
         if contact is not None and claimable and contact.owner_id != user_id:
             hand_over(contact, user_id, work.at)
-    await effects.add(f"owner:{request.key}", work.rule_id, user_id=user_id, deal_id=deal_id)
+    effects.add(f"owner:{request.key}", work.rule_id, user_id=user_id, deal_id=deal_id)
     return current, changed
 
 
@@ -309,7 +313,7 @@ async def _tasks(
         # The system principal cannot "assign to itself": set the chosen user directly.
         task.assignee_id = assignee
         task.linkedid = work.call.linkedid
-        await effects.add(key, work.rule_id, activity_id=task.id, user_id=assignee)
+        effects.add(key, work.rule_id, activity_id=task.id, user_id=assignee)
         created.append(task.id)
     return tuple(existing + created), tuple(created)
 
@@ -347,7 +351,7 @@ async def _call_log(
             and "contact" in effects.applied
             and (deal_id is None or "deal" in effects.applied),
         )
-        row = await effects.add("call_log", work.rule_id, activity_id=activity.id)
+        row = effects.add("call_log", work.rule_id, activity_id=activity.id)
         if inbound:
             await _attribute_campaign(session, work, parents, activity.id, (rules, catalog))
     if row.activity_id is None:
@@ -358,7 +362,7 @@ async def _call_log(
         if logged is None:
             return None
         _update_call_activity(logged, call, contact_id, deal_id)
-        await effects.add(progress, work.rule_id, activity_id=logged.id)
+        effects.add(progress, work.rule_id, activity_id=logged.id)
     return row.activity_id
 
 

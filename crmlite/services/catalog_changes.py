@@ -1,4 +1,5 @@
-"""Tell the call catalog caches that pipelines, stages or campaigns changed, when it commits.
+"""Tell the call catalog caches that pipelines, stages, campaigns or blocked numbers changed, when
+it commits.
 
 Any session write to those tables (ORM objects at flush, or bulk ``insert``/``update``/``delete``
 statements run through a session) marks the session; on PostgreSQL a ``pg_notify`` on ``CHANNEL``
@@ -18,7 +19,7 @@ from sqlalchemy.orm import ORMExecuteState, Session
 from crmlite.services.user_changes import Invalidatable
 
 CHANNEL = "crmlite_call_catalog"
-TABLES = frozenset({"pipelines", "stages", "campaigns", "campaign_sources"})
+TABLES = frozenset({"pipelines", "stages", "campaigns", "campaign_sources", "blocked_numbers"})
 _CHANGED = "crmlite.catalog_changed"
 
 _WATCHERS: weakref.WeakSet[Invalidatable] = weakref.WeakSet()
