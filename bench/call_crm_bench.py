@@ -166,13 +166,16 @@ async def _run(
     await upgrade(engine)
     sessions = session_factory(engine)
     numbers = await _seed(sessions, contacts)
+    # As the app runs them: on SQLite the call path (route lookups, the lane) on the loop's thread.
+    inline = lane_engine(engine) if inline_lane else None
+    path_sessions = session_factory(inline) if inline is not None else sessions
     rng = random.Random(7)
     route_ms: list[float] = []
     found = 0
     for index in range(lookups):
         number = rng.choice(numbers) if index % 4 else f"+7999{rng.randrange(10**7):07d}"
         start = time.perf_counter()
-        async with sessions() as session:
+        async with path_sessions() as session:
             seller = await responsible_seller(session, number)
         route_ms.append((time.perf_counter() - start) * 1000)
         found += seller is not None
@@ -180,11 +183,9 @@ async def _run(
     users = TelephonyUserCache() if user_cache else None  # as the app runs it (one process)
     catalog = CallCatalogCache() if user_cache else None
     executor = RuleExecutor(phones, users=users, catalog=catalog)
-    # As the app runs it: on SQLite the lane's statements run on the loop's thread.
-    inline = lane_engine(engine) if inline_lane else None
     if inline is not None:
         crm = CallToCrm(
-            session_factory(inline),
+            path_sessions,
             RuleBook(phones),
             executor,
             attempts=INLINE_ATTEMPTS,

@@ -1,14 +1,14 @@
 """What every call-made deal looks up, kept in memory: pipelines and stages, campaign sources,
 the numbers blocked from making deals.
 
-A call's CRM work asks which stage is Unsorted, which pipeline and stage a rule names and which
-campaign a DID or caller prefix belongs to, on every new caller; the answers change only when an
-admin edits pipelines or campaigns or someone blocks a number. So the catalog is read whole (four
-small queries) and kept until such a change commits: ``catalog_changes`` clears it in this process at commit and, on
-PostgreSQL, ``NOTIFY crmlite_call_catalog`` clears it on the other instances, whose ``listen``
-task holds the LISTEN. While an instance with ``shared=True`` is not listening it reads the
-catalog afresh for every call, so a missed notification never leaves a stale stage.
-"""
+A call's CRM work asks which stage is Unsorted, which pipeline and stage a rule names, which
+campaign a DID or caller prefix belongs to and whether the number is blocked, on every new
+caller; the answers change only when an admin edits pipelines or campaigns or someone blocks a
+number. So the catalog is read whole (four small queries) and kept until such a change commits:
+``catalog_changes`` clears it in this process at commit and, on PostgreSQL,
+``NOTIFY crmlite_call_catalog`` clears it on the other instances, whose ``listen`` task holds the
+LISTEN. While an instance with ``shared=True`` is not listening it reads the catalog afresh for
+every call, so a missed notification never leaves a stale stage."""
 
 from __future__ import annotations
 

@@ -40,7 +40,8 @@ RULE_BOOK = web.AppKey("rule_book", RuleBook)
 CALL_TO_CRM = web.AppKey("call_to_crm", CallToCrm)
 WEBHOOK_SENDER = web.AppKey("webhook_sender", WebhookSender)
 WEBHOOK_EVENTS = web.AppKey("webhook_events", WebhookEvents)
-# The sessions the call lane writes with: the app's own, or on SQLite those of the inline engine.
+# The sessions of the call path (the CRM lane's writes, the dialplan's route lookup): the app's
+# own, or on SQLite those of the inline engine (statements on the loop's thread, no lock waits).
 # Whatever hooks a commit of the app's sessions (robots' stage entries) hooks these too.
 CALL_LANE_SESSIONS = web.AppKey("call_lane_sessions", async_sessionmaker[AsyncSession])
 # Lock waits on the inline SQLite lane fail at once: tries 5 ms apart, doubling, about 2.5 s in

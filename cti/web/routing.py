@@ -31,6 +31,7 @@ from crmlite.web.pool import POOL_POLICY
 from crmlite.web.routing import ApiRoutes
 from crmlite.web.schemas import ApiModel, QueryModel
 from crmlite.web.security import principal
+from cti.web.call_crm import CALL_LANE_SESSIONS
 from cti.web.pops_keys import PHONE_RULES
 
 routes = ApiRoutes("routing", "Route a caller to their seller (for the PBX dialplan)")
@@ -106,7 +107,9 @@ async def route_caller(request: web.Request, *, query: RouteQuery) -> web.Stream
     normalized = _normalized(query.caller, request.app[PHONE_RULES])
     seller = None
     if normalized is not None:
-        async with request.app[SESSIONS]() as session:
+        # On SQLite the call path's inline engine: two indexed reads without a thread hop each.
+        sessions = request.app.get(CALL_LANE_SESSIONS) or request.app[SESSIONS]
+        async with sessions() as session:
             seller = await responsible_seller(
                 session, normalized, pool_ring=_ring(request), pbx=query.pbx
             )
