@@ -21,16 +21,20 @@ from cti.lease import ConsumerLease
 
 log = structlog.get_logger(__name__)
 
-_HOLDS_EPOCH = text(
+# One round trip: the lease row must hold our epoch, share-locked until the commit; and a writer
+# frozen inside its transaction (keeping that lock, and the takeover waiting, for as long as it is
+# frozen) is ended by PostgreSQL after ``ms`` idle.
+_CHECK_IN = text(
     """
-    SELECT epoch FROM consumer_leases
-    WHERE pbx = :pbx AND holder = :holder AND epoch = :epoch
-    FOR SHARE
+    WITH held AS (
+        SELECT epoch FROM consumer_leases
+        WHERE pbx = :pbx AND holder = :holder AND epoch = :epoch
+        FOR SHARE
+    )
+    SELECT (SELECT epoch FROM held) AS epoch,
+           set_config('idle_in_transaction_session_timeout', :ms, true) AS idle_limit
     """
 )
-# A writer frozen inside its transaction would keep the lease row share-locked, and the takeover
-# waiting, for as long as it is frozen: PostgreSQL ends such a transaction after this long.
-_IDLE_LIMIT = text("SELECT set_config('idle_in_transaction_session_timeout', :ms, true)")
 
 
 class LeaseLost(Exception):
@@ -89,9 +93,14 @@ class ConsumerFence:
         if lease is None or lease.lost.is_set():
             self.refused += 1
             raise LeaseLost(pbx)
-        await session.execute(_IDLE_LIMIT, {"ms": self._idle_limit_ms})
         held = await session.scalar(
-            _HOLDS_EPOCH, {"pbx": pbx, "holder": lease.holder, "epoch": lease.epoch}
+            _CHECK_IN,
+            {
+                "pbx": pbx,
+                "holder": lease.holder,
+                "epoch": lease.epoch,
+                "ms": self._idle_limit_ms,
+            },
         )
         if held is None:
             lease.lose("fenced: the database holds a newer epoch")
