@@ -52,7 +52,7 @@ from cti.lanes import OrderedLanes  # noqa: E402
 from cti.rules.book import RuleBook  # noqa: E402
 from cti.rules.call_to_crm import CallToCrm  # noqa: E402
 from cti.rules.executor import RuleExecutor  # noqa: E402
-from cti.web.call_crm import INLINE_ATTEMPTS, INLINE_BACKOFF_S  # noqa: E402
+from cti.web.call_crm import lane_retries  # noqa: E402
 from tests.integration.call_support import inbound_call, ring_all_answered  # noqa: E402
 
 TARGET_ROUTE_P99_MS = 5.0
@@ -183,16 +183,10 @@ async def _run(
     users = TelephonyUserCache() if user_cache else None  # as the app runs it (one process)
     catalog = CallCatalogCache() if user_cache else None
     executor = RuleExecutor(phones, users=users, catalog=catalog)
-    if inline is not None:
-        crm = CallToCrm(
-            path_sessions,
-            RuleBook(phones),
-            executor,
-            attempts=INLINE_ATTEMPTS,
-            backoff_s=INLINE_BACKOFF_S,
-        )
-    else:
-        crm = CallToCrm(sessions, RuleBook(phones), executor)
+    attempts, backoff_s = lane_retries(inline is not None)
+    crm = CallToCrm(
+        path_sessions, RuleBook(phones), executor, attempts=attempts, backoff_s=backoff_s
+    )
     all_events = [
         ring_all_answered(inbound_call(f"bench.{n}", caller=f"+7926{n:07d}"), answered_by="101")
         for n in range(calls)

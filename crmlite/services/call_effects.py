@@ -90,12 +90,9 @@ class CallEffectLedger:
         """Send the effect rows not sent yet, in one statement (before the commit)."""
         if self._unwritten:
             rows, self._unwritten = self._unwritten, []
-            await self._insert(rows)
-
-    async def _insert(self, rows: list[dict[str, Any]]) -> None:
-        # On the session's connection, past the ORM's bulk-insert layer: these rows are values.
-        connection = await self.session.connection()
-        await connection.execute(_INSERT, rows)
+            # On the session's connection, past the ORM's bulk-insert layer: these are values.
+            connection = await self.session.connection()
+            await connection.execute(_INSERT, rows)
 
 
 def customer_phone(raw: str | None, rules: PhoneRules) -> NormalizedPhone | None:

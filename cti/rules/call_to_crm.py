@@ -30,6 +30,7 @@ from cti.rules.model import RulesInvalid, moments_of
 
 log = structlog.get_logger(__name__)
 
+ATTEMPTS, BACKOFF_S = 4, 0.05  # tries of an event before the retry queue; first pause, doubling
 RECENT_CALLS = 4096  # calls whose recorded effects are remembered (a busy hour's live calls)
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -60,8 +61,8 @@ class CallToCrm:
         rules: RuleBook,
         executor: RuleExecutor,
         *,
-        attempts: int = 4,
-        backoff_s: float = 0.05,
+        attempts: int = ATTEMPTS,
+        backoff_s: float = BACKOFF_S,
         queue_size: int = 10_000,
         sleep: Sleep = asyncio.sleep,
         fence: ConsumerFence = OPEN_FENCE,

@@ -26,7 +26,7 @@ from crmlite.services.telephony_users import TelephonyUserCache
 from crmlite.web.inbox import INBOX_LISTENERS, DecisionListener
 from crmlite.web.keys import ENGINE, SESSIONS
 from cti.rules.book import RuleBook
-from cti.rules.call_to_crm import CallToCrm
+from cti.rules.call_to_crm import ATTEMPTS, BACKOFF_S, CallToCrm
 from cti.rules.executor import RuleExecutor
 from cti.settings import ConfigError, Settings, pbx_names
 from cti.web.pops_keys import CONSUMER_FENCE
@@ -45,8 +45,13 @@ WEBHOOK_EVENTS = web.AppKey("webhook_events", WebhookEvents)
 # Whatever hooks a commit of the app's sessions (robots' stage entries) hooks these too.
 CALL_LANE_SESSIONS = web.AppKey("call_lane_sessions", async_sessionmaker[AsyncSession])
 # Lock waits on the inline SQLite lane fail at once: tries 5 ms apart, doubling, about 2.5 s in
-# all, before the event waits in the retry queue (elsewhere: 4 tries from 50 ms).
+# all, before the event waits in the retry queue.
 INLINE_ATTEMPTS, INLINE_BACKOFF_S = 10, 0.005
+
+
+def lane_retries(inline: bool) -> tuple[int, float]:
+    """(attempts, first backoff) of the call lane's events: on the inline SQLite engine, or not."""
+    return (INLINE_ATTEMPTS, INLINE_BACKOFF_S) if inline else (ATTEMPTS, BACKOFF_S)
 
 
 def office_numbers(settings: Settings, phone_rules: PhoneRules) -> frozenset[str]:
@@ -93,20 +98,16 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         inline = lane_engine(engine)
         lane_sessions = session_factory(inline) if inline is not None else sessions
         app[CALL_LANE_SESSIONS] = lane_sessions
-        if inline is not None:
-            crm = CallToCrm(
-                lane_sessions,
-                book,
-                executor,
-                queue_size=settings.rules.retry_queue_size,
-                fence=fence,
-                attempts=INLINE_ATTEMPTS,
-                backoff_s=INLINE_BACKOFF_S,
-            )
-        else:
-            crm = CallToCrm(
-                sessions, book, executor, queue_size=settings.rules.retry_queue_size, fence=fence
-            )
+        attempts, backoff_s = lane_retries(inline is not None)
+        crm = CallToCrm(
+            lane_sessions,
+            book,
+            executor,
+            queue_size=settings.rules.retry_queue_size,
+            fence=fence,
+            attempts=attempts,
+            backoff_s=backoff_s,
+        )
         app[RULE_BOOK] = book
         app[CALL_TO_CRM] = crm
         sender: WebhookSender | None = None
