@@ -14,7 +14,7 @@ from typing import Protocol
 import structlog
 
 from cti.calls.events import CallEvent
-from cti.lanes import OrderedLanes
+from cti.lanes import Job, OrderedLanes
 from cti.protocol import LinkItem, PbxEvent
 
 log = structlog.get_logger(__name__)
@@ -85,6 +85,29 @@ class CallFlow:
         for event in events:
             self.events_emitted += 1
             await self._dispatch(event)
+
+    async def replay_to_crm(self, events: Sequence[CallEvent]) -> None:
+        """Queue ``events`` for the CRM alone, each in its call's lane, ahead of what follows.
+
+        For a takeover's witnessed calls (``cti.witness``): the CRM records each effect once, so
+        events a dead consumer already applied change nothing; no card or webhook goes out.
+        """
+        if self._crm is None:
+            return
+        crm = self._crm
+
+        def job(event: CallEvent) -> Job:
+            async def apply() -> None:
+                structlog.contextvars.bind_contextvars(linkedid=event.linkedid)
+                try:
+                    await crm.handle(event)
+                finally:
+                    structlog.contextvars.unbind_contextvars("linkedid")
+
+            return apply
+
+        for event in events:
+            await self._lanes.submit(event.linkedid, job(event))
 
     async def _dispatch(self, event: CallEvent) -> None:
         for sink in self._fast:

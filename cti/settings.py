@@ -249,6 +249,10 @@ class LeaseSettings(_Section):
     deadline_s: float = Field(8.0, gt=0)
     renew_interval_s: float = Field(2.0, gt=0)
     safety_margin_s: float = Field(1.0, ge=0)
+    # A standby keeps an AMI link of its own and replays the recent calls' CRM work on takeover
+    # (cti.witness): the calls of the takeover's gap are not lost.
+    witness: bool = True
+    witness_window_s: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _renewals_fit_in_the_deadline(self) -> LeaseSettings:

@@ -5,9 +5,11 @@ configured) one consumer task feeds the AMI client's items through the call flow
 first, the CRM in per-call lanes, then pops and webhooks with the CRM's outcome. With PostgreSQL
 it consumes only while it holds the PBX's lease (``cti.lease``): a standby until then, and back to
 standby when the lease is lost (its AMI link closed, what it knew of the PBX's calls forgotten,
-nothing sent). Every instance keeps an originate-only link to each PBX, so click-to-call works
-behind a load balancer whoever consumes. With several instances the PBXs spread over them
-(``cti.lease_spread``): a lease shed to another instance is released at once.
+nothing sent). A standby watches the PBX it waits for through a link of its own (``cti.witness``)
+and, on takeover, has the CRM apply the recent calls' events it saw: the calls that rang and ended
+while no instance consumed are not lost. Every instance keeps an originate-only link to each PBX,
+so click-to-call works behind a load balancer whoever consumes. With several instances the PBXs
+spread over them (``cti.lease_spread``): a lease shed to another instance is released at once.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aiohttp import web
 from crmlite.db.engine import create_engine
 from cti.ami import AmiClient, ClientState
 from cti.callflow import CallFlow, OutcomeSink
-from cti.calls import CallTracker
+from cti.calls import CallModelConfig, CallTracker
 from cti.fencing import ConsumerFence
 from cti.lanes import OrderedLanes
 from cti.lease import ConsumerLease, LeaseKeeper, LeaseTimings
@@ -35,6 +37,7 @@ from cti.settings import PbxSettings, Settings
 from cti.sim import PbxSimulator
 from cti.web.call_crm import CALL_TO_CRM, WEBHOOK_EVENTS
 from cti.web.pops_keys import CONSUMER_FENCE, ORIGINATOR, ORIGINATORS, POP_SERVICE
+from cti.witness import CallWitness
 
 log = structlog.get_logger(__name__)
 
@@ -84,6 +87,9 @@ class Telephony:
     keeper: LeaseKeeper | None = None
     spread: LeaseSpread | None = None  # PostgreSQL: the PBXs spread over the instances
     spread_task: asyncio.Task[None] | None = None
+    # With leases: how far back a standby's witness remembers calls (None: no witness).
+    witness_window_s: float | None = None
+    models: dict[str, CallModelConfig] = field(default_factory=dict)  # each PBX's call model
 
     def status(self) -> list[dict[str, object]]:
         return [link.status(self.tracker) for link in self.links]
@@ -103,9 +109,8 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
 
     async def telephony_context(app: web.Application) -> AsyncIterator[None]:
         simulators, pbxs = await _start_simulators(settings)
-        tracker = CallTracker(
-            per_pbx={p.name: p.call_model(settings.phone.extension_pattern) for p in pbxs}
-        )
+        models = {p.name: p.call_model(settings.phone.extension_pattern) for p in pbxs}
+        tracker = CallTracker(per_pbx=models)
         pops = app[POP_SERVICE]
         pops.expect_crm_outcomes()
         outcome_sinks: list[OutcomeSink] = [pops]
@@ -125,7 +130,10 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
             simulator=simulators[0] if simulators else None,
             simulators=simulators,
             keeper=_lease_keeper(settings),
+            models=models,
         )
+        if telephony.keeper is not None and settings.lease.witness:
+            telephony.witness_window_s = settings.lease.witness_window_s
         fence = app[CONSUMER_FENCE]
         for pbx in pbxs:
             link = PbxLink(pbx, originator=AmiClient(pbx, events=False))
@@ -204,11 +212,17 @@ async def _consume(
         return
     name = link.settings.name
     while True:
-        lease = await keeper.acquire(name)
+        witness = await _stand_by(link, telephony)
+        try:
+            lease = await keeper.acquire(name)
+        except BaseException:
+            if witness is not None:
+                await witness.stop()
+            raise
         fence.hold(lease)
         link.lease = lease
         try:
-            await _consume_while(link, telephony.flow, lease, keeper)
+            await _consume_while(link, telephony.flow, lease, keeper, witness)
         except BaseException:
             # Shutting down (cancelled): _stop lets the lanes finish under the lease, then lets go.
             if not _cancelling():
@@ -227,6 +241,40 @@ async def _consume(
         log.warning("ami consumer back to standby", pbx=name, epoch=lease.epoch)
 
 
+async def _stand_by(link: PbxLink, telephony: Telephony) -> CallWitness | None:
+    """Start watching the PBX this instance waits to consume (when witnesses are on)."""
+    if telephony.witness_window_s is None:
+        return None
+    name = link.settings.name
+    witness = CallWitness(
+        link.settings,
+        telephony.models.get(name, CallModelConfig()),
+        window_s=telephony.witness_window_s,
+    )
+    await witness.start()
+    return witness
+
+
+async def _take_over(link: PbxLink, flow: CallFlow, witness: CallWitness) -> None:
+    """Once our consumer link is up (or did not come up in time), let the CRM apply the calls
+    the witness saw, before any of what the consumer reads: each call's effects stay in order."""
+    consumer = link.consumer
+    settings = link.settings
+    if consumer is not None:
+        with contextlib.suppress(TimeoutError):
+            limit = settings.connect_timeout_s + settings.action_timeout_s
+            await asyncio.wait_for(consumer.wait_connected(), limit)
+    events = witness.recent()
+    await witness.stop()
+    log.info(
+        "witnessed calls handed to the crm",
+        pbx=settings.name,
+        calls=len({event.linkedid for event in events}),
+        events=len(events),
+    )
+    await flow.replay_to_crm(events)
+
+
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
@@ -241,14 +289,25 @@ async def _let_go(link: PbxLink, fence: ConsumerFence, keeper: LeaseKeeper) -> N
 
 
 async def _consume_while(
-    link: PbxLink, flow: CallFlow, lease: ConsumerLease | None, keeper: LeaseKeeper | None
+    link: PbxLink,
+    flow: CallFlow,
+    lease: ConsumerLease | None,
+    keeper: LeaseKeeper | None,
+    witness: CallWitness | None = None,
 ) -> None:
-    """Feed the PBX's items to the call flow until the lease is lost (or the task is cancelled)."""
+    """Feed the PBX's items to the call flow until the lease is lost (or the task is cancelled);
+    first, on a takeover, the calls ``witness`` saw while standing by go to the CRM."""
     link.consumer = AmiClient(link.settings)
     link.consuming = True
     await link.consumer.start()
     items = link.consumer.items()
-    tasks = [asyncio.create_task(flow.consume(_fenced(items, lease) if lease else items))]
+
+    async def consume() -> None:
+        if witness is not None:
+            await _take_over(link, flow, witness)
+        await flow.consume(_fenced(items, lease) if lease else items)
+
+    tasks = [asyncio.create_task(consume())]
     if lease is not None and keeper is not None:
         tasks.append(asyncio.create_task(keeper.keep(lease)))
     try:
@@ -261,6 +320,8 @@ async def _consume_while(
         await asyncio.gather(*tasks, return_exceptions=True)
         link.consuming = False
         await link.consumer.stop()
+        if witness is not None:
+            await witness.stop()  # a takeover cut short: stop is idempotent
 
 
 async def _fenced(items: AsyncIterator[LinkItem], lease: ConsumerLease) -> AsyncIterator[LinkItem]:

@@ -3,7 +3,8 @@
 A frozen consumer (SIGSTOP) cannot hold the PBX: the standby takes over once the lease runs out,
 and the frozen one, woken, sends nothing and goes standby. A killed consumer (SIGKILL) while a
 queue call rings: the standby resyncs, the tabs reconnect to it, and the call's cards and CRM
-effects each exist exactly once.
+effects each exist exactly once. A call that rings and ends between the kill and the takeover is
+in the CRM all the same: the standby witnessed it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.integration.failover_support import (
     RULES_WITH_TASK,
     Instance,
     Tab,
+    lease_holder,
     start_instance,
     wait_for_consumer,
     write_config,
@@ -264,6 +266,42 @@ async def test_killing_the_consumer_while_a_queue_call_rings(
         "tasks": 1,
         "effects": 0,
     }
+
+
+async def test_a_call_over_before_the_takeover_is_in_the_crm_once(
+    pair: tuple[Instance, Instance],
+    pg_sessions: async_sessionmaker[AsyncSession],
+    sim: PbxSimulator,
+) -> None:
+    consumer, epoch = await wait_for_consumer(pg_sessions, pair, PBX)
+    standby = pair[1] if consumer is pair[0] else pair[0]
+    await seed_agents(pg_sessions, ["101", "102", "103"])
+    await standby.wait_logged("standing by with a witness link")
+    before = await _play(sim, "+79160000005", ring_s=0.3, talk_s=0.3)
+    await _settle(pg_sessions, before)  # the consumer applied it: the replay must not redo it
+    consumer.kill()
+    # Rings, is answered and ends well inside the lease's deadline: nobody consumes the PBX.
+    gap = await _play(sim, "+79160000006", ring_s=0.2, talk_s=0.2)
+    await asyncio.sleep(0.8)
+    assert (await lease_holder(pg_sessions, PBX))[1] == epoch, "the call ended before the takeover"
+    taker, _ = await wait_for_consumer(pg_sessions, pair, PBX, after_epoch=epoch)
+    assert taker is standby
+    await _settle(pg_sessions, gap)
+    await standby.wait_logged("witnessed calls handed to the crm")
+    for linkedid, caller in ((before, "+79160000005"), (gap, "+79160000006")):
+        counts = await _crm_counts(pg_sessions, linkedid, caller)
+        assert counts | {"effects": 0} == {
+            "contacts": 1,
+            "deals": 1,
+            "call_logs": 1,
+            "tasks": 1,
+            "effects": 0,
+        }, linkedid
+    async with pg_sessions() as db:
+        logged = await db.scalar(
+            select(Activity.answered_at).where(Activity.linkedid == gap, Activity.kind == "call")
+        )
+    assert logged is not None, "the gap call's log says it was answered"
 
 
 async def _settle(sessions: async_sessionmaker[AsyncSession], linkedid: str) -> None:

@@ -79,3 +79,21 @@ async def test_a_tracker_failure_skips_that_item_only() -> None:
     assert log == ["pops:a", "pops:b"]
     assert flow.items_seen == 3
     assert flow.events_emitted == 2
+
+
+async def test_a_replay_reaches_the_crm_alone_and_ahead_of_the_calls_later_events() -> None:
+    log: list[str] = []
+    recorder = Recorder(log, "crm")
+    flow = CallFlow(
+        ScriptedTracker(),
+        fast_sinks=[Recorder(log, "pops")],
+        crm=recorder,
+        outcome_sinks=[recorder],
+    )
+    await flow.replay_to_crm([_event("gap"), _event("up")])
+    await flow.consume(_items("up"))
+    await flow.lanes.join()
+    assert "crm:gap" in log
+    assert not any(line.endswith(":gap") and not line.startswith("crm:") for line in log), log
+    assert log.index("crm:up") < log.index("after:up:{'deal': 'up'}")
+    assert [line for line in log if line == "crm:up"] == ["crm:up", "crm:up"]
