@@ -11,9 +11,12 @@ loses a race hits the unique constraint; its transaction rolls back and a retry 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from crmlite.db.models import Activity, BlockedNumber, CallEffect, Contact, Deal, Stage, User
 from crmlite.domain.phones import (
@@ -39,11 +42,13 @@ from crmlite.services.caller_label import person_name
 from crmlite.services.campaigns import attribute_call, record_touch
 from crmlite.services.contacts import ContactService
 from crmlite.services.deals import DealService
-from crmlite.services.ownership import hand_over
+from crmlite.services.ownership import handover_values
 from crmlite.services.phones import PhoneInput, find_phone_owner
 from crmlite.services.pool_routing import pool_call
 from crmlite.services.round_robin import next_in_turn
 from crmlite.services.tasks import TaskService
+
+_Row = TypeVar("_Row", Activity, Contact, Deal)
 
 
 async def is_blocked(session: AsyncSession, normalized: str) -> bool:
@@ -224,6 +229,70 @@ async def _resolve(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Holders:
+    """Who holds the call's deal and contact as this event finds them (one read)."""
+
+    deal_found: bool = False
+    deal_owner: int | None = None
+    deal_version: int = 1
+    contact_found: bool = False
+    contact_owner: int | None = None
+    contact_pooled: bool = False
+
+
+def _in_session(session: AsyncSession, model: type[_Row], ident: int | None) -> _Row | None:
+    """The row as this transaction made or read it, if it holds it (no statement)."""
+    if ident is None:
+        return None
+    found = session.identity_map.get(identity_key(model, ident))
+    return found if isinstance(found, model) else None
+
+
+async def _holders(session: AsyncSession, contact_id: int | None, deal_id: int | None) -> _Holders:
+    """The deal's owner and version and the contact's owner and pool state: from the rows this
+    transaction made (the call's first event), else in one statement."""
+    deal, contact = _in_session(session, Deal, deal_id), _in_session(session, Contact, contact_id)
+    if deal is not None and (contact is not None or contact_id is None):
+        return _Holders(
+            True,
+            deal.owner_id,
+            deal.version,
+            contact is not None,
+            contact.owner_id if contact is not None else None,
+            contact is not None and contact.pooled_at is not None,
+        )
+    if deal_id is not None:
+        params = {"deal_id": deal_id, "contact_id": contact_id if contact_id is not None else -1}
+        row = (await session.execute(_DEAL_HOLDERS, params)).one_or_none()
+        if row is None:
+            return _Holders()
+        return _Holders(True, row[0], row[1], row[2] is not None, row[3], row[4] is not None)
+    if contact_id is None:
+        return _Holders()
+    found = (await session.execute(_CONTACT_HOLDER, {"contact_id": contact_id})).one_or_none()
+    if found is None:
+        return _Holders()
+    return _Holders(contact_found=True, contact_owner=found[0], contact_pooled=found[1] is not None)
+
+
+# Built once: building a statement costs more than running it on SQLite.
+_DEAL_HOLDERS = (
+    select(Deal.owner_id, Deal.version, Contact.id, Contact.owner_id, Contact.pooled_at)
+    .select_from(Deal)
+    .outerjoin(Contact, Contact.id == bindparam("contact_id"))
+    .where(Deal.id == bindparam("deal_id"))
+)
+_CONTACT_HOLDER = select(Contact.owner_id, Contact.pooled_at).where(
+    Contact.id == bindparam("contact_id")
+)
+# UPDATE ... WHERE id = :row_id, its SET clause the other keys of the parameters it runs with.
+_BY_ID: dict[type[Any], Any] = {
+    model: update(model).where(model.id == bindparam("row_id"))
+    for model in (Activity, Contact, Deal)
+}
+
+
 async def _owner(
     session: AsyncSession,
     effects: CallEffectLedger,
@@ -232,19 +301,12 @@ async def _owner(
     pool_ring: RingPolicy,
 ) -> tuple[int | None, bool]:
     contact_id, deal_id = parents
-    # Whole rows, read once (or found in the session when this event made them): the owner
-    # and pool checks and the hand-over below all use them.
-    deal = await session.get(Deal, deal_id) if deal_id is not None else None
-    current = deal.owner_id if deal is not None else None
-    contact = (
-        await session.get(Contact, contact_id)
-        if contact_id is not None and deal_id is not None
-        else None
-    )
+    holders = await _holders(session, contact_id, deal_id)
+    current = holders.deal_owner
     request = work.owner
     pooled = (
-        await pool_call(session, contact.id, pool_ring)
-        if contact is not None and contact.pooled_at is not None
+        await pool_call(session, contact_id, pool_ring)
+        if contact_id is not None and deal_id is not None and holders.contact_pooled
         else None
     )
     if pooled is not None and pooled.target.user_id is not None:
@@ -258,25 +320,37 @@ async def _owner(
     changed = False
     deal_row = effects.get("deal")
     retake = current is None or (deal_row is not None and deal_row.created)
-    if deal is not None and retake and deal.owner_id != user_id:
-        deal.owner_id = user_id
-        deal.updated_at = work.at
-        deal.version += 1
+    if holders.deal_found and retake and current != user_id:
+        values = {"owner_id": user_id, "updated_at": work.at, "version": holders.deal_version + 1}
+        await _change(session, Deal, deal_id, values)
         changed = True
         current = user_id
-    contact_row = effects.get("contact")
-    if contact_id is not None:
-        contact = contact or await session.get(Contact, contact_id)
+    if holders.contact_found:
+        contact_row = effects.get("contact")
         created_here = contact_row is not None and contact_row.created
         # A contact in the public pool stays there: a call does not take it from the team (the
         # seller who answered may claim it from the card).
-        claimable = contact is not None and (
-            (contact.owner_id is None and contact.pooled_at is None) or created_here
-        )
-        if contact is not None and claimable and contact.owner_id != user_id:
-            hand_over(contact, user_id, work.at)
+        owner = holders.contact_owner
+        claimable = (owner is None and not holders.contact_pooled) or created_here
+        if claimable and owner != user_id:
+            await _change(session, Contact, contact_id, handover_values(user_id, work.at))
     effects.add(f"owner:{request.key}", work.rule_id, user_id=user_id, deal_id=deal_id)
     return current, changed
+
+
+async def _change(
+    session: AsyncSession, model: type[_Row], ident: int | None, values: dict[str, Any]
+) -> None:
+    """Set ``values`` on a row: on the object when this transaction holds it (flushed with the
+    rest), else by one UPDATE (no read of the whole row first)."""
+    held = _in_session(session, model, ident)
+    if held is not None:
+        for column, value in values.items():
+            setattr(held, column, value)
+        return
+    # A Core UPDATE on the transaction's connection: the SET clause is the keys of ``values``.
+    connection = await session.connection()
+    await connection.execute(_BY_ID[model], {"row_id": ident, **values})
 
 
 async def _active(session: AsyncSession, work: CallWork, user_id: int) -> bool:
@@ -358,11 +432,18 @@ async def _call_log(
         return None
     progress = f"call_log@{call.progress}:{call.transfers}"
     if effects.get(progress) is None:
-        logged = await session.get(Activity, row.activity_id)
-        if logged is None:
-            return None
-        _update_call_activity(logged, call, contact_id, deal_id)
-        effects.add(progress, work.rule_id, activity_id=logged.id)
+        held = _in_session(session, Activity, row.activity_id)
+        if held is not None:  # logged by this very event
+            logged = {column.key: getattr(held, column.key) for column in _PROGRESS}
+        else:
+            found = (await session.execute(_LOGGED, {"activity_id": row.activity_id})).one_or_none()
+            if found is None:
+                return None
+            logged = found._asdict()
+        changes = _call_progress(logged, call, contact_id, deal_id)
+        if changes:
+            await _change(session, Activity, row.activity_id, changes)
+        effects.add(progress, work.rule_id, activity_id=row.activity_id)
     return row.activity_id
 
 
@@ -389,24 +470,42 @@ async def _attribute_campaign(
     )
 
 
-def _update_call_activity(
-    activity: Activity, call: CallRecord, contact_id: int | None, deal_id: int | None
-) -> None:
-    activity.contact_id = activity.contact_id or contact_id
-    activity.deal_id = activity.deal_id or deal_id
-    activity.answered_at = activity.answered_at or call.answered_at
-    activity.ended_at = activity.ended_at or call.ended_at
-    activity.pbx = activity.pbx or call.pbx
+# The call log's columns a call's progress may change.
+_PROGRESS = (
+    Activity.contact_id,
+    Activity.deal_id,
+    Activity.answered_at,
+    Activity.ended_at,
+    Activity.pbx,
+    Activity.agent_id,
+    Activity.outcome,
+    Activity.recording_url,
+    Activity.duration_s,
+)
+_LOGGED = select(*_PROGRESS).where(Activity.id == bindparam("activity_id"))
+
+
+def _call_progress(
+    logged: dict[str, Any], call: CallRecord, contact_id: int | None, deal_id: int | None
+) -> dict[str, Any]:
+    """The call log's columns that ``call`` changes: what is set stays, what is new is added."""
+    values: dict[str, Any] = {
+        "contact_id": logged["contact_id"] or contact_id,
+        "deal_id": logged["deal_id"] or deal_id,
+        "answered_at": logged["answered_at"] or call.answered_at,
+        "ended_at": logged["ended_at"] or call.ended_at,
+        "pbx": logged["pbx"] or call.pbx,
+    }
     if call.agent_user_id is not None:
-        activity.agent_id = call.agent_user_id
+        values["agent_id"] = call.agent_user_id
     if call.outcome is not None:
-        activity.outcome = call.outcome
+        values["outcome"] = call.outcome
     if call.recording_url:
-        activity.recording_url = call.recording_url
-    if activity.answered_at and activity.ended_at:
-        activity.duration_s = max(
-            0, int((activity.ended_at - activity.answered_at).total_seconds())
-        )
+        values["recording_url"] = call.recording_url
+    answered, ended = values["answered_at"], values["ended_at"]
+    if answered and ended:
+        values["duration_s"] = max(0, int((ended - answered).total_seconds()))
+    return {column: value for column, value in values.items() if logged[column] != value}
 
 
 def _e164(raw: str | None, rules: PhoneRules) -> str | None:

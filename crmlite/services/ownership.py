@@ -16,8 +16,17 @@ def hand_over(contact: Contact, owner_id: int | None, now: dt.datetime) -> None:
     """Give ``contact`` to ``owner_id`` (None: nobody, outside the pool) as of ``now``."""
     if owner_id == contact.owner_id and owner_id is not None:
         return
-    contact.owner_id = owner_id
-    contact.owned_since = now if owner_id is not None else None
+    for column, value in handover_values(owner_id, now).items():
+        setattr(contact, column, value)
+
+
+def handover_values(owner_id: int | None, now: dt.datetime) -> dict[str, object]:
+    """The contact's columns once ``owner_id`` holds it as of ``now`` (for an UPDATE statement)."""
+    values: dict[str, object] = {
+        "owner_id": owner_id,
+        "owned_since": now if owner_id is not None else None,
+        "updated_at": now,
+    }
     if owner_id is not None:
-        contact.pooled_at = None
-    contact.updated_at = now
+        values["pooled_at"] = None
+    return values
