@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,7 @@ from crmlite.domain.access import sees_owned
 from crmlite.domain.clock import Clock
 from crmlite.domain.errors import InvalidInput, NotFound, PermissionDenied
 from crmlite.domain.principal import Principal
-from crmlite.services.common import Page, check_page, utc_now
+from crmlite.services.common import Page, check_page, insert_row, utc_now
 from crmlite.services.deals import DealService
 
 _LONGEST_CALL_S = 2**31 - 1  # activities.duration_s is an INTEGER column
@@ -100,6 +101,16 @@ class ActivityService:
         ``parents_checked``: the caller found or made both parents in this transaction (and the
         deal is the contact's), so they are not read again.
         """
+        activity_id, _ = await self.insert_call(parent, call, parents_checked=parents_checked)
+        activity = await self.session.get(Activity, activity_id)
+        if activity is None:  # pragma: no cover - inserted just above in this transaction
+            raise NotFound(f"no activity {activity_id}")
+        return activity
+
+    async def insert_call(
+        self, parent: Parent, call: CallLog, *, parents_checked: bool = False
+    ) -> tuple[int, dict[str, Any]]:
+        """Record a call as ``log_call`` does, without reading it back: its id and its values."""
         if call.duration_s is not None and call.duration_s < 0:
             raise InvalidInput("negative duration", fields={"duration_s": "must be >= 0"})
         if call.started_at and call.ended_at and call.ended_at < call.started_at:
@@ -112,23 +123,27 @@ class ActivityService:
             raise InvalidInput("a call that long", fields={"ended_at": "more than 68 years"})
         if call.agent_id is not None and await self.session.get(User, call.agent_id) is None:
             raise InvalidInput("no such agent", fields={"agent_id": "not a user"})
-        activity = Activity(
-            kind=ActivityKind.CALL.value,
-            body=call.body,
-            direction=call.direction.value,
-            from_number=call.from_number,
-            to_number=call.to_number,
-            started_at=call.started_at,
-            answered_at=call.answered_at,
-            ended_at=call.ended_at,
-            duration_s=duration,
-            outcome=call.outcome,
-            agent_id=call.agent_id,
-            recording_url=call.recording_url,
-            linkedid=call.linkedid,
-            pbx=call.pbx,
-        )
-        return await self._add(activity, where)
+        values: dict[str, Any] = {
+            "kind": ActivityKind.CALL.value,
+            "body": call.body,
+            "direction": call.direction.value,
+            "from_number": call.from_number,
+            "to_number": call.to_number,
+            "started_at": call.started_at,
+            "answered_at": call.answered_at,
+            "ended_at": call.ended_at,
+            "duration_s": duration,
+            "outcome": call.outcome,
+            "agent_id": call.agent_id,
+            "recording_url": call.recording_url,
+            "linkedid": call.linkedid,
+            "pbx": call.pbx,
+            "contact_id": where.contact_id,
+            "deal_id": where.deal_id,
+            "author_id": self.principal.user_id,
+            "created_at": self.clock(),
+        }
+        return await insert_row(self.session, Activity, values), values
 
     async def _add(self, activity: Activity, where: Parent) -> Activity:
         activity.contact_id = where.contact_id

@@ -48,9 +48,9 @@ class CallEffectLedger:
         self.rows: dict[str, EffectRow] = {}
         self.applied: list[str] = []
         self._unwritten: list[dict[str, Any]] = []  # rows added but not yet sent (see ``write``)
-        # Rows this event made, held so the session's (weak) identity map keeps them for the
-        # owner and call log steps instead of reading them back.
-        self.made: list[object] = []
+        # Rows this event inserted, as (table, id) -> the values it wrote that later steps read
+        # (owners, pool state, the call log's progress): they are not read back.
+        self.fresh: dict[tuple[str, int], dict[str, Any]] = {}
         self.contact_name: str | None = None  # the caller's contact's name, once known
 
     async def load(self) -> None:

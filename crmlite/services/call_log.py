@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.util import identity_key
 
 from crmlite.db.models import Activity, BlockedNumber, CallEffect, Contact, Deal, Stage, User
 from crmlite.domain.phones import (
@@ -47,8 +46,6 @@ from crmlite.services.phones import PhoneInput, find_phone_owner
 from crmlite.services.pool_routing import pool_call
 from crmlite.services.round_robin import next_in_turn
 from crmlite.services.tasks import TaskService
-
-_Row = TypeVar("_Row", Activity, Contact, Deal)
 
 
 async def is_blocked(session: AsyncSession, normalized: str) -> bool:
@@ -127,10 +124,10 @@ async def _contact(
         phone.normalized, rules.default_region
     )
     # The phone was looked up just above: its unique index still catches a racing writer.
-    contact = await contacts.create(
-        name[:200], phones=[PhoneInput(phone.raw, label="call")], phones_checked=True, reload=False
+    contact = await contacts.insert(
+        name[:200], phones=[PhoneInput(phone.raw, label="call")], phones_checked=True
     )
-    effects.made.append(contact)
+    effects.fresh[("contacts", contact.id)] = {"owner_id": contact.owner_id, "pooled_at": None}
     effects.contact_name = contact.name
     effects.add("contact", work.rule_id, contact_id=contact.id, created=True)
     return contact.id, True
@@ -170,7 +167,7 @@ async def _deal(
         if catalog is not None
         else None
     )
-    deal = await deals.create(
+    deal = await deals.insert(
         fill_caller(work.text.call_deal_title, await caller.label())[:200],
         pipeline_id=work.deal.pipeline_id,
         stage_id=work.deal.stage_id,
@@ -178,9 +175,8 @@ async def _deal(
         source=DealSource.CALL,
         placed_in=placed_in,
         contact_checked="contact" in effects.applied,  # found or made in this transaction
-        reload=False,
     )
-    effects.made.append(deal)
+    effects.fresh[("deals", deal.id)] = {"owner_id": deal.owner_id, "version": deal.version}
     effects.add("deal", work.rule_id, deal_id=deal.id, contact_id=contact_id, created=True)
     return deal.id, True, False
 
@@ -241,26 +237,24 @@ class _Holders:
     contact_pooled: bool = False
 
 
-def _in_session(session: AsyncSession, model: type[_Row], ident: int | None) -> _Row | None:
-    """The row as this transaction made or read it, if it holds it (no statement)."""
-    if ident is None:
-        return None
-    found = session.identity_map.get(identity_key(model, ident))
-    return found if isinstance(found, model) else None
-
-
-async def _holders(session: AsyncSession, contact_id: int | None, deal_id: int | None) -> _Holders:
-    """The deal's owner and version and the contact's owner and pool state: from the rows this
-    transaction made (the call's first event), else in one statement."""
-    deal, contact = _in_session(session, Deal, deal_id), _in_session(session, Contact, contact_id)
+async def _holders(
+    session: AsyncSession,
+    effects: CallEffectLedger,
+    contact_id: int | None,
+    deal_id: int | None,
+) -> _Holders:
+    """The deal's owner and version and the contact's owner and pool state: as this event
+    inserted them (the call's first event), else read in one statement."""
+    deal = effects.fresh.get(("deals", deal_id)) if deal_id is not None else None
+    contact = effects.fresh.get(("contacts", contact_id)) if contact_id is not None else None
     if deal is not None and (contact is not None or contact_id is None):
         return _Holders(
             True,
-            deal.owner_id,
-            deal.version,
+            deal["owner_id"],
+            deal["version"],
             contact is not None,
-            contact.owner_id if contact is not None else None,
-            contact is not None and contact.pooled_at is not None,
+            contact["owner_id"] if contact is not None else None,
+            contact is not None and contact["pooled_at"] is not None,
         )
     if deal_id is not None:
         params = {"deal_id": deal_id, "contact_id": contact_id if contact_id is not None else -1}
@@ -301,7 +295,7 @@ async def _owner(
     pool_ring: RingPolicy,
 ) -> tuple[int | None, bool]:
     contact_id, deal_id = parents
-    holders = await _holders(session, contact_id, deal_id)
+    holders = await _holders(session, effects, contact_id, deal_id)
     current = holders.deal_owner
     request = work.owner
     pooled = (
@@ -322,7 +316,7 @@ async def _owner(
     retake = current is None or (deal_row is not None and deal_row.created)
     if holders.deal_found and retake and current != user_id:
         values = {"owner_id": user_id, "updated_at": work.at, "version": holders.deal_version + 1}
-        await _change(session, Deal, deal_id, values)
+        await _change(session, effects, Deal, deal_id, values)
         changed = True
         current = user_id
     if holders.contact_found:
@@ -333,21 +327,23 @@ async def _owner(
         owner = holders.contact_owner
         claimable = (owner is None and not holders.contact_pooled) or created_here
         if claimable and owner != user_id:
-            await _change(session, Contact, contact_id, handover_values(user_id, work.at))
+            await _change(session, effects, Contact, contact_id, handover_values(user_id, work.at))
     effects.add(f"owner:{request.key}", work.rule_id, user_id=user_id, deal_id=deal_id)
     return current, changed
 
 
 async def _change(
-    session: AsyncSession, model: type[_Row], ident: int | None, values: dict[str, Any]
+    session: AsyncSession,
+    effects: CallEffectLedger,
+    model: type[Any],
+    ident: int | None,
+    values: dict[str, Any],
 ) -> None:
-    """Set ``values`` on a row: on the object when this transaction holds it (flushed with the
-    rest), else by one UPDATE (no read of the whole row first)."""
-    held = _in_session(session, model, ident)
-    if held is not None:
-        for column, value in values.items():
-            setattr(held, column, value)
-        return
+    """Set ``values`` on a row by one UPDATE (no read of the whole row first); a row this event
+    inserted keeps what later steps will read in step."""
+    fresh = effects.fresh.get((model.__tablename__, ident)) if ident is not None else None
+    if fresh is not None:
+        fresh.update((column, value) for column, value in values.items() if column in fresh)
     # A Core UPDATE on the transaction's connection: the SET clause is the keys of ``values``.
     connection = await session.connection()
     await connection.execute(_BY_ID[model], {"row_id": ident, **values})
@@ -410,7 +406,7 @@ async def _call_log(
         # Reports match calls by number: the customer's (and the DID) are stored in E.164.
         customer, ours = _e164(call.customer_number, rules), _e164(call.our_number, rules)
         inbound = call.direction == "inbound"
-        activity = await activities.log_call(
+        activity_id, written = await activities.insert_call(
             Parent(contact_id, deal_id),
             CallLog(
                 direction=_direction(call.direction),
@@ -425,24 +421,25 @@ async def _call_log(
             and "contact" in effects.applied
             and (deal_id is None or "deal" in effects.applied),
         )
-        row = effects.add("call_log", work.rule_id, activity_id=activity.id)
+        effects.fresh[("activities", activity_id)] = {
+            column.key: written[column.key] for column in _PROGRESS
+        }
+        row = effects.add("call_log", work.rule_id, activity_id=activity_id)
         if inbound:
-            await _attribute_campaign(session, work, parents, activity.id, (rules, catalog))
+            await _attribute_campaign(session, work, parents, activity_id, (rules, catalog))
     if row.activity_id is None:
         return None
     progress = f"call_log@{call.progress}:{call.transfers}"
     if effects.get(progress) is None:
-        held = _in_session(session, Activity, row.activity_id)
-        if held is not None:  # logged by this very event
-            logged = {column.key: getattr(held, column.key) for column in _PROGRESS}
-        else:
+        logged = effects.fresh.get(("activities", row.activity_id))
+        if logged is None:
             found = (await session.execute(_LOGGED, {"activity_id": row.activity_id})).one_or_none()
             if found is None:
                 return None
             logged = found._asdict()
         changes = _call_progress(logged, call, contact_id, deal_id)
         if changes:
-            await _change(session, Activity, row.activity_id, changes)
+            await _change(session, effects, Activity, row.activity_id, changes)
         effects.add(progress, work.rule_id, activity_id=row.activity_id)
     return row.activity_id
 

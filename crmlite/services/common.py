@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Insert, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crmlite.db.models import User
+from crmlite.db.models import Base, User
 from crmlite.domain.access import may_assign_to_others
 from crmlite.domain.errors import InvalidInput, PermissionDenied
 from crmlite.domain.principal import Principal
@@ -31,6 +31,25 @@ class Page(Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+_INSERT_RETURNING_ID: dict[type[Base], Insert] = {}
+
+
+async def insert_row(session: AsyncSession, model: type[Base], values: dict[str, Any]) -> int:
+    """Insert one row of ``model`` with ``values`` in the session's transaction; its new id.
+
+    A prebuilt Core statement on the session's connection: about half the cost of the ORM's
+    add and flush on SQLite. The row is not in the session; read it back if the caller needs it.
+    Rows added to the session but not flushed yet go first (the new row may refer to them).
+    """
+    statement = _INSERT_RETURNING_ID.get(model)
+    if statement is None:
+        statement = _INSERT_RETURNING_ID[model] = insert(model).returning(model.__table__.c.id)
+    if session.new:
+        await session.flush()
+    connection = await session.connection()
+    return int((await connection.execute(statement, values)).scalar_one())
 
 
 def check_page(limit: int, offset: int) -> None:

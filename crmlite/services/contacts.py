@@ -19,6 +19,7 @@ from crmlite.domain.principal import Principal
 from crmlite.services.common import (
     Page,
     check_page,
+    insert_row,
     require_active_user,
     resolve_owner,
     text_variants,
@@ -44,6 +45,15 @@ class ContactChanges:
     owner_id: int | None = None
     clear_company: bool = False
     clear_email: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NewContact:
+    """A contact just inserted, as written (its pool state: out of the pool)."""
+
+    id: int
+    name: str
+    owner_id: int | None
 
 
 class ContactService:
@@ -76,37 +86,57 @@ class ContactService:
         phones: Sequence[PhoneInput] = (),
         owner_id: int | None = None,
         phones_checked: bool = False,
-        reload: bool = True,
     ) -> Contact:
         """Create a contact; a phone already held by another contact is a Conflict naming it.
 
         ``phones_checked``: the caller just looked the phones up in this transaction (the unique
-        index still turns a lost race into the Conflict). ``reload=False`` returns the new row
-        without its phones loaded, for callers that need only its id and name.
+        index still turns a lost race into the Conflict).
         """
+        made = await self.insert(
+            name,
+            company=company,
+            email=email,
+            phones=phones,
+            owner_id=owner_id,
+            phones_checked=phones_checked,
+        )
+        return await self.get(made.id, check_access=False)
+
+    async def insert(
+        self,
+        name: str,
+        *,
+        company: str | None = None,
+        email: str | None = None,
+        phones: Sequence[PhoneInput] = (),
+        owner_id: int | None = None,
+        phones_checked: bool = False,
+    ) -> NewContact:
+        """Create a contact as ``create`` does, without reading it back: its id, name and owner."""
         clean_name = _clean_name(name)
         numbers = normalize_all(phones, self.rules)
         owner = await resolve_owner(self.session, self.principal, owner_id)
         if not phones_checked:
             await ensure_phones_free(self.session, numbers)
         now = self.clock()
-        contact = Contact(
-            name=clean_name,
-            company=_optional(company),
-            email=_clean_email(email),
-            owner_id=owner,
-            owned_since=now if owner is not None else None,
-            created_at=now,
-            updated_at=now,
+        clean_email = _clean_email(email)
+        contact_id = await insert_row(
+            self.session,
+            Contact,
+            {
+                "name": clean_name,
+                "company": _optional(company),
+                "email": clean_email,
+                "owner_id": owner,
+                "owned_since": now if owner is not None else None,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
-        self.session.add(contact)
-        await self.session.flush()
-        if contact.email:
-            await add_email(self.session, contact.id, contact.email)
-        await insert_phones(self.session, contact.id, numbers, [p.label for p in phones])
-        if not reload:
-            return contact
-        return await self.get(contact.id, check_access=False)
+        if clean_email:
+            await add_email(self.session, contact_id, clean_email)
+        await insert_phones(self.session, contact_id, numbers, [p.label for p in phones])
+        return NewContact(contact_id, clean_name, owner)
 
     async def get(self, contact_id: int, *, check_access: bool = True) -> Contact:
         """Return one contact with its phones; someone else's reads as NotFound."""

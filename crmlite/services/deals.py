@@ -33,6 +33,7 @@ from crmlite.domain.stages import (
 from crmlite.services.common import (
     Page,
     check_page,
+    insert_row,
     require_active_user,
     resolve_owner,
     text_variants,
@@ -107,6 +108,15 @@ def deal_query() -> Select[Deal]:
     return select(Deal).options(joinedload(Deal.stage), joinedload(Deal.contact))
 
 
+@dataclass(frozen=True, slots=True)
+class NewDeal:
+    """A deal just inserted, as written."""
+
+    id: int
+    owner_id: int | None
+    version: int
+
+
 class DealService:
     """Deal use cases for one principal inside one unit of work (the caller commits)."""
 
@@ -162,14 +172,45 @@ class DealService:
         lost_reason: str | None = None,
         placed_in: StageRef | None = None,
         contact_checked: bool = False,
-        reload: bool = True,
     ) -> Deal:
         """Create a deal in ``stage_id`` (default: the pipeline's Unsorted) and record it.
 
         Callers that already know the stage (``placed_in``, e.g. from the call catalog) or that
-        found the contact in this transaction (``contact_checked``) spare those reads;
-        ``reload=False`` returns the new row without its stage and contact loaded.
+        found the contact in this transaction (``contact_checked``) spare those reads.
         """
+        made = await self.insert(
+            title,
+            pipeline_id=pipeline_id,
+            stage_id=stage_id,
+            amount=amount,
+            currency=currency,
+            contact_id=contact_id,
+            owner_id=owner_id,
+            source=source,
+            expected_close_date=expected_close_date,
+            lost_reason=lost_reason,
+            placed_in=placed_in,
+            contact_checked=contact_checked,
+        )
+        return await self.get_unchecked(made.id)
+
+    async def insert(
+        self,
+        title: str,
+        *,
+        pipeline_id: int | None = None,
+        stage_id: int | None = None,
+        amount: Decimal | str | int = Decimal("0"),
+        currency: str = "RUB",
+        contact_id: int | None = None,
+        owner_id: int | None = None,
+        source: str = DealSource.MANUAL,
+        expected_close_date: dt.date | None = None,
+        lost_reason: str | None = None,
+        placed_in: StageRef | None = None,
+        contact_checked: bool = False,
+    ) -> NewDeal:
+        """Create a deal as ``create`` does, without reading it back: its id, owner, version."""
         clean_title = _clean_title(title)
         money = parse_amount(amount)
         code = parse_currency(currency)
@@ -185,31 +226,31 @@ class DealService:
             await self._require_contact(contact_id)
         now = self.clock()
         placed = plan_placement(stage, now=now, lost_reason=lost_reason)
-        deal = Deal(
-            title=clean_title,
-            amount=money,
-            currency=code,
-            contact_id=contact_id,
-            owner_id=owner,
-            pipeline_id=stage.pipeline_id,
-            stage_id=stage.id,
-            source=deal_source.value,
-            lost_reason=placed.lost_reason,
-            expected_close_date=expected_close_date,
-            created_at=now,
-            updated_at=now,
-            stage_entered_at=now,
-            closed_at=placed.closed_at,
-            version=1,
+        deal_id = await insert_row(
+            self.session,
+            Deal,
+            {
+                "title": clean_title,
+                "amount": money,
+                "currency": code,
+                "contact_id": contact_id,
+                "owner_id": owner,
+                "pipeline_id": stage.pipeline_id,
+                "stage_id": stage.id,
+                "source": deal_source.value,
+                "lost_reason": placed.lost_reason,
+                "expected_close_date": expected_close_date,
+                "created_at": now,
+                "updated_at": now,
+                "stage_entered_at": now,
+                "closed_at": placed.closed_at,
+                "version": 1,
+            },
         )
-        self.session.add(deal)
-        await self.session.flush()
         await record_history(
-            self.session, [history_row(deal.id, None, stage.id, now, self.principal.user_id)]
+            self.session, [history_row(deal_id, None, stage.id, now, self.principal.user_id)]
         )
-        if not reload:
-            return deal
-        return await self.get_unchecked(deal.id)
+        return NewDeal(deal_id, owner, 1)
 
     async def get_unchecked(self, deal_id: int) -> Deal:
         deal = await self.session.scalar(

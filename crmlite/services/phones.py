@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Select, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -52,13 +52,21 @@ def normalize_all(phones: Sequence[PhoneInput], rules: PhoneRules) -> list[Norma
     return result
 
 
+# One probe of the unique index on contact_phones, joined to its contact; built once (every call
+# runs it, and building a statement costs more than the probe).
+_PHONE_OWNER = (
+    select(CONTACTS.c.id, CONTACTS.c.name, CONTACTS.c.company, CONTACTS.c.owner_id)
+    .select_from(PHONES.join(CONTACTS, CONTACTS.c.id == PHONES.c.contact_id))
+    .where(PHONES.c.normalized == bindparam("normalized"))
+)
+
+
+_INSERT_PHONE = insert(ContactPhone)
+
+
 def phone_owner_query(normalized: str) -> Select[Any]:
-    """One probe of the unique index on contact_phones, joined to its contact."""
-    return (
-        select(CONTACTS.c.id, CONTACTS.c.name, CONTACTS.c.company, CONTACTS.c.owner_id)
-        .select_from(PHONES.join(CONTACTS, CONTACTS.c.id == PHONES.c.contact_id))
-        .where(PHONES.c.normalized == normalized)
-    )
+    """The lookup of ``normalized`` as one statement (to read its plan)."""
+    return _PHONE_OWNER.params(normalized=normalized)
 
 
 def _match(row: Sequence[Any] | None, normalized: str) -> PhoneMatch | None:
@@ -67,7 +75,8 @@ def _match(row: Sequence[Any] | None, normalized: str) -> PhoneMatch | None:
 
 async def find_phone_owner(session: AsyncSession, normalized: str) -> PhoneMatch | None:
     """Find who holds ``normalized`` inside the caller's unit of work."""
-    return _match((await session.execute(phone_owner_query(normalized))).first(), normalized)
+    found = (await session.execute(_PHONE_OWNER, {"normalized": normalized})).first()
+    return _match(found, normalized)
 
 
 async def ensure_phones_free(
@@ -98,21 +107,25 @@ async def insert_phones(
     contact_id: int,
     numbers: Sequence[NormalizedPhone],
     labels: Sequence[str | None],
-) -> list[ContactPhone]:
+) -> None:
     """Add phones to a contact; a race lost on the unique index still reads as a Conflict."""
+    if not numbers:
+        return
     rows = [
-        ContactPhone(
-            contact_id=contact_id,
-            raw=number.raw,
-            normalized=number.normalized,
-            kind=number.kind.value,
-            label=label,
-        )
+        {
+            "contact_id": contact_id,
+            "raw": number.raw,
+            "normalized": number.normalized,
+            "kind": number.kind.value,
+            "label": label,
+        }
         for number, label in zip(numbers, labels, strict=True)
     ]
-    session.add_all(rows)
     try:
-        await session.flush()
+        # Values, not objects: a Core insert on the session's connection (the contact's phones
+        # are read back with it when the caller wants them).
+        connection = await session.connection()
+        await connection.execute(_INSERT_PHONE, rows)
     except IntegrityError as err:
         # Lost a race with another request after ensure_phones_free: the transaction is spoiled,
         # so the holder cannot be looked up here; the client retries and gets the full answer.
@@ -120,4 +133,3 @@ async def insert_phones(
             "one of the numbers was just given to another contact",
             details={"phones": [number.normalized for number in numbers]},
         ) from err
-    return rows

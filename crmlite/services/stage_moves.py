@@ -48,12 +48,13 @@ def history_row(
 
 
 STAGE_CHANGES = cast(Table, DealStageChange.__table__)
+_INSERT_CHANGES = insert(STAGE_CHANGES)
 
 
 async def record_history(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
     """Append stage changes in one executemany (a Core insert: no ORM objects to track)."""
     if rows:
-        await session.execute(insert(STAGE_CHANGES), list(rows))
+        await session.execute(_INSERT_CHANGES, list(rows))
         # Every stage entry passes here: the stage robots hear of it once this unit commits.
         note_stage_entries(session.sync_session, (cast(int, row["deal_id"]) for row in rows))
 
