@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from crmlite.db.engine import create_engine
 from cti.ami import AmiClient, ClientState
@@ -33,6 +34,7 @@ from cti.lease_spread import LeaseSpread
 from cti.pops.click_to_call import Originator
 from cti.pops.service import PopService
 from cti.protocol import LinkItem
+from cti.rules.call_to_crm import CallToCrm
 from cti.settings import PbxSettings, Settings
 from cti.sim import PbxSimulator
 from cti.web.call_crm import CALL_TO_CRM, WEBHOOK_EVENTS
@@ -90,6 +92,7 @@ class Telephony:
     # With leases: how far back a standby's witness remembers calls (None: no witness).
     witness_window_s: float | None = None
     models: dict[str, CallModelConfig] = field(default_factory=dict)  # each PBX's call model
+    crm: CallToCrm | None = None  # checks a witness's calls against what is recorded
 
     def status(self) -> list[dict[str, object]]:
         return [link.status(self.tracker) for link in self.links]
@@ -131,6 +134,7 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
             simulators=simulators,
             keeper=_lease_keeper(settings),
             models=models,
+            crm=app[CALL_TO_CRM],
         )
         if telephony.keeper is not None and settings.lease.witness:
             telephony.witness_window_s = settings.lease.witness_window_s
@@ -222,7 +226,7 @@ async def _consume(
         fence.hold(lease)
         link.lease = lease
         try:
-            await _consume_while(link, telephony.flow, lease, keeper, witness)
+            await _consume_while(link, telephony.flow, lease, keeper, witness, telephony.crm)
         except BaseException:
             # Shutting down (cancelled): _stop lets the lanes finish under the lease, then lets go.
             if not _cancelling():
@@ -255,7 +259,9 @@ async def _stand_by(link: PbxLink, telephony: Telephony) -> CallWitness | None:
     return witness
 
 
-async def _take_over(link: PbxLink, flow: CallFlow, witness: CallWitness) -> None:
+async def _take_over(
+    link: PbxLink, flow: CallFlow, witness: CallWitness, crm: CallToCrm | None
+) -> None:
     """Once our consumer link is up (or did not come up in time), let the CRM apply the calls
     the witness saw, before any of what the consumer reads: each call's effects stay in order."""
     consumer = link.consumer
@@ -264,13 +270,20 @@ async def _take_over(link: PbxLink, flow: CallFlow, witness: CallWitness) -> Non
         with contextlib.suppress(TimeoutError):
             limit = settings.connect_timeout_s + settings.action_timeout_s
             await asyncio.wait_for(consumer.wait_connected(), limit)
-    events = witness.recent()
+    seen = witness.recent()
     await witness.stop()
+    events = seen
+    if crm is not None:
+        try:
+            events = await crm.unsettled(seen)  # most were applied by the previous consumer
+        except (SQLAlchemyError, OSError) as err:  # the database is away: all, retried as usual
+            log.warning("witnessed calls not checked", pbx=settings.name, error=type(err).__name__)
     log.info(
         "witnessed calls handed to the crm",
         pbx=settings.name,
         calls=len({event.linkedid for event in events}),
         events=len(events),
+        seen=len(seen),
     )
     await flow.replay_to_crm(events)
 
@@ -294,6 +307,7 @@ async def _consume_while(
     lease: ConsumerLease | None,
     keeper: LeaseKeeper | None,
     witness: CallWitness | None = None,
+    crm: CallToCrm | None = None,
 ) -> None:
     """Feed the PBX's items to the call flow until the lease is lost (or the task is cancelled);
     first, on a takeover, the calls ``witness`` saw while standing by go to the CRM."""
@@ -304,7 +318,7 @@ async def _consume_while(
 
     async def consume() -> None:
         if witness is not None:
-            await _take_over(link, flow, witness)
+            await _take_over(link, flow, witness, crm)
         await flow.consume(_fenced(items, lease) if lease else items)
 
     tasks = [asyncio.create_task(consume())]

@@ -8,6 +8,7 @@ name for titles only when a new deal or task needs one.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -93,6 +94,23 @@ class CallEffectLedger:
             # On the session's connection, past the ORM's bulk-insert layer: these are values.
             connection = await self.session.connection()
             await connection.execute(_INSERT, rows)
+
+
+async def recorded_keys(
+    session: AsyncSession, linkedids: Sequence[str], *, chunk: int = 500
+) -> dict[str, set[str]]:
+    """The effect keys each call of ``linkedids`` has recorded (calls with none are absent)."""
+    found: dict[str, set[str]] = {}
+    unique = list(dict.fromkeys(linkedids))
+    for start in range(0, len(unique), chunk):
+        rows = await session.execute(
+            select(_TABLE.c.linkedid, _TABLE.c.effect).where(
+                _TABLE.c.linkedid.in_(unique[start : start + chunk])
+            )
+        )
+        for linkedid, effect in rows:
+            found.setdefault(linkedid, set()).add(effect)
+    return found
 
 
 def customer_phone(raw: str | None, rules: PhoneRules) -> NormalizedPhone | None:

@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.domain.errors import Conflict
+from crmlite.services.call_effects import recorded_keys
 from cti.calls.events import AgentRinging, CallEvent
 from cti.fencing import OPEN_FENCE, ConsumerFence, LeaseLost
 from cti.rules.book import RuleBook
@@ -150,6 +151,21 @@ class CallToCrm:
         CRM_EVENTS.labels("applied").inc()
         self._remember(outcome)
         return outcome
+
+    async def unsettled(self, events: Sequence[CallEvent]) -> list[CallEvent]:
+        """``events`` less those with nothing left to write: every effect the rules could make of
+        them is recorded already (one read for all; a takeover's witnessed calls, most of which
+        the previous consumer applied). Events the rules decide only with the database stay."""
+        ruleset = self.rules.ruleset
+        wanted = [event for event in events if moments_of(event)]
+        async with self.sessions() as session:
+            recorded = await recorded_keys(session, [event.linkedid for event in wanted])
+        left: list[CallEvent] = []
+        for event in wanted:
+            expected = self.executor.expected_effects(ruleset, event)
+            if expected is None or not expected[1] <= recorded.get(event.linkedid, set()):
+                left.append(event)
+        return left
 
     async def _already_recorded(self, event: CallEvent) -> CrmOutcome | None:
         """The outcome, without a transaction, when an agent's ringing could write only effects

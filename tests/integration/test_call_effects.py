@@ -91,6 +91,27 @@ async def test_replaying_a_call_changes_nothing(sessions: async_sessionmaker[Asy
     assert before["activities"]
 
 
+async def test_a_takeover_replays_only_what_is_not_recorded(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    await add_agents(sessions)
+    applied = ring_all_answered(inbound_call("applied.1", "+79160000001"))
+    await _run(_crm(sessions), applied)
+    half = ring_all_answered(inbound_call("half.2", "+79160000002"))
+    await _run(_crm(sessions), half[:4])  # the previous consumer died before the answer
+    unseen = ring_all_answered(inbound_call("unseen.3", "+79160000003"))
+    left = await _crm(sessions).unsettled([*applied, *half, *unseen])
+    assert {event.linkedid for event in left} == {"half.2", "unseen.3"}
+    kinds = [type(event).__name__ for event in left if event.linkedid == "half.2"]
+    assert kinds == ["CallAnswered", "CallEnded"]
+    assert len([event for event in left if event.linkedid == "unseen.3"]) == 6  # all but the stops
+    outcomes = await _run(_crm(sessions), left)
+    assert all(o.applied for o in outcomes if o.linkedid == "half.2")
+    async with sessions() as session:
+        assert await _count(session, Contact) == 3
+        assert await _count(session, Deal) == 3
+
+
 async def test_concurrent_writers_create_one_of_everything(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
