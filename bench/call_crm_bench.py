@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import asyncpg  # noqa: E402
 from sqlalchemy import insert, select  # noqa: E402
 
+from crmlite.db.checkpoints import WalCheckpointer  # noqa: E402
 from crmlite.db.engine import create_engine, session_factory  # noqa: E402
 from crmlite.db.inline_sqlite import lane_engine  # noqa: E402
 from crmlite.db.migrate import upgrade  # noqa: E402
@@ -162,7 +163,11 @@ async def _run(
     rate: float = TARGET_RATE_CPS,
     seconds: float = 5.0,
 ) -> dict[str, Any]:
-    engine = create_engine(url, pool_size=POOL_SIZE)
+    # As `cti serve` composes it: on SQLite the WAL is checkpointed by a worker thread every
+    # second, never inside a commit (an inline checkpoint would stall the loop's lane).
+    engine = create_engine(url, pool_size=POOL_SIZE, background_checkpoints=True)
+    checkpointer = WalCheckpointer(engine)
+    await checkpointer.start()
     await upgrade(engine)
     sessions = session_factory(engine)
     numbers = await _seed(sessions, contacts)
@@ -207,6 +212,7 @@ async def _run(
     paced = await _paced(crm, rate, seconds, 1 if url.startswith("sqlite") else POOL_SIZE)
     if inline is not None:
         await inline.dispose()
+    await checkpointer.stop()
     await engine.dispose()
     figures = {
         "backend": label,
