@@ -43,6 +43,8 @@ from cti.witness import CallWitness
 
 log = structlog.get_logger(__name__)
 
+STOP_TIMEOUT_S = 10.0  # how long a shutdown waits for a PBX's consumer task to end
+
 
 @dataclass
 class PbxLink:
@@ -350,8 +352,14 @@ async def _stop(telephony: Telephony, fence: ConsumerFence) -> None:
     for link in telephony.links:
         if link.task is not None:
             link.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await link.task
+            # Bounded: a stop must not wait on a link that does not answer its logoff.
+            done, _ = await asyncio.wait({link.task}, timeout=STOP_TIMEOUT_S)
+            if not done:
+                log.error("pbx consumer did not stop in time", pbx=link.settings.name)
+            elif not link.task.cancelled() and link.task.exception() is not None:
+                log.error(
+                    "pbx consumer failed", pbx=link.settings.name, error=repr(link.task.exception())
+                )
         await link.originator.stop()
     # The lanes finish the calls' CRM work under the leases, which are released after it.
     await telephony.flow.lanes.drain(timeout_s=5.0)
