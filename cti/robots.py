@@ -116,8 +116,9 @@ class RobotRunner:
                 await self.tell(
                     await run_entry_robots(self._sessions, now=self._clock(), deal_ids=deals)
                 )
-            except (OperationalError, DBAPIError) as err:
-                # The scheduled pass finds these entries: nothing is lost, only later.
+            except (OperationalError, DBAPIError, OSError) as err:
+                # The database is away (a refused or reset connection surfaces as an OSError):
+                # the scheduled pass finds these entries, nothing is lost, only later.
                 log.warning("entry robots failed", error=str(err), deals=len(deals))
             self.prompt_runs += 1
 
