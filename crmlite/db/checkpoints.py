@@ -69,7 +69,16 @@ class WalCheckpointer:
         for readers and writers, copy everything, and cut the WAL file to nothing: after a
         bulk load)."""
         async with self._lock:
-            return await asyncio.to_thread(self._checkpoint, "TRUNCATE" if truncate else "PASSIVE")
+            mode = "TRUNCATE" if truncate else "PASSIVE"
+            work = asyncio.ensure_future(asyncio.to_thread(self._checkpoint, mode))
+            try:
+                return await asyncio.shield(work)
+            finally:
+                if not work.done():
+                    # Cancelled (a stop) while the thread works on the connection: a thread
+                    # cannot be stopped, so the lock (and the connection) stays taken until it
+                    # is done; a second checkpoint or a close beside it could crash SQLite.
+                    await asyncio.wait({work})
 
     async def _run(self) -> None:
         while True:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
+from pathlib import Path
 
 from sqlalchemy import Connection, text
 
-from crmlite.db.checkpoints import WalCheckpointer
+from crmlite.db.checkpoints import CheckpointResult, WalCheckpointer
 from crmlite.db.engine import create_engine
 from crmlite.db.one_hop import OneHop
 
@@ -75,4 +77,45 @@ async def test_a_plain_engine_keeps_sqlite_checkpointing_in_commits(database_url
             finally:
                 units.close()
     finally:
+        await engine.dispose()
+
+
+async def test_a_stop_waits_for_the_checkpoint_in_flight(tmp_path: Path) -> None:
+    """A stop cancels the task, not the thread: the connection is used by one thread at a time
+    and closed after the last (two at once, or a close beside one, crashed SQLite)."""
+    engine = create_engine(
+        f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}", background_checkpoints=True
+    )
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE filler (id INTEGER)"))
+    checkpointer = WalCheckpointer(engine, interval_s=0.01)
+    started, release = threading.Event(), threading.Event()
+    busy: list[int] = []
+    most = 0
+    real = checkpointer._checkpoint
+
+    def slow(mode: str = "PASSIVE") -> CheckpointResult:
+        nonlocal most
+        busy.append(1)
+        most = max(most, len(busy))
+        started.set()
+        release.wait(5)
+        try:
+            return real(mode)
+        finally:
+            busy.pop()
+
+    checkpointer._checkpoint = slow  # type: ignore[method-assign]
+    try:
+        await checkpointer.start()
+        assert await asyncio.to_thread(started.wait, 5)
+        stopping = asyncio.create_task(checkpointer.stop())
+        await asyncio.sleep(0.1)
+        assert not stopping.done(), "the stop waits for the thread"
+        release.set()
+        await asyncio.wait_for(stopping, 10)
+        assert most == 1, "never two checkpoints on the connection at once"
+        assert checkpointer.failures == 0
+    finally:
+        release.set()
         await engine.dispose()
