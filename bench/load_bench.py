@@ -417,12 +417,17 @@ def score_step(
             continue
         key = (linkedid, tab)
         first[key] = min(at, first.get(key, at))
+
+    def in_gap(rang: float) -> bool:
+        """The call began ringing between the kill and the survivor's login."""
+        return gap is not None and gap[0] < rang < gap[1]
+
     expected = delivered = unreachable = 0
     ring_ms: list[float] = []  # calls that rang while an instance consumed
     gap_ring_ms: list[float] = []  # rang during the takeover, popped by the survivor's snapshot
     for call in calls:
         rang = rang_at.get(call.linkedid)
-        if gap is not None and rang is not None and gap[0] < rang and rang + RING_S < gap[1]:
+        if gap is not None and rang is not None and in_gap(rang) and rang + RING_S < gap[1]:
             unreachable += len(call.rung) * TABS_PER_SELLER
             continue
         for seller in call.rung:
@@ -432,15 +437,13 @@ def score_step(
                 if at is not None:
                     delivered += 1
                     if rang is not None:
-                        late = gap is not None and gap[0] < rang < gap[1]
-                        (gap_ring_ms if late else ring_ms).append((at - rang) * 1000)
+                        (gap_ring_ms if in_gap(rang) else ring_ms).append((at - rang) * 1000)
     lag_ms: list[float] = []
     gap_lag_ms: list[float] = []
     for c in calls:
         if c.linkedid in crm_at and c.linkedid in rang_at:
             rang = rang_at[c.linkedid]
-            late = gap is not None and gap[0] < rang < gap[1]
-            (gap_lag_ms if late else lag_ms).append((crm_at[c.linkedid] - rang) * 1000)
+            (gap_lag_ms if in_gap(rang) else lag_ms).append((crm_at[c.linkedid] - rang) * 1000)
     missed = sum(c.missed for c in calls)
     row: dict[str, Any] = {
         "rate_cps": rate,

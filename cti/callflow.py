@@ -7,6 +7,7 @@ A ringing card must not wait for the database, so every call event first goes to
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
@@ -14,7 +15,7 @@ from typing import Protocol
 import structlog
 
 from cti.calls.events import CallEvent
-from cti.lanes import Job, OrderedLanes
+from cti.lanes import OrderedLanes
 from cti.protocol import LinkItem, PbxEvent
 
 log = structlog.get_logger(__name__)
@@ -94,20 +95,10 @@ class CallFlow:
         """
         if self._crm is None:
             return
-        crm = self._crm
-
-        def job(event: CallEvent) -> Job:
-            async def apply() -> None:
-                structlog.contextvars.bind_contextvars(linkedid=event.linkedid)
-                try:
-                    await crm.handle(event)
-                finally:
-                    structlog.contextvars.unbind_contextvars("linkedid")
-
-            return apply
-
         for event in events:
-            await self._lanes.submit(event.linkedid, job(event))
+            await self._lanes.submit(
+                event.linkedid, functools.partial(self._crm_then_outcome, event, tell=False)
+            )
 
     async def _dispatch(self, event: CallEvent) -> None:
         for sink in self._fast:
@@ -119,7 +110,8 @@ class CallFlow:
             return
         await self._lanes.submit(event.linkedid, lambda: self._crm_then_outcome(event))
 
-    async def _crm_then_outcome(self, event: CallEvent) -> None:
+    async def _crm_then_outcome(self, event: CallEvent, *, tell: bool = True) -> None:
+        """The CRM's work on ``event``, then (``tell``) the sinks that want its outcome."""
         outcome = None
         if self._crm is not None:
             structlog.contextvars.bind_contextvars(linkedid=event.linkedid)
@@ -127,6 +119,8 @@ class CallFlow:
                 outcome = await self._crm.handle(event)
             finally:
                 structlog.contextvars.unbind_contextvars("linkedid")
+        if not tell:
+            return
         for sink in self._after:
             try:
                 await sink.on_crm_outcome(event, outcome)

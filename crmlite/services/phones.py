@@ -59,8 +59,6 @@ _PHONE_OWNER = (
     .select_from(PHONES.join(CONTACTS, CONTACTS.c.id == PHONES.c.contact_id))
     .where(PHONES.c.normalized == bindparam("normalized"))
 )
-
-
 _INSERT_PHONE = insert(ContactPhone)
 
 
