@@ -636,6 +636,9 @@ async def orchestrate(args: argparse.Namespace) -> int:
     started = time.time()
     schedule = [(30.0, 15.0)] if args.quick else [(r, 30.0) for r in (10.0, 30.0, 50.0, 100.0)]
     kill_step = 0 if args.quick else 1
+    if args.steps:  # a custom ladder (to study one rate): no kill unless asked for
+        schedule = [(float(r), float(s)) for r, s in (p.split("x") for p in args.steps.split(","))]
+        kill_step = args.kill_step
     prefix = f"cti:loadbench:{uuid.uuid4().hex[:8]}"
     db_url, db_name = await create_database(args.postgres)
     instances: list[Instance] = []
@@ -763,6 +766,14 @@ def main() -> int:
         metavar="URL",
         default=os.environ.get("CTI_TEST_REDIS_URL"),
         help="Redis URL (the bench's keys live under a prefix of their own and are deleted)",
+    )
+    parser.add_argument(
+        "--steps",
+        metavar="RATExSECONDS,...",
+        help="a custom ladder, e.g. 50x20,80x20 (no kill unless --kill-step)",
+    )
+    parser.add_argument(
+        "--kill-step", type=int, default=-1, help="with --steps: the step (from 0) with the kill"
     )
     parser.add_argument("--role", choices=("orchestra", "clients"), default="orchestra")
     parser.add_argument("--urls")

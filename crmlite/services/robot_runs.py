@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import Select, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.models import Deal, DealStageChange, RobotEffect, Stage, StageRobot
@@ -49,15 +49,13 @@ async def run_entry_robots(
     return notices
 
 
-async def _entry_work(
-    db: AsyncSession, deal_ids: Collection[int] | None
-) -> list[tuple[StageRobot, int, dt.datetime]]:
+def _entry_work_query() -> Select[StageRobot, int, dt.datetime]:
     done = exists().where(
         RobotEffect.robot_id == StageRobot.id,
         RobotEffect.deal_id == Deal.id,
         RobotEffect.entered_at == Deal.stage_entered_at,
     )
-    query = (
+    return (
         select(StageRobot, Deal.id, Deal.stage_entered_at)
         .join(Deal, Deal.stage_id == StageRobot.stage_id)
         .join(Stage, Stage.id == StageRobot.stage_id)
@@ -69,14 +67,24 @@ async def _entry_work(
             ~done,
         )
     )
+
+
+# Built once: the prompt path asks after every commit that moved deals (every call's new deal).
+_ENTRY_WORK = _entry_work_query()
+_ENTRY_WORK_OF = _ENTRY_WORK.where(Deal.id.in_(bindparam("deal_ids", expanding=True)))
+
+
+async def _entry_work(
+    db: AsyncSession, deal_ids: Collection[int] | None
+) -> list[tuple[StageRobot, int, dt.datetime]]:
     rows: list[tuple[StageRobot, int, dt.datetime]] = []
     if deal_ids is None:
-        rows.extend(tuple(r) for r in await db.execute(query))  # type: ignore[misc]
+        rows.extend(tuple(r) for r in await db.execute(_ENTRY_WORK))  # type: ignore[misc]
     else:
         ids = sorted(deal_ids)
         for start in range(0, len(ids), BATCH):
-            chunk = query.where(and_(Deal.id.in_(ids[start : start + BATCH])))
-            rows.extend(tuple(r) for r in await db.execute(chunk))  # type: ignore[misc]
+            chunk = {"deal_ids": ids[start : start + BATCH]}
+            rows.extend(tuple(r) for r in await db.execute(_ENTRY_WORK_OF, chunk))  # type: ignore[misc]
     rows.sort(key=lambda r: (r[1], *run_order(r[0].action, r[0].position), r[0].id))
     return rows
 

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 
 import aiohttp
 import pytest
@@ -118,6 +119,44 @@ async def test_redis_keeps_live_cards_per_user_with_a_ttl(redis_url: str, prefix
     await asyncio.wait_for(all_three.wait(), timeout=5)
     assert [text for _, text in received] == ['{"type":"x"}', '{"type":"y"}', '{"type":"z"}']
     assert {user for user, _ in received} == {5}
+    await fanout.close()
+
+
+async def test_publishes_made_together_share_one_round_trip_and_keep_their_order(
+    redis_url: str, prefix: str
+) -> None:
+    received: list[tuple[int, str]] = []
+    everything = asyncio.Event()
+    count = 40
+
+    def deliver(user: int, text: str) -> None:
+        received.append((user, text))
+        if len(received) == count:
+            everything.set()
+
+    fanout = RedisFanout(redis_url, prefix=prefix, live_ttl_s=60)
+    await fanout.start(deliver)
+    real_script = fanout._publish_script
+    round_trips = 0
+
+    async def counted_script(**kwargs: Any) -> Any:
+        nonlocal round_trips
+        round_trips += 1
+        return await real_script(**kwargs)
+
+    fanout._publish_script = counted_script  # type: ignore[assignment]
+    await asyncio.gather(
+        *(
+            fanout.publish(k % 4, f'{{"n":{k}}}', LiveChange(f"L{k}", f'{{"linkedid":"L{k}"}}'))
+            for k in range(count)
+        )
+    )
+    # Made in one turn of the loop, before the first could leave: all in one round trip.
+    assert round_trips == 1
+    await asyncio.wait_for(everything.wait(), timeout=5)
+    assert [text for _, text in received] == [f'{{"n":{k}}}' for k in range(count)]
+    assert [user for user, _ in received] == [k % 4 for k in range(count)]
+    assert len(await fanout.live_cards(3)) == count // 4
     await fanout.close()
 
 
