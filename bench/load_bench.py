@@ -18,15 +18,15 @@ After each step the CRM lane drains and the database is counted for that step's 
 deals, call-back tasks and call logs must match what the simulator generated exactly. Printed per
 step: calls generated versus logged, contacts/deals/tasks created versus expected, pops delivered
 versus expected (each rung seller's every tab: a ``call.ringing`` or, after a reconnect, the card
-in ``state``; a call that began and stopped ringing between the kill and the survivor's login
-could pop nowhere: its pops are counted apart), ring-to-card p50/p99 (first ring event leaving the
-PBX -> card in the tab; of the calls that rang while an instance consumed, and with the takeover's
-calls in the p99 beside it), CRM lag
+in ``state``; a call that began and stopped ringing between the kill and the survivor's snapshot
+of the calls up (its CoreShowChannels after its login) could pop nowhere: its pops are counted
+apart), ring-to-card p50/p99 (first ring event leaving the PBX -> card in the tab; of the calls
+that rang while an instance consumed, and with the takeover's calls in the p99 beside it), CRM lag
 p50/p99 (first ring event leaving the PBX -> a card carrying the call's committed deal in a tab:
 the ringing event's CRM work committed and its outcome pushed), and the takeover time (kill ->
-the standby's AMI consumer login; kill -> its first ringing card). The last line is one JSON
-object: the figures, the highest rate at which everything matched with the CRM lag p99 <= 1 s,
-and the targets. ``--quick``: one 15 s step at 30 calls a second (kill included).
+the standby's AMI consumer login; kill -> its snapshot; kill -> its first ringing card). The last
+line is one JSON object: the figures, the highest rate at which everything matched with the CRM
+lag p99 <= 1 s, and the targets. ``--quick``: one 15 s step at 30 calls a second (kill included).
 
 Usage: ``python bench/load_bench.py [--quick] [--postgres URL] [--redis URL]`` (defaults:
 CTI_TEST_POSTGRES_URL, CTI_TEST_REDIS_URL).
@@ -405,9 +405,10 @@ def score_step(
 ) -> dict[str, Any]:
     """One step's row: counts against what the simulator generated, delays from its ring stamps.
 
-    ``gap`` (kill, the survivor's login): a call that began and stopped ringing inside it could
-    pop on no tab (no instance consumed; the survivor's snapshot shows it answered or gone). Its
-    pops are counted apart, not expected; its CRM effects are expected like any call's.
+    ``gap`` (kill, the survivor's snapshot of the calls up): a call that began and stopped ringing
+    inside it could pop on no tab (no instance consumed; the survivor's snapshot shows it answered
+    or gone). Its pops are counted apart, not expected; its CRM effects are expected like any
+    call's.
     """
     first: dict[tuple[str, int], float] = {}
     crm_at: dict[str, float] = {}
@@ -419,10 +420,11 @@ def score_step(
         first[key] = min(at, first.get(key, at))
 
     def in_gap(rang: float) -> bool:
-        """The call began ringing between the kill and the survivor's login."""
+        """The call began ringing between the kill and the survivor's snapshot."""
         return gap is not None and gap[0] < rang < gap[1]
 
     expected = delivered = unreachable = 0
+    undelivered: dict[str, int] = {}  # linkedid -> tabs that never got its card
     ring_ms: list[float] = []  # calls that rang while an instance consumed
     gap_ring_ms: list[float] = []  # rang during the takeover, popped by the survivor's snapshot
     for call in calls:
@@ -438,6 +440,8 @@ def score_step(
                     delivered += 1
                     if rang is not None:
                         (gap_ring_ms if in_gap(rang) else ring_ms).append((at - rang) * 1000)
+                else:
+                    undelivered[call.linkedid] = undelivered.get(call.linkedid, 0) + 1
     lag_ms: list[float] = []
     gap_lag_ms: list[float] = []
     for c in calls:
@@ -470,6 +474,17 @@ def score_step(
         "crm_lag_p99_ms": percentile(lag_ms, 0.99),
         "crm_lag_p99_ms_with_takeover": percentile(lag_ms + gap_lag_ms, 0.99),
         "crm_lag_samples": len(lag_ms),
+        # A few undelivered calls: when each began ringing, from the kill (s), and its tabs.
+        "undelivered_sample": [
+            {
+                "linkedid": linkedid,
+                "tabs": tabs,
+                "rang_after_kill_s": round(rang_at[linkedid] - gap[0], 2)
+                if gap is not None and linkedid in rang_at
+                else None,
+            }
+            for linkedid, tabs in list(undelivered.items())[:5]
+        ],
     }
     row["matched"] = all(row[k] == v for k, v in row["expected"].items()) and (
         delivered == expected
@@ -521,7 +536,12 @@ def print_row(step: int, row: dict[str, Any]) -> None:
         )
         + f" | {'MATCH' if row['matched'] else 'MISMATCH'}"
         f" | tabs' loop late by up to {row['clients_loop_lag_max_ms']} ms"
-        + (f" | kill -> login {row['takeover']['login_s']} s" if "takeover" in row else ""),
+        + (
+            f" | kill -> login {row['takeover']['login_s']} s,"
+            f" snapshot {row['takeover']['snapshot_s']} s"
+            if "takeover" in row
+            else ""
+        ),
         flush=True,
     )
 
@@ -545,7 +565,7 @@ async def run_step(
     counts = await wait_drained(ctx.db_url, calls)
     arrivals = await ctx.collect_arrivals()
     gap = (
-        (takeover["killed_at"], takeover["killed_at"] + takeover["login_s"])
+        (takeover["killed_at"], takeover["killed_at"] + takeover["snapshot_s"])
         if takeover is not None
         else None
     )
@@ -605,6 +625,13 @@ class Orchestra:
         await victim.process.wait()
         await asyncio.wait_for(self.sim.wait_for_login(logins + 1), timeout=60)
         login_s = time.time() - killed_at
+        # The survivor's snapshot of the calls up (CoreShowChannels): from then on it pops.
+        for _ in range(3000):  # 30 s at most
+            later = [at for at in self.sim.snapshots if at > killed_at + login_s]
+            if later:
+                break
+            await asyncio.sleep(0.01)
+        snapshot_s = (min(later) if later else time.time()) - killed_at
         survivor = await self.consumer()
         await victim.start()
         victim.restarts += 1
@@ -614,6 +641,7 @@ class Orchestra:
             "survivor": survivor.name,
             "killed_at": killed_at,
             "login_s": round(login_s, 2),
+            "snapshot_s": round(snapshot_s, 2),
         }
 
     async def collect_arrivals(self) -> dict[str, Any]:

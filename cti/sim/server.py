@@ -86,6 +86,7 @@ class PbxSimulator:
         self.refuse_actions: set[str] = set()
         self.logins = 0
         self.failed_logins = 0
+        self.snapshots: list[float] = []  # when each CoreShowChannels was answered (clock())
         self.originates: list[flows.OriginateRequest] = []  # every Originate asked of this PBX
         self.events_sent = 0
         self.started_at = clock()

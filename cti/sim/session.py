@@ -197,7 +197,9 @@ class AmiSession(asyncio.Protocol):
 
     def _core_show_channels(self, message: AmiMessage, reply: _Reply) -> None:
         action_id = message.action_id or ""
-        items = self.sim.registry.core_show_channels(action_id, self.sim.clock())
+        now = self.sim.clock()
+        self.sim.snapshots.append(now)
+        items = self.sim.registry.core_show_channels(action_id, now)
         reply.success(EventList="start", Message="Channels will follow")
         for item in items:
             self.send(item)
