@@ -14,7 +14,8 @@ Processes on 127.0.0.1:
 * the browsers (``--role clients``): N tabs over the sellers, half on each instance, each
   reconnecting to the other instance when its socket closes.
 
-After each step the CRM lane drains and the database is counted for that step's calls: contacts,
+Before the first step, 5 s at 10 calls a second warm the instances' caches (not scored). After
+each step the CRM lane drains and the database is counted for that step's calls: contacts,
 deals, call-back tasks and call logs must match what the simulator generated exactly. Printed per
 step: calls generated versus logged, contacts/deals/tasks created versus expected, pops delivered
 versus expected (each rung seller's every tab: a ``call.ringing`` or, after a reconnect, the card
@@ -62,6 +63,7 @@ RING_S, TALK_S = 1.5, 2.0
 FIRST_EXTENSION = 1000
 RING_EVENTS = frozenset({"AgentCalled", "DialBegin"})
 DRAIN_TIMEOUT_S = 90.0
+WARMUP_RATE_CPS, WARMUP_S = 10.0, 5.0
 
 
 # --- the browsers -----------------------------------------------------------------------------
@@ -534,6 +536,16 @@ def print_row(step: int, row: dict[str, Any]) -> None:
             if "takeover" in row
             else ""
         )
+        + (
+            f" | CPU per call: machine {row['machine_cpu_ms_per_call']} ms"
+            if "machine_cpu_ms_per_call" in row
+            else ""
+        )
+        + (
+            f", consumer {row['consumer_cpu_ms_per_call']} ms"
+            if "consumer_cpu_ms_per_call" in row
+            else ""
+        )
         + f" | {'MATCH' if row['matched'] else 'MISMATCH'}"
         f" | tabs' loop late by up to {row['clients_loop_lag_max_ms']} ms"
         + (
@@ -546,11 +558,36 @@ def print_row(step: int, row: dict[str, Any]) -> None:
     )
 
 
+def busy_cpu_s() -> float | None:
+    """CPU time the whole machine spent busy so far (Linux ``/proc/stat``), in seconds."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """CPU time (user + system) process ``pid`` has used so far, in seconds."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def run_step(
     ctx: Orchestra, step: int, rate: float, seconds: float, *, kill: bool
 ) -> dict[str, Any]:
     """Play one step at ``rate`` (killing the consumer half-way if asked) and score it."""
     calls = plan_calls(ctx.sim, ctx.rng, step, int(rate * seconds))
+    consumer = await ctx.consumer()
+    consumer_pid = consumer.process.pid if consumer.process is not None else None
+    machine_before, consumer_before = busy_cpu_s(), process_cpu_s(consumer_pid)
     loop = asyncio.get_running_loop()
     kill_task: asyncio.Task[dict[str, Any]] | None = None
     start = loop.time()
@@ -563,6 +600,7 @@ async def run_step(
         ctx.sim.play(call.steps)
     takeover = await kill_task if kill_task is not None else None
     counts = await wait_drained(ctx.db_url, calls)
+    machine_after, consumer_after = busy_cpu_s(), process_cpu_s(consumer_pid)
     arrivals = await ctx.collect_arrivals()
     gap = (
         (takeover["killed_at"], takeover["killed_at"] + takeover["snapshot_s"])
@@ -573,6 +611,16 @@ async def run_step(
     row["clients_connected"] = arrivals["connected"]
     row["client_reconnects"] = arrivals["reconnects"]
     row["clients_loop_lag_max_ms"] = arrivals["loop_lag_max_ms"]
+    # CPU per call, from the step's start to its drain: the whole machine (both instances,
+    # PostgreSQL, Redis, the simulator, the tabs) and the consuming instance alone (no kill).
+    if machine_before is not None and machine_after is not None and calls:
+        row["machine_cpu_ms_per_call"] = round(
+            (machine_after - machine_before) * 1000 / len(calls), 2
+        )
+    if consumer_before is not None and consumer_after is not None and calls and not kill:
+        row["consumer_cpu_ms_per_call"] = round(
+            (consumer_after - consumer_before) * 1000 / len(calls), 2
+        )
     if takeover is not None:
         killed_at = takeover.pop("killed_at")
         later_rings = [
@@ -711,6 +759,10 @@ async def orchestrate(args: argparse.Namespace) -> int:
                     f"(instance {first.name} consumes); load average {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
+                # Unscored: fill the caches (who sits at each extension, compiled statements,
+                # PostgreSQL's plans) as a running service has them; the takeover starts cold.
+                warm = await run_step(ctx, len(schedule), WARMUP_RATE_CPS, WARMUP_S, kill=False)
+                print(f"warm-up: {warm['calls']} calls, {warm['logged']} logged", flush=True)
                 for index, (rate, seconds) in enumerate(schedule):
                     row = await run_step(ctx, index, rate, seconds, kill=index == kill_step)
                     rows.append(row)
@@ -756,6 +808,13 @@ def summarize(
     takeover = next((r["takeover"] for r in rows if "takeover" in r), None)
     ring_p99 = max((p for p in keeping_up if p is not None), default=None)
     highest = max(clean, default=0.0)
+    # What the target rate would take, at the CPU per call of the steps that kept up.
+    per_call = [
+        r["machine_cpu_ms_per_call"]
+        for r in rows
+        if r["rate_cps"] in clean and "machine_cpu_ms_per_call" in r
+    ]
+    cores_for_target = round(max(per_call) * TARGET_RATE_CPS / 1000, 2) if per_call else None
     return {
         "bench": "load",
         "quick": args.quick,
@@ -763,6 +822,7 @@ def summarize(
         "highest_clean_rate_cps": highest,
         "ring_to_card_p99_ms_while_crm_keeps_up": ring_p99,
         "takeover": takeover,
+        "cores_busy_at_target_rate": cores_for_target,
         "cpu_count": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
         "elapsed_s": round(time.time() - started, 1),

@@ -77,6 +77,9 @@ def notice_data(notice: Notice) -> dict[str, Any]:
     }
 
 
+PROMPT_GATHER_S = 0.1
+
+
 class RobotRunner:
     """Run the robots and tell whom they concern."""
 
@@ -88,8 +91,10 @@ class RobotRunner:
         *,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         locale: str = "en",
+        gather_s: float = PROMPT_GATHER_S,
     ) -> None:
         self._sessions = sessions
+        self._gather_s = gather_s
         self._stuck_title = STUCK_TASK_TITLES.get(locale, STUCK_TASK_TITLES["en"])
         self._hub = hub
         self._publisher = publisher
@@ -110,6 +115,9 @@ class RobotRunner:
         """Fire the entry robots of the deals this instance moved, as they move."""
         while True:
             await self._bell.wait()
+            # A moment for the moves committing meanwhile (a call-made deal a call, tens a
+            # second under load): one look at the robots for all of them, not one each.
+            await asyncio.sleep(self._gather_s)
             self._bell.clear()
             deals, self._entered = frozenset(self._entered), set()
             try:

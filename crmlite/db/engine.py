@@ -28,6 +28,7 @@ def create_engine(
     echo: bool = False,
     background_checkpoints: bool = False,
     pre_ping: bool = True,
+    max_overflow: int | None = None,
 ) -> AsyncEngine:
     """Create the async engine for ``url``, tuned per backend.
 
@@ -38,6 +39,8 @@ def create_engine(
     ``pre_ping`` (PostgreSQL): test each connection as it leaves the pool (three round trips with
     asyncpg), so a server restart costs no request an error. A caller that retries a unit of work
     on a lost connection anyway (the call lane) turns it off and saves those round trips.
+    ``max_overflow``: connections past ``pool_size`` opened at a peak and closed after (default:
+    ``pool_size`` more).
     """
     # Parameters never appear in SQL logs or error messages: they include session CSRF tokens,
     # token digests and password hashes.
@@ -45,7 +48,8 @@ def create_engine(
     if url.startswith("sqlite"):
         kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
     else:
-        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping)
+        overflow = pool_size if max_overflow is None else max_overflow
+        kwargs.update(pool_size=pool_size, max_overflow=overflow, pool_pre_ping=pre_ping)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         engine.sync_engine.update_execution_options(

@@ -43,6 +43,7 @@ WEBHOOK_EVENTS = web.AppKey("webhook_events", WebhookEvents)
 # The sessions of the call path (the CRM lane's writes, the dialplan's route lookup): the app's
 # own, or on SQLite those of the inline engine (statements on the loop's thread, no lock waits).
 # Whatever hooks a commit of the app's sessions (robots' stage entries) hooks these too.
+LANE_OVERFLOW = 4  # PostgreSQL: lane connections past pool_size, for the route lookups
 CALL_LANE_SESSIONS = web.AppKey("call_lane_sessions", async_sessionmaker[AsyncSession])
 # Lock waits on the inline SQLite lane fail at once: tries 5 ms apart, doubling, about 2.5 s in
 # all, before the event waits in the retry queue.
@@ -97,11 +98,15 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
         # lock held by another writer fails at once there, so it is retried sooner and longer.
         # PostgreSQL: a pool of its own without the pre-ping (three round trips per unit of work,
         # a third of a call event's): the lane retries a unit that met a lost connection anyway.
+        # One connection per call's CRM work at once, and a few for the route lookups beside.
         inline = lane_engine(engine)
         own = inline
         if own is None and engine.dialect.name == "postgresql":
             own = create_engine(
-                settings.database.url, pool_size=settings.database.pool_size, pre_ping=False
+                settings.database.url,
+                pool_size=settings.database.pool_size,
+                pre_ping=False,
+                max_overflow=LANE_OVERFLOW,
             )
         lane_sessions = session_factory(own) if own is not None else sessions
         app[CALL_LANE_SESSIONS] = lane_sessions
