@@ -7,9 +7,10 @@ A ringing card must not wait for the database, so every call event first goes to
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Protocol
 
 import structlog
@@ -87,18 +88,25 @@ class CallFlow:
             self.events_emitted += 1
             await self._dispatch(event)
 
-    async def replay_to_crm(self, events: Sequence[CallEvent]) -> None:
+    async def replay_to_crm(
+        self, events: Sequence[CallEvent], *, at_once: int | None = None
+    ) -> None:
         """Queue ``events`` for the CRM alone, each in its call's lane, ahead of what follows.
 
         For a takeover's witnessed calls (``cti.witness``): the CRM records each effect once, so
         events a dead consumer already applied change nothing; no card or webhook goes out.
+        ``at_once``: at most that many of these events queued or running at a time (returns when
+        the last is queued), so a long replay leaves the lanes and the loop to the live calls.
         """
         if self._crm is None:
             return
+        slots = asyncio.Semaphore(at_once) if at_once else None
         for event in events:
-            await self._lanes.submit(
-                event.linkedid, functools.partial(self._crm_then_outcome, event, tell=False)
-            )
+            job = functools.partial(self._crm_then_outcome, event, tell=False)
+            if slots is not None:
+                await slots.acquire()
+                job = functools.partial(_releasing, job, slots)
+            await self._lanes.submit(event.linkedid, job)
 
     async def _dispatch(self, event: CallEvent) -> None:
         for sink in self._fast:
@@ -126,3 +134,10 @@ class CallFlow:
                 await sink.on_crm_outcome(event, outcome)
             except Exception:
                 log.exception("crm outcome sink failed", linkedid=event.linkedid, kind=event.kind)
+
+
+async def _releasing(job: Callable[[], Awaitable[None]], slots: asyncio.Semaphore) -> None:
+    try:
+        await job()
+    finally:
+        slots.release()

@@ -27,6 +27,7 @@ from crmlite.db.engine import create_engine
 from cti.ami import AmiClient, ClientState
 from cti.callflow import CallFlow, OutcomeSink
 from cti.calls import CallModelConfig, CallTracker
+from cti.calls.events import CallEnded, CallEvent
 from cti.fencing import ConsumerFence
 from cti.lanes import OrderedLanes
 from cti.lease import ConsumerLease, LeaseKeeper, LeaseTimings
@@ -44,6 +45,7 @@ from cti.witness import CallWitness
 log = structlog.get_logger(__name__)
 
 STOP_TIMEOUT_S = 10.0  # how long a shutdown waits for a PBX's consumer task to end
+REPLAY_AT_ONCE = 2  # a takeover's ended witnessed calls: events queued or running at a time
 
 
 @dataclass
@@ -263,9 +265,14 @@ async def _stand_by(link: PbxLink, telephony: Telephony) -> CallWitness | None:
 
 async def _take_over(
     link: PbxLink, flow: CallFlow, witness: CallWitness, crm: CallToCrm | None
-) -> None:
+) -> list[CallEvent]:
     """Once our consumer link is up (or did not come up in time), let the CRM apply the calls
-    the witness saw, before any of what the consumer reads: each call's effects stay in order."""
+    the witness saw, before any of what the consumer reads: each call's effects stay in order.
+
+    Only the calls that may still be up are queued here; the events of the calls that ended while
+    witnessed are returned, to be replayed beside the live calls a few at a time: no live event
+    will follow theirs, and a takeover's seconds of calls must not hold up the calls ringing now.
+    """
     consumer = link.consumer
     settings = link.settings
     if consumer is not None:
@@ -280,14 +287,17 @@ async def _take_over(
             events = await crm.unsettled(seen)  # most were applied by the previous consumer
         except (SQLAlchemyError, OSError) as err:  # the database is away: all, retried as usual
             log.warning("witnessed calls not checked", pbx=settings.name, error=type(err).__name__)
+    ended = {event.linkedid for event in seen if isinstance(event, CallEnded)}
     log.info(
         "witnessed calls handed to the crm",
         pbx=settings.name,
         calls=len({event.linkedid for event in events}),
+        ended=len(ended),
         events=len(events),
         seen=len(seen),
     )
-    await flow.replay_to_crm(events)
+    await flow.replay_to_crm([event for event in events if event.linkedid not in ended])
+    return [event for event in events if event.linkedid in ended]
 
 
 def _cancelling() -> bool:
@@ -318,9 +328,14 @@ async def _consume_while(
     await link.consumer.start()
     items = link.consumer.items()
 
+    catching_up: list[asyncio.Task[None]] = []
+
     async def consume() -> None:
         if witness is not None:
-            await _take_over(link, flow, witness, crm)
+            ended = await _take_over(link, flow, witness, crm)
+            if ended:
+                replay = flow.replay_to_crm(ended, at_once=REPLAY_AT_ONCE)
+                catching_up.append(asyncio.create_task(replay, name="witnessed-calls"))
         await flow.consume(_fenced(items, lease) if lease else items)
 
     tasks = [asyncio.create_task(consume())]
@@ -331,9 +346,9 @@ async def _consume_while(
         for task in done:
             task.result()  # a failure of the consumer itself must not pass silently
     finally:
-        for task in tasks:
+        for task in tasks + catching_up:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *catching_up, return_exceptions=True)
         link.consuming = False
         await link.consumer.stop()
         if witness is not None:

@@ -97,3 +97,21 @@ async def test_a_replay_reaches_the_crm_alone_and_ahead_of_the_calls_later_event
     assert not any(line.endswith(":gap") and not line.startswith("crm:") for line in log), log
     assert log.index("crm:up") < log.index("after:up:{'deal': 'up'}")
     assert [line for line in log if line == "crm:up"] == ["crm:up", "crm:up"]
+
+
+async def test_a_replay_a_few_at_a_time_leaves_room_for_the_live_calls() -> None:
+    log: list[str] = []
+    gate = asyncio.Event()
+    recorder = Recorder(log, "crm", gate)
+    flow = CallFlow(ScriptedTracker(), fast_sinks=[Recorder(log, "pops")], crm=recorder)
+    ended = [_event("slow"), _event("ended-1"), _event("ended-2")]
+    replay = asyncio.create_task(flow.replay_to_crm(ended, at_once=1))
+    await flow.consume(_items("live"))
+    await asyncio.sleep(0.01)
+    # The first replayed call's CRM work is stuck: the rest of the replay waits, the live goes on.
+    assert log == ["pops:live", "crm:live"]
+    assert not replay.done()
+    gate.set()
+    await replay
+    await flow.lanes.join()
+    assert log[2:] == ["crm:slow", "crm:ended-1", "crm:ended-2"]
