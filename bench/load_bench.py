@@ -421,6 +421,9 @@ def score_step(
         key = (linkedid, tab)
         first[key] = min(at, first.get(key, at))
 
+    rings = [rang_at[c.linkedid] for c in calls if c.linkedid in rang_at]
+    origin = gap[0] if gap is not None else min(rings, default=0.0)
+
     def in_gap(rang: float) -> bool:
         """The call began ringing between the kill and the survivor's snapshot."""
         return gap is not None and gap[0] < rang < gap[1]
@@ -428,6 +431,7 @@ def score_step(
     expected = delivered = unreachable = 0
     undelivered: dict[str, int] = {}  # linkedid -> tabs that never got its card
     ring_ms: list[float] = []  # calls that rang while an instance consumed
+    late: list[float] = []  # when (from the kill, or the step's first ring) pops over 100 ms rang
     gap_ring_ms: list[float] = []  # rang during the takeover, popped by the survivor's snapshot
     for call in calls:
         rang = rang_at.get(call.linkedid)
@@ -442,6 +446,8 @@ def score_step(
                     delivered += 1
                     if rang is not None:
                         (gap_ring_ms if in_gap(rang) else ring_ms).append((at - rang) * 1000)
+                        if at - rang > 0.1:
+                            late.append(rang)
                 else:
                     undelivered[call.linkedid] = undelivered.get(call.linkedid, 0) + 1
     lag_ms: list[float] = []
@@ -476,6 +482,12 @@ def score_step(
         "crm_lag_p99_ms": percentile(lag_ms, 0.99),
         "crm_lag_p99_ms_with_takeover": percentile(lag_ms + gap_lag_ms, 0.99),
         "crm_lag_samples": len(lag_ms),
+        # Pops later than 100 ms: how many, and when the first and last of their calls rang.
+        "late_pops": {
+            "count": len(late),
+            "rang_s": [round(min(late) - origin, 2), round(max(late) - origin, 2)] if late else [],
+            "from": "the kill" if gap is not None else "the step's first ring",
+        },
         # A few undelivered calls: when each began ringing, from the kill (s), and its tabs.
         "undelivered_sample": [
             {

@@ -89,14 +89,19 @@ class CallFlow:
             await self._dispatch(event)
 
     async def replay_to_crm(
-        self, events: Sequence[CallEvent], *, at_once: int | None = None
+        self,
+        events: Sequence[CallEvent],
+        *,
+        at_once: int | None = None,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Queue ``events`` for the CRM alone, each in its call's lane, ahead of what follows.
 
         For a takeover's witnessed calls (``cti.witness``): the CRM records each effect once, so
         events a dead consumer already applied change nothing; no card or webhook goes out.
         ``at_once``: at most that many of these events queued or running at a time (returns when
-        the last is queued), so a long replay leaves the lanes and the loop to the live calls.
+        the last is queued), so a long replay leaves the lanes and the loop to the live calls;
+        ``pace`` is awaited before each (it returns when the live calls leave room).
         """
         if self._crm is None:
             return
@@ -106,6 +111,8 @@ class CallFlow:
             if slots is not None:
                 await slots.acquire()
                 job = functools.partial(_releasing, job, slots)
+            if pace is not None:
+                await pace()
             await self._lanes.submit(event.linkedid, job)
 
     async def _dispatch(self, event: CallEvent) -> None:

@@ -34,16 +34,19 @@ class OrderedLanes:
         self._idle = asyncio.Event()
         self._idle.set()
         self._name = name
+        self._queued = 0
         self.failures = 0
 
     @property
     def pending(self) -> int:
-        return sum(len(lane) for lane in self._lanes.values())
+        """Jobs queued and not started yet, in all lanes together."""
+        return self._queued
 
     async def submit(self, key: str, job: Job) -> None:
         """Queue ``job`` behind the earlier jobs of ``key``; waits only when every slot is taken."""
         await self._room.acquire()
         self._lanes.setdefault(key, deque()).append(job)
+        self._queued += 1
         self._idle.clear()
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._drain(key), name=f"{self._name}:{key}")
@@ -68,6 +71,7 @@ class OrderedLanes:
         await asyncio.gather(*workers, return_exceptions=True)
         self._lanes.clear()
         self._workers.clear()
+        self._queued = 0
         self._idle.set()
 
     async def _drain(self, key: str) -> None:
@@ -75,6 +79,7 @@ class OrderedLanes:
         try:
             while lane:
                 job = lane.popleft()
+                self._queued -= 1
                 try:
                     if self._running is None:
                         await job()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
@@ -45,7 +46,10 @@ from cti.witness import CallWitness
 log = structlog.get_logger(__name__)
 
 STOP_TIMEOUT_S = 10.0  # how long a shutdown waits for a PBX's consumer task to end
-REPLAY_AT_ONCE = 2  # a takeover's ended witnessed calls: events queued or running at a time
+# A takeover's ended witnessed calls go to the CRM beside the live ones, as the live leave room:
+REPLAY_AT_ONCE = 2  # events queued or running at a time
+REPLAY_QUIET_QUEUE = 20  # the live calls keep up: at most this many AMI events wait to be read
+REPLAY_MAX_WAIT_S = 0.1  # under a load that never leaves room, one event this often all the same
 
 
 @dataclass
@@ -300,6 +304,18 @@ async def _take_over(
     return [event for event in events if event.linkedid in ended]
 
 
+async def _room(link: PbxLink, flow: CallFlow) -> None:
+    """Return when the live calls leave room (few AMI events and no CRM jobs beyond the replay's
+    waiting), or after ``REPLAY_MAX_WAIT_S``: the replay goes on even under a load that never does.
+    """
+    for _ in range(int(REPLAY_MAX_WAIT_S / 0.005)):
+        consumer = link.consumer
+        queued = consumer.state.queued if consumer is not None else 0
+        if queued <= REPLAY_QUIET_QUEUE and flow.lanes.pending <= REPLAY_AT_ONCE:
+            return
+        await asyncio.sleep(0.005)
+
+
 def _cancelling() -> bool:
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
@@ -334,7 +350,9 @@ async def _consume_while(
         if witness is not None:
             ended = await _take_over(link, flow, witness, crm)
             if ended:
-                replay = flow.replay_to_crm(ended, at_once=REPLAY_AT_ONCE)
+                replay = flow.replay_to_crm(
+                    ended, at_once=REPLAY_AT_ONCE, pace=functools.partial(_room, link, flow)
+                )
                 catching_up.append(asyncio.create_task(replay, name="witnessed-calls"))
         await flow.consume(_fenced(items, lease) if lease else items)
 

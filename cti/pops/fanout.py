@@ -52,6 +52,11 @@ class FanoutBackend(Protocol):
         """Apply ``live`` to the user's live cards, then send ``text`` to all their sockets."""
         ...
 
+    def post(self, user_id: int, text: str, live: LiveChange | None = None) -> bool:
+        """``publish`` without waiting for it: in order with every other post and publish, and
+        a failure logged, not raised. False when it was dropped at once (too many in flight)."""
+        ...
+
     async def live_cards(self, user_id: int) -> list[str]:
         """The user's live cards (JSON texts), oldest first."""
         ...
@@ -78,10 +83,15 @@ class InProcessFanout:
 
     async def publish(self, user_id: int, text: str, live: LiveChange | None = None) -> None:
         """Update the live cards, then deliver at once."""
+        self.post(user_id, text, live)
+
+    def post(self, user_id: int, text: str, live: LiveChange | None = None) -> bool:
+        """The same, as a plain call (in process nothing is in flight)."""
         if live is not None:
             self._apply(user_id, live)
         if self._deliver is not None:
             self._deliver(user_id, text)
+        return True
 
     async def live_cards(self, user_id: int) -> list[str]:
         """The user's unexpired live cards."""

@@ -217,6 +217,10 @@ class ScreenPopHub:
         """Send ``text`` to every socket of ``user_id`` on every instance."""
         await self.backend.publish(user_id, text, live)
 
+    def post(self, user_id: int, text: str, live: LiveChange | None = None) -> bool:
+        """The same without waiting for the fan-out (in order all the same); False: dropped."""
+        return self.backend.post(user_id, text, live)
+
     def deliver(self, user_id: int, text: str) -> None:
         """Queue ``text`` on each local socket of the user; close those that cannot keep up."""
         for connection in list(self._users.get(user_id, ())):

@@ -13,7 +13,7 @@ import structlog
 
 from cti.fencing import OPEN_FENCE, ConsumerFence
 from cti.pops.cards import Holder, LiveCall, build_card, build_wrapup
-from cti.pops.fanout import FanoutUnavailable, LiveChange
+from cti.pops.fanout import LiveChange
 from cti.pops.hub import ScreenPopHub
 from cti.pops.messages import WRAPUP, encode_card
 
@@ -89,10 +89,7 @@ class CardPublisher:
             self.withheld += 1
             log.info("pops_withheld_not_consumer", user_id=user_id, pbx=pbx)
             return
-        try:
-            await self._hub.publish(user_id, text, live)
-        except FanoutUnavailable as err:
-            # One pop lost; the tab gets the call's state when the fan-out is back (resync).
-            log.warning("pops_publish_failed", user_id=user_id, error=str(err))
-            return
-        self.published += 1
+        # Posted, not awaited: the call path never waits on a round trip to Redis (the next
+        # event's cards queue behind, in order); a failure is logged where it happens.
+        if self._hub.post(user_id, text, live):
+            self.published += 1

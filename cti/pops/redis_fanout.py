@@ -22,6 +22,7 @@ from cti.pops.fanout import DEFAULT_LIVE_TTL_S, Deliver, FanoutUnavailable, Live
 log = structlog.get_logger(__name__)
 
 DEFAULT_PREFIX = "cti:pops"
+MAX_IN_FLIGHT = 20_000  # posts queued for Redis (a few MB); past it Redis is away or far behind
 _RESUBSCRIBE_DELAY_S = 1.0
 
 
@@ -50,7 +51,7 @@ class _Publish:
     user_id: int
     text: str
     live: LiveChange | None
-    done: asyncio.Future[None]
+    done: asyncio.Future[None] | None  # None: posted, nobody waits
 
 
 class RedisFanout:
@@ -74,6 +75,7 @@ class RedisFanout:
         self._subscribed = asyncio.Event()
         self._resync: Resync | None = None
         self._pending: list[_Publish] = []
+        self.dropped = 0  # posts dropped with MAX_IN_FLIGHT queued
         self._publish_script = self._redis.register_script(_PUBLISH_LUA)
         self._flusher: asyncio.Task[None] | None = None
 
@@ -105,15 +107,29 @@ class RedisFanout:
     async def publish(self, user_id: int, text: str, live: LiveChange | None = None) -> None:
         """Write the live change and publish the message; returns once Redis has both.
 
-        Publishes made while a round trip is in flight go together in the next one (one script
-        call, atomic, in the order they were made): a busy consumer pays per round trip, not per
-        message, and the more it has to send the fewer round trips per message it makes.
+        Publishes (and posts) made while a round trip is in flight go together in the next one
+        (one script call, atomic, in the order they were made): a busy consumer pays per round
+        trip, not per message, and the more it has to send the fewer round trips per message.
         """
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Publish(user_id, text, live, done))
+        self._queue(_Publish(user_id, text, live, done))
+        await done
+
+    def post(self, user_id: int, text: str, live: LiveChange | None = None) -> bool:
+        """Queue the same without waiting for Redis (the call path's pops): a failure is logged
+        by the flusher. Past ``MAX_IN_FLIGHT`` queued, Redis is away or far behind: dropped."""
+        if len(self._pending) >= MAX_IN_FLIGHT:
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                log.warning("pops_redis_backlog_full", dropped=self.dropped, limit=MAX_IN_FLIGHT)
+            return False
+        self._queue(_Publish(user_id, text, live, None))
+        return True
+
+    def _queue(self, item: _Publish) -> None:
+        self._pending.append(item)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush(), name="pops-redis-publish")
-        await done
 
     async def _flush(self) -> None:
         while self._pending:
@@ -189,8 +205,12 @@ class RedisFanout:
 
 
 def _settle(batch: list[_Publish], error: Exception | None) -> None:
+    posted = sum(item.done is None for item in batch)
+    if error is not None and posted:
+        # One pop lost each; the tabs get their calls' state when the fan-out is back (resync).
+        log.warning("pops_publish_failed", messages=posted, error=str(error))
     for item in batch:
-        if item.done.done():  # its publisher was cancelled meanwhile
+        if item.done is None or item.done.done():  # posted, or its publisher was cancelled
             continue
         if error is None:
             item.done.set_result(None)

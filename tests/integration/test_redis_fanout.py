@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -12,9 +13,10 @@ import aiohttp
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
 
 from cti.calls.events import AgentRinging, CallAnswered, CallSnapshot, CallStarted
-from cti.pops.fanout import LiveChange
+from cti.pops.fanout import FanoutUnavailable, LiveChange
 from cti.pops.redis_fanout import RedisFanout
 from cti.web.pops_setup import POP_SERVICE
 from tests.integration.pops_support import (
@@ -158,6 +160,46 @@ async def test_publishes_made_together_share_one_round_trip_and_keep_their_order
     assert [user for user, _ in received] == [k % 4 for k in range(count)]
     assert len(await fanout.live_cards(3)) == count // 4
     await fanout.close()
+
+
+async def test_posts_go_in_order_with_publishes_and_the_call_path_never_waits(
+    redis_url: str, prefix: str
+) -> None:
+    received: list[str] = []
+    four = asyncio.Event()
+
+    def deliver(user: int, text: str) -> None:
+        received.append(text)
+        if len(received) == 4:
+            four.set()
+
+    fanout = RedisFanout(redis_url, prefix=prefix)
+    await fanout.start(deliver)
+    assert fanout.post(1, "a", LiveChange("L1", '{"linkedid":"L1"}'))  # returns at once
+    assert fanout.post(1, "b")
+    await fanout.publish(1, "c")  # waits for its round trip, which the posts went before
+    assert fanout.post(1, "d", LiveChange("L1", None))
+    await asyncio.wait_for(four.wait(), timeout=5)
+    assert received == ["a", "b", "c", "d"]
+    assert await fanout.live_cards(1) == []
+    await fanout.close()
+
+
+async def test_a_post_to_an_unreachable_redis_is_logged_not_raised(prefix: str) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    fanout = RedisFanout(f"redis://127.0.0.1:{port}/0", prefix=prefix)
+    with capture_logs() as logs:
+        assert fanout.post(7, "lost")
+        await fanout.close()  # waits for the posts in flight
+    failed = [e for e in logs if e["event"] == "pops_publish_failed"]
+    assert len(failed) == 1
+    assert failed[0]["messages"] == 1
+    waiting = RedisFanout(f"redis://127.0.0.1:{port}/0", prefix=prefix)
+    with pytest.raises(FanoutUnavailable):
+        await waiting.publish(7, "raised")  # the other callers (robots, call-backs) still learn it
+    await waiting.close()
 
 
 async def test_a_lost_subscription_is_resumed_and_the_tabs_get_their_state_again(
