@@ -98,7 +98,8 @@ class CallFlow:
         """Queue ``events`` for the CRM alone, each in its call's lane, ahead of what follows.
 
         For a takeover's witnessed calls (``cti.witness``): the CRM records each effect once, so
-        events a dead consumer already applied change nothing; no card or webhook goes out.
+        events a dead consumer already applied change nothing; no card or webhook goes out. They
+        run as the lanes' background jobs: the live calls' CRM work never queues behind many.
         ``at_once``: at most that many of these events queued or running at a time (returns when
         the last is queued), so a long replay leaves the lanes and the loop to the live calls;
         ``pace`` is awaited before each (it returns when the live calls leave room).
@@ -113,7 +114,7 @@ class CallFlow:
                 job = functools.partial(_releasing, job, slots)
             if pace is not None:
                 await pace()
-            await self._lanes.submit(event.linkedid, job)
+            await self._lanes.submit(event.linkedid, job, background=True)
 
     async def _dispatch(self, event: CallEvent) -> None:
         for sink in self._fast:

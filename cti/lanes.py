@@ -21,15 +21,23 @@ Job = Callable[[], Awaitable[None]]
 
 class OrderedLanes:
     """Run jobs in order per key; at most ``max_pending`` jobs wait in all lanes together and
-    at most ``max_running`` run at once (None: no bound)."""
+    at most ``max_running`` run at once (None: no bound). Background jobs (a takeover's replay)
+    keep their place in their lane, but at most ``max_background`` of them run or wait for a
+    running slot at a time: the other jobs never queue behind more than that many of them."""
 
     def __init__(
-        self, *, max_pending: int = 10_000, max_running: int | None = None, name: str = "lanes"
+        self,
+        *,
+        max_pending: int = 10_000,
+        max_running: int | None = None,
+        max_background: int = 2,
+        name: str = "lanes",
     ) -> None:
-        self._lanes: dict[str, deque[Job]] = {}
+        self._lanes: dict[str, deque[tuple[Job, bool]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._room = asyncio.Semaphore(max_pending)
         self._running = asyncio.Semaphore(max_running) if max_running else None
+        self._background = asyncio.Semaphore(max_background)
         self.max_running = max_running
         self._idle = asyncio.Event()
         self._idle.set()
@@ -42,10 +50,10 @@ class OrderedLanes:
         """Jobs queued and not started yet, in all lanes together."""
         return self._queued
 
-    async def submit(self, key: str, job: Job) -> None:
+    async def submit(self, key: str, job: Job, *, background: bool = False) -> None:
         """Queue ``job`` behind the earlier jobs of ``key``; waits only when every slot is taken."""
         await self._room.acquire()
-        self._lanes.setdefault(key, deque()).append(job)
+        self._lanes.setdefault(key, deque()).append((job, background))
         self._queued += 1
         self._idle.clear()
         if key not in self._workers:
@@ -74,18 +82,25 @@ class OrderedLanes:
         self._queued = 0
         self._idle.set()
 
+    async def _run(self, job: Job) -> None:
+        if self._running is None:
+            await job()
+        else:
+            async with self._running:
+                await job()
+
     async def _drain(self, key: str) -> None:
         lane = self._lanes[key]
         try:
             while lane:
-                job = lane.popleft()
+                job, background = lane.popleft()
                 self._queued -= 1
                 try:
-                    if self._running is None:
-                        await job()
+                    if background:
+                        async with self._background:
+                            await self._run(job)
                     else:
-                        async with self._running:
-                            await job()
+                        await self._run(job)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # a failed job must not stop the lane behind it

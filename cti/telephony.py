@@ -47,7 +47,7 @@ log = structlog.get_logger(__name__)
 
 STOP_TIMEOUT_S = 10.0  # how long a shutdown waits for a PBX's consumer task to end
 # A takeover's ended witnessed calls go to the CRM beside the live ones, as the live leave room:
-REPLAY_AT_ONCE = 2  # events queued or running at a time
+REPLAY_AT_ONCE = 1  # events queued or running at a time
 REPLAY_QUIET_QUEUE = 20  # the live calls keep up: at most this many AMI events wait to be read
 REPLAY_MAX_WAIT_S = 0.1  # under a load that never leaves room, one event this often all the same
 
@@ -311,7 +311,7 @@ async def _room(link: PbxLink, flow: CallFlow) -> None:
     for _ in range(int(REPLAY_MAX_WAIT_S / 0.005)):
         consumer = link.consumer
         queued = consumer.state.queued if consumer is not None else 0
-        if queued <= REPLAY_QUIET_QUEUE and flow.lanes.pending <= REPLAY_AT_ONCE:
+        if queued <= REPLAY_QUIET_QUEUE and flow.lanes.pending == 0:
             return
         await asyncio.sleep(0.005)
 

@@ -87,3 +87,30 @@ async def test_at_most_max_running_jobs_run_at_once() -> None:
     release.set()
     await lanes.join()
     assert most == 2
+
+
+async def test_live_jobs_never_queue_behind_more_than_a_few_background_ones() -> None:
+    lanes = OrderedLanes(max_running=1, max_background=1)
+    seen: list[str] = []
+    gate = asyncio.Event()
+
+    def job(tag: str, wait: bool = False) -> Job:
+        async def run() -> None:
+            if wait:
+                await gate.wait()
+            seen.append(tag)
+
+        return run
+
+    await lanes.submit("replayed-1", job("r1", wait=True), background=True)
+    await lanes.submit("replayed-2", job("r2"), background=True)
+    await lanes.submit("replayed-3", job("r3"), background=True)
+    await lanes.submit("replayed-3", job("r3-live"))  # its call's own order still holds
+    await asyncio.sleep(0)
+    await lanes.submit("live", job("live"))
+    await asyncio.sleep(0)
+    gate.set()
+    await lanes.join()
+    assert seen.index("r1") == 0
+    assert seen.index("live") < seen.index("r2")
+    assert seen.index("live") < seen.index("r3") < seen.index("r3-live")
