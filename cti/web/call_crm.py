@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 
 import structlog
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from crmlite.db.engine import create_engine, session_factory
@@ -48,6 +49,17 @@ CALL_LANE_SESSIONS = web.AppKey("call_lane_sessions", async_sessionmaker[AsyncSe
 # Lock waits on the inline SQLite lane fail at once: tries 5 ms apart, doubling, about 2.5 s in
 # all, before the event waits in the retry queue.
 INLINE_ATTEMPTS, INLINE_BACKOFF_S = 10, 0.005
+
+
+async def _warm(
+    users: TelephonyUserCache, sessions: async_sessionmaker[AsyncSession], pbxs: Iterable[str]
+) -> None:
+    try:
+        kept = await users.warm(sessions, [*pbxs] or [None])
+    except (SQLAlchemyError, OSError) as err:  # the database is away: the calls look up later
+        log.warning("call lane not warmed up", error=str(err))
+        return
+    log.info("call lane warmed up", names_known=kept)
 
 
 def lane_retries(inline: bool) -> tuple[int, float]:
@@ -109,6 +121,10 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
                 max_overflow=LANE_OVERFLOW,
             )
         lane_sessions = session_factory(own) if own is not None else sessions
+        # Ready before the first calls (or a takeover's burst): the sellers behind every name.
+        warm_task = asyncio.create_task(
+            _warm(users, sessions, pbx_names(settings)), name="call-lane-warm-up"
+        )
         app[CALL_LANE_SESSIONS] = lane_sessions
         attempts, backoff_s = lane_retries(inline is not None)
         crm = CallToCrm(
@@ -139,7 +155,7 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
             feed_task = asyncio.create_task(feed.run(), name="deal-change-webhooks")
         worker = asyncio.create_task(crm.run_retry_worker(), name="call-crm-retries")
         yield
-        for task in (worker, feed_task, users_task, catalog_task):
+        for task in (worker, feed_task, users_task, catalog_task, warm_task):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -166,3 +166,26 @@ async def _until(condition: Callable[[], bool], attempts: int = 500) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("condition never held")
+
+
+async def test_a_warmed_cache_answers_every_seller_without_a_query(
+    engine: AsyncEngine, sessions: Sessions
+) -> None:
+    await _two_sellers(sessions)
+    async with sessions.begin() as db:
+        await create_user(
+            db, SYSTEM, login="vera", role=Role.SELLER, identities=[Identity("extension", "102")]
+        )
+    cache = TelephonyUserCache()
+    assert await cache.warm(sessions, ["pbx"]) == 2
+    with counted(engine) as statements:
+        async with sessions() as db:
+            found = await cache.lookup(db, ["101", "102"], pbx="pbx")
+    assert statements == []
+    assert {name: user.login for name, user in found.items()} == {"101": "anna", "102": "vera"}
+
+
+async def test_a_cache_that_may_not_keep_answers_is_not_warmed(sessions: Sessions) -> None:
+    await _two_sellers(sessions)
+    deaf = TelephonyUserCache(shared=True)  # no LISTEN connection: answers are not kept
+    assert await deaf.warm(sessions, ["pbx"], wait_s=0.1) == 0
