@@ -22,7 +22,8 @@ from cti.pops.fanout import DEFAULT_LIVE_TTL_S, Deliver, FanoutUnavailable, Live
 log = structlog.get_logger(__name__)
 
 DEFAULT_PREFIX = "cti:pops"
-MAX_IN_FLIGHT = 20_000  # posts queued for Redis (a few MB); past it Redis is away or far behind
+MAX_IN_FLIGHT = 20_000  # posts queued for Redis (tens of MB); past it Redis is away or far behind
+MAX_BATCH = 500  # publishes per script call: Redis runs a script without serving anyone else
 _RESUBSCRIBE_DELAY_S = 1.0
 
 
@@ -133,7 +134,7 @@ class RedisFanout:
 
     async def _flush(self) -> None:
         while self._pending:
-            batch, self._pending = self._pending, []
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             try:
                 error = await self._publish_with_retry(batch)
             except BaseException as err:  # a bug or a cancel: its publishers raise, not hang

@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from cti.calls.events import AgentRinging, CallAnswered, CallSnapshot, CallStarted
 from cti.pops.fanout import FanoutUnavailable, LiveChange
-from cti.pops.redis_fanout import RedisFanout
+from cti.pops.redis_fanout import MAX_BATCH, RedisFanout
 from cti.web.pops_setup import POP_SERVICE
 from tests.integration.pops_support import (
     RunningApp,
@@ -231,3 +231,31 @@ async def test_a_lost_subscription_is_resumed_and_the_tabs_get_their_state_again
             await tab.close()
     finally:
         await running.close()
+
+
+async def test_a_long_backlog_goes_in_bounded_batches_in_order(redis_url: str, prefix: str) -> None:
+    received: list[str] = []
+    everything = asyncio.Event()
+    count = MAX_BATCH * 2 + 10
+
+    def deliver(_user: int, text: str) -> None:
+        received.append(text)
+        if len(received) == count:
+            everything.set()
+
+    fanout = RedisFanout(redis_url, prefix=prefix)
+    await fanout.start(deliver)
+    sizes: list[int] = []
+    real_batch = fanout._publish_batch
+
+    async def counted(batch: list[Any]) -> None:
+        sizes.append(len(batch))
+        await real_batch(batch)
+
+    fanout._publish_batch = counted  # type: ignore[method-assign]
+    for k in range(count):
+        assert fanout.post(1, str(k))
+    await asyncio.wait_for(everything.wait(), timeout=10)
+    assert sizes == [MAX_BATCH, MAX_BATCH, 10]
+    assert received == [str(k) for k in range(count)]
+    await fanout.close()
