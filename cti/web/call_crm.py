@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterable
 import structlog
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from crmlite.db.engine import create_engine, session_factory
 from crmlite.db.inline_sqlite import lane_engine
@@ -41,14 +41,33 @@ RULE_BOOK = web.AppKey("rule_book", RuleBook)
 CALL_TO_CRM = web.AppKey("call_to_crm", CallToCrm)
 WEBHOOK_SENDER = web.AppKey("webhook_sender", WebhookSender)
 WEBHOOK_EVENTS = web.AppKey("webhook_events", WebhookEvents)
-# The sessions of the call path (the CRM lane's writes, the dialplan's route lookup): the app's
-# own, or on SQLite those of the inline engine (statements on the loop's thread, no lock waits).
-# Whatever hooks a commit of the app's sessions (robots' stage entries) hooks these too.
-LANE_OVERFLOW = 4  # PostgreSQL: lane connections past pool_size, for the route lookups
+# The sessions of the call path (the CRM lane's writes, the dialplan's route lookup), on an engine
+# of its own (``_lane_engine``) where there is one, else the app's. Whatever hooks a commit of the
+# app's sessions (robots' stage entries) hooks these too.
 CALL_LANE_SESSIONS = web.AppKey("call_lane_sessions", async_sessionmaker[AsyncSession])
 # Lock waits on the inline SQLite lane fail at once: tries 5 ms apart, doubling, about 2.5 s in
 # all, before the event waits in the retry queue.
 INLINE_ATTEMPTS, INLINE_BACKOFF_S = 10, 0.005
+LANE_OVERFLOW = 4  # PostgreSQL: lane connections past pool_size, for the route lookups
+
+
+def _lane_engine(engine: AsyncEngine, settings: Settings) -> AsyncEngine | None:
+    """The call path's own engine, or None to share the app's (SQLite in memory).
+
+    SQLite: the lane's statements run on the loop's thread (no aiosqlite hop for each); a lock
+    held by another writer fails at once there, so it is retried sooner and longer. PostgreSQL: a
+    pool of its own without the pre-ping (three round trips per unit of work, a third of a call
+    event's): the lane retries a unit that met a lost connection anyway. One connection per call's
+    CRM work at once, and a few for the route lookups beside.
+    """
+    if engine.dialect.name != "postgresql":
+        return lane_engine(engine)
+    return create_engine(
+        settings.database.url,
+        pool_size=settings.database.pool_size,
+        pre_ping=False,
+        max_overflow=LANE_OVERFLOW,
+    )
 
 
 async def _warm(
@@ -106,27 +125,14 @@ def setup_call_crm(app: web.Application, settings: Settings) -> None:
             office_numbers=colleagues,
         )
         fence = app[CONSUMER_FENCE]
-        # SQLite: the lane's statements run on the loop's thread (no aiosqlite hop for each); a
-        # lock held by another writer fails at once there, so it is retried sooner and longer.
-        # PostgreSQL: a pool of its own without the pre-ping (three round trips per unit of work,
-        # a third of a call event's): the lane retries a unit that met a lost connection anyway.
-        # One connection per call's CRM work at once, and a few for the route lookups beside.
-        inline = lane_engine(engine)
-        own = inline
-        if own is None and engine.dialect.name == "postgresql":
-            own = create_engine(
-                settings.database.url,
-                pool_size=settings.database.pool_size,
-                pre_ping=False,
-                max_overflow=LANE_OVERFLOW,
-            )
+        own = _lane_engine(engine, settings)
         lane_sessions = session_factory(own) if own is not None else sessions
+        app[CALL_LANE_SESSIONS] = lane_sessions
         # Ready before the first calls (or a takeover's burst): the sellers behind every name.
         warm_task = asyncio.create_task(
             _warm(users, sessions, pbx_names(settings)), name="call-lane-warm-up"
         )
-        app[CALL_LANE_SESSIONS] = lane_sessions
-        attempts, backoff_s = lane_retries(inline is not None)
+        attempts, backoff_s = lane_retries(own is not None and own.dialect.name == "sqlite")
         crm = CallToCrm(
             lane_sessions,
             book,
