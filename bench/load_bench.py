@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import gc
 import json
 import os
@@ -77,7 +78,8 @@ async def browsers(args: argparse.Namespace) -> None:
 
     urls: list[str] = args.urls.split(",")
     tokens: list[str] = json.loads(await asyncio.to_thread(Path(args.tokens).read_text))
-    arrivals: list[tuple[str, str, int, float]] = []  # kind, linkedid, tab, at
+    # kind, linkedid, tab, arrived at, and for a ringing card: when it was encoded, and where from
+    arrivals: list[tuple[str, str, int, float, float | None, str | None]] = []
     counters = {"reconnects": 0, "connect_failures": 0}
     connected: set[int] = set()
     all_connected = asyncio.Event()
@@ -96,7 +98,7 @@ async def browsers(args: argparse.Namespace) -> None:
                     state = await ws.receive(timeout=30)
                 now = time.time()
                 for card in json.loads(state.data).get("cards", []):
-                    arrivals.append(("state", card["linkedid"], index, now))
+                    arrivals.append(("state", card["linkedid"], index, now, None, None))
             except (aiohttp.ClientError, OSError, TimeoutError, TypeError, ValueError):
                 counters["connect_failures"] += 1
                 attempt += 1
@@ -112,11 +114,12 @@ async def browsers(args: argparse.Namespace) -> None:
                 head = message.data[:90]
                 if '"call.ringing"' in head:
                     data = json.loads(message.data)
-                    arrivals.append(("ring", data["card"]["linkedid"], index, now))
+                    encoded = dt.datetime.fromisoformat(data["at"]).timestamp()
+                    arrivals.append(("ring", data["card"]["linkedid"], index, now, encoded, url))
                 elif '"call.updated"' in head and '"deal":{' in message.data:
                     data = json.loads(message.data)
                     if data["card"].get("deal"):
-                        arrivals.append(("crm", data["card"]["linkedid"], index, now))
+                        arrivals.append(("crm", data["card"]["linkedid"], index, now, None, None))
             connected.discard(index)
             counters["reconnects"] += 1
             attempt += 1
@@ -412,22 +415,29 @@ def score_step(
     arrivals: list[list[Any]],
     counts: dict[str, int],
     gap: tuple[float, float] | None = None,
+    consumers: tuple[str, str | None] = ("", None),
 ) -> dict[str, Any]:
     """One step's row: counts against what the simulator generated, delays from its ring stamps.
 
     ``gap`` (kill, the survivor's snapshot of the calls up): a call that began and stopped ringing
     inside it could pop on no tab (no instance consumed; the survivor's snapshot shows it answered
     or gone). Its pops are counted apart, not expected; its CRM effects are expected like any
-    call's.
+    call's. ``consumers``: the consuming instance's URL before the kill, and after it.
     """
     first: dict[tuple[str, int], float] = {}
     crm_at: dict[str, float] = {}
-    for kind, linkedid, tab, at in arrivals:
+    split: dict[tuple[str, int], tuple[float, str]] = {}  # a ringing card: encoded at, from
+    for kind, linkedid, tab, at, encoded, via in arrivals:
         if kind == "crm":
             crm_at[linkedid] = min(at, crm_at.get(linkedid, at))
             continue
         key = (linkedid, tab)
-        first[key] = min(at, first.get(key, at))
+        if at <= first.get(key, at):
+            first[key] = at
+            if encoded is not None:
+                split[key] = (encoded, via)
+            else:
+                split.pop(key, None)
 
     rings = [rang_at[c.linkedid] for c in calls if c.linkedid in rang_at]
     origin = gap[0] if gap is not None else min(rings, default=0.0)
@@ -439,6 +449,10 @@ def score_step(
     expected = delivered = unreachable = 0
     undelivered: dict[str, int] = {}  # linkedid -> tabs that never got its card
     ring_ms: list[float] = []  # calls that rang while an instance consumed
+    # Where a ringing card's time went: first ring -> encoded in the consumer, then encoded -> in
+    # the tab, for tabs on the consuming instance and on the other one.
+    encoding_ms: list[float] = []
+    delivery_ms: dict[str, list[float]] = {"same_instance": [], "other_instance": []}
     late: list[float] = []  # when (from the kill, or the step's first ring) pops over 100 ms rang
     gap_ring_ms: list[float] = []  # rang during the takeover, popped by the survivor's snapshot
     for call in calls:
@@ -454,6 +468,13 @@ def score_step(
                     delivered += 1
                     if rang is not None:
                         (gap_ring_ms if in_gap(rang) else ring_ms).append((at - rang) * 1000)
+                        stamp = split.get((call.linkedid, seller * TABS_PER_SELLER + t))
+                        if stamp is not None and not in_gap(rang):
+                            encoded, via = stamp
+                            consumer = consumers[1] if gap and rang > gap[0] else consumers[0]
+                            side = "same_instance" if via == consumer else "other_instance"
+                            encoding_ms.append((encoded - rang) * 1000)
+                            delivery_ms[side].append((at - encoded) * 1000)
                         if at - rang > 0.1:
                             late.append(rang)
                 else:
@@ -486,6 +507,13 @@ def score_step(
         "ring_to_card_p50_ms": percentile(ring_ms, 0.50),
         "ring_to_card_p99_ms": percentile(ring_ms, 0.99),
         "ring_to_card_p99_ms_with_takeover": percentile(ring_ms + gap_ring_ms, 0.99),
+        "ring_to_encoded_p50_p99_ms": [
+            percentile(encoding_ms, 0.50),
+            percentile(encoding_ms, 0.99),
+        ],
+        "encoded_to_tab_p50_p99_ms": {
+            side: [percentile(ms, 0.50), percentile(ms, 0.99)] for side, ms in delivery_ms.items()
+        },
         "crm_lag_p50_ms": percentile(lag_ms, 0.50),
         "crm_lag_p99_ms": percentile(lag_ms, 0.99),
         "crm_lag_p99_ms_with_takeover": percentile(lag_ms + gap_lag_ms, 0.99),
@@ -550,6 +578,9 @@ def print_row(step: int, row: dict[str, Any]) -> None:
             if "takeover" in row
             else ""
         )
+        + f" [ring->encoded p99 {row['ring_to_encoded_p50_p99_ms'][1]} ms, encoded->tab p99"
+        f" {row['encoded_to_tab_p50_p99_ms']['same_instance'][1]} ms on the consumer's tabs,"
+        f" {row['encoded_to_tab_p50_p99_ms']['other_instance'][1]} ms on the other's]"
         + f" | CRM lag p50 {row['crm_lag_p50_ms']} p99 {row['crm_lag_p99_ms']} ms"
         + (
             f" ({row['crm_lag_p99_ms_with_takeover']} with the takeover's)"
@@ -627,7 +658,8 @@ async def run_step(
         if takeover is not None
         else None
     )
-    row = score_step(rate, calls, ctx.rang_at, arrivals["arrivals"], counts, gap)
+    consumers = (consumer.url, takeover.pop("survivor_url") if takeover is not None else None)
+    row = score_step(rate, calls, ctx.rang_at, arrivals["arrivals"], counts, gap, consumers)
     row["clients_connected"] = arrivals["connected"]
     row["client_reconnects"] = arrivals["reconnects"]
     row["clients_loop_lag_max_ms"] = arrivals["loop_lag_max_ms"]
@@ -645,7 +677,7 @@ async def run_step(
         killed_at = takeover.pop("killed_at")
         later_rings = [
             at
-            for kind, linkedid, _tab, at in arrivals["arrivals"]
+            for kind, linkedid, _tab, at, _encoded, _via in arrivals["arrivals"]
             if kind == "ring" and ctx.rang_at.get(linkedid, 0.0) > killed_at
         ]
         takeover["first_pop_s"] = round(min(later_rings) - killed_at, 2) if later_rings else None
@@ -707,6 +739,7 @@ class Orchestra:
         return {
             "killed": victim.name,
             "survivor": survivor.name,
+            "survivor_url": survivor.url,
             "killed_at": killed_at,
             "login_s": round(login_s, 2),
             "snapshot_s": round(snapshot_s, 2),
