@@ -50,6 +50,7 @@ from cti.web.wrapups import routes as wrapups_routes
 log = structlog.get_logger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
+READ_POOL = 2  # PostgreSQL connections kept for the pops' lookups (as many more at a peak)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -60,11 +61,23 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         echo=settings.database.echo,
         background_checkpoints=True,
     )
+    reads = None
+    if engine.dialect.name == "postgresql":
+        # The pops' lookups: a few statements each, in autocommit, without the pre-ping
+        # (crmlite.db.one_hop); a couple of connections carry hundreds of them a second.
+        reads = create_engine(
+            settings.database.url,
+            pool_size=READ_POOL,
+            echo=settings.database.echo,
+            pre_ping=False,
+            max_overflow=READ_POOL,
+            autocommit=True,
+        )
     checkpointer = WalCheckpointer(engine)
     await checkpointer.start()
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
-    app[ONE_HOP] = units = OneHop(engine)
+    app[ONE_HOP] = units = OneHop(engine, reads=reads)
     async with app[SESSIONS].begin() as session:
         renamed = await localize_standard_pipeline(session, app[PRODUCT_TEXT])
     if renamed:
@@ -72,6 +85,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     yield
     units.close()
     await checkpointer.stop()
+    if reads is not None:
+        await reads.dispose()
     await engine.dispose()
 
 

@@ -29,6 +29,7 @@ def create_engine(
     background_checkpoints: bool = False,
     pre_ping: bool = True,
     max_overflow: int | None = None,
+    autocommit: bool = False,
 ) -> AsyncEngine:
     """Create the async engine for ``url``, tuned per backend.
 
@@ -40,7 +41,9 @@ def create_engine(
     asyncpg), so a server restart costs no request an error. A caller that retries a unit of work
     on a lost connection anyway (the call lane) turns it off and saves those round trips.
     ``max_overflow``: connections past ``pool_size`` opened at a peak and closed after (default:
-    ``pool_size`` more).
+    ``pool_size`` more). ``autocommit`` (PostgreSQL): no transaction around the statements, for
+    reads alone: under READ COMMITTED each statement sees its own snapshot either way, and a read
+    then costs its statements' round trips, without a BEGIN before and a ROLLBACK after.
     """
     # Parameters never appear in SQL logs or error messages: they include session CSRF tokens,
     # token digests and password hashes.
@@ -50,6 +53,8 @@ def create_engine(
     else:
         overflow = pool_size if max_overflow is None else max_overflow
         kwargs.update(pool_size=pool_size, max_overflow=overflow, pool_pre_ping=pre_ping)
+        if autocommit:
+            kwargs["isolation_level"] = "AUTOCOMMIT"
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         engine.sync_engine.update_execution_options(

@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Connection, Engine, event, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from crmlite.db.engine import create_engine
 from crmlite.db.models import Activity, Contact, ContactPhone, Deal, Stage, User
 from crmlite.db.one_hop import OneHop
 from cti.pops.lookup import SqlCallerLookup, format_number
@@ -95,6 +96,39 @@ async def test_the_card_costs_the_same_statements_for_1_and_50_activities(
     assert unknown.contact is None
     assert counter.count == 1
     reads.close()
+
+
+async def test_postgresql_reads_run_without_a_transaction_and_survive_a_lost_connection(
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the reads' own engine is PostgreSQL's")
+    engine = create_engine(database_url)
+    reads = create_engine(
+        database_url, pool_size=1, max_overflow=0, pre_ping=False, autocommit=True
+    )
+    units = OneHop(engine, reads=reads)
+
+    def alone(connection: Connection) -> tuple[bool, int]:
+        backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        # asyncpg's view of the server's state after the statement: idle, or in a transaction.
+        return connection.connection.driver_connection.is_in_transaction(), int(backend)
+
+    try:
+        in_transaction, backend = await units.read(alone)
+        assert not in_transaction
+        async with engine.connect() as admin:  # the server drops the read's pooled connection
+            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        in_transaction, again = await units.read(alone)
+        assert not in_transaction
+        assert again != backend
+        # The API's engine, for comparison, wraps its statements in a transaction.
+        async with engine.connect() as connection:
+            assert (await connection.run_sync(alone))[0]
+    finally:
+        units.close()
+        await reads.dispose()
+        await engine.dispose()
 
 
 def test_numbers_are_formatted_national_at_home_and_international_abroad() -> None:
