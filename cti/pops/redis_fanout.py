@@ -3,12 +3,19 @@
 A user connected to instance B gets the pops of calls instance A consumed: A publishes on one
 channel, every instance's subscriber delivers to the sockets it holds. Live cards live in Redis so
 a tab reconnecting to any instance gets its current state.
+
+A's own tabs do not wait for the round trip: a post reaches them at once, a publish as soon as
+Redis has it, and A's subscriber skips what A published (each message names its instance). The
+posts of the call path are thus one hop from the ring event to half the tabs, whatever Redis's
+load, and keep their order; a publish made while posts are on their way may reach A's tabs after
+them (they are notices, not cards).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +32,7 @@ DEFAULT_PREFIX = "cti:pops"
 MAX_IN_FLIGHT = 20_000  # posts queued for Redis (tens of MB); past it Redis is away or far behind
 MAX_BATCH = 500  # publishes per script call: Redis runs a script without serving anyone else
 _RESUBSCRIBE_DELAY_S = 1.0
+_ORIGIN = "@"  # a message on the channel: "@<instance>\n<user id>\n<text>"
 
 
 # One batch of publishes in one command (atomic, in order, one reply to parse): per item, KEYS[i]
@@ -79,6 +87,9 @@ class RedisFanout:
         self.dropped = 0  # posts dropped with MAX_IN_FLIGHT queued
         self._publish_script = self._redis.register_script(_PUBLISH_LUA)
         self._flusher: asyncio.Task[None] | None = None
+        # Names this instance's messages on the channel: its own subscriber skips them.
+        self.origin = uuid.uuid4().hex[:12]
+        self._deliver: Deliver | None = None
 
     def _live_key(self, user_id: int) -> str:
         return f"{self._prefix}:live:{user_id}"
@@ -86,6 +97,7 @@ class RedisFanout:
     async def start(self, deliver: Deliver, resync: Resync | None = None) -> None:
         """Subscribe and deliver every published message; returns once subscribed."""
         self._resync = resync
+        self._deliver = deliver
         self._listener = asyncio.create_task(self._listen(deliver), name="pops-redis-listener")
         waiter = asyncio.create_task(self._subscribed.wait())
         done, _ = await asyncio.wait({waiter, self._listener}, return_when=asyncio.FIRST_COMPLETED)
@@ -115,10 +127,15 @@ class RedisFanout:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue(_Publish(user_id, text, live, done))
         await done
+        if self._deliver is not None:  # this instance's own tabs: not through the channel
+            self._deliver(user_id, text)
 
     def post(self, user_id: int, text: str, live: LiveChange | None = None) -> bool:
         """Queue the same without waiting for Redis (the call path's pops): a failure is logged
-        by the flusher. Past ``MAX_IN_FLIGHT`` queued, Redis is away or far behind: dropped."""
+        by the flusher. This instance's tabs have it at once, whatever becomes of it in Redis.
+        Past ``MAX_IN_FLIGHT`` queued, Redis is away or far behind: dropped for the others."""
+        if self._deliver is not None:
+            self._deliver(user_id, text)
         if len(self._pending) >= MAX_IN_FLIGHT:
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:
@@ -168,7 +185,7 @@ class RedisFanout:
                 args += ["del", item.live.linkedid, ""]
             else:
                 args += ["set", item.live.linkedid, item.live.card]
-            args.append(f"{item.user_id}\n{item.text}")
+            args.append(f"{_ORIGIN}{self.origin}\n{item.user_id}\n{item.text}")
         await self._publish_script(keys=keys, args=args)
 
     async def live_cards(self, user_id: int) -> list[str]:
@@ -195,7 +212,7 @@ class RedisFanout:
                 while True:
                     message: dict[str, Any] | None = await pubsub.get_message(timeout=None)
                     if message is not None and message.get("type") == "message":
-                        _dispatch(deliver, message["data"])
+                        _dispatch(deliver, message["data"], self.origin)
             except (RedisError, OSError) as err:
                 if first:
                     raise
@@ -219,7 +236,11 @@ def _settle(batch: list[_Publish], error: Exception | None) -> None:
             item.done.set_exception(error)
 
 
-def _dispatch(deliver: Deliver, data: str) -> None:
+def _dispatch(deliver: Deliver, data: str, own: str) -> None:
+    if data.startswith(_ORIGIN):
+        origin, _, data = data.partition("\n")
+        if origin[1:] == own:
+            return  # this instance delivered it to its tabs when it posted or published it
     user, sep, text = data.partition("\n")
     if not sep or not user.isdigit():
         log.warning("pops_redis_bad_message", head=data[:40])

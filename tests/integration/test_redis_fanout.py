@@ -244,7 +244,9 @@ async def test_a_long_backlog_goes_in_bounded_batches_in_order(redis_url: str, p
             everything.set()
 
     fanout = RedisFanout(redis_url, prefix=prefix)
-    await fanout.start(deliver)
+    await fanout.start(lambda _user, _text: None)
+    other = RedisFanout(redis_url, prefix=prefix)  # another instance: through Redis
+    await other.start(deliver)
     sizes: list[int] = []
     real_batch = fanout._publish_batch
 
@@ -259,3 +261,42 @@ async def test_a_long_backlog_goes_in_bounded_batches_in_order(redis_url: str, p
     assert sizes == [MAX_BATCH, MAX_BATCH, 10]
     assert received == [str(k) for k in range(count)]
     await fanout.close()
+    await other.close()
+
+
+async def test_an_instance_hands_its_own_tabs_their_messages_at_once_and_only_once(
+    redis_url: str, prefix: str
+) -> None:
+    here: list[tuple[int, str]] = []
+    there: list[tuple[int, str]] = []
+    arrived = {"here": asyncio.Event(), "there": asyncio.Event()}
+
+    def deliver_here(user: int, text: str) -> None:
+        here.append((user, text))
+        if text == "from-b":
+            arrived["here"].set()
+
+    def deliver_there(user: int, text: str) -> None:
+        there.append((user, text))
+        if text == "published":
+            arrived["there"].set()
+
+    a = RedisFanout(redis_url, prefix=prefix)
+    b = RedisFanout(redis_url, prefix=prefix)
+    await a.start(deliver_here)
+    await b.start(deliver_there)
+    try:
+        assert a.post(3, "posted", LiveChange("L1", '{"linkedid":"L1"}'))
+        assert here == [(3, "posted")]  # before any round trip to Redis
+        await a.publish(3, "published")
+        assert here == [(3, "posted"), (3, "published")]  # as soon as Redis has it
+        await asyncio.wait_for(arrived["there"].wait(), timeout=5)
+        assert there == [(3, "posted"), (3, "published")]  # the other instance, through Redis
+        # B's message reaches A through the channel after A's own two went by: skipped there.
+        await b.publish(4, "from-b")
+        await asyncio.wait_for(arrived["here"].wait(), timeout=5)
+        assert here == [(3, "posted"), (3, "published"), (4, "from-b")]
+        assert await b.live_cards(3) == ['{"linkedid":"L1"}']
+    finally:
+        await a.close()
+        await b.close()
