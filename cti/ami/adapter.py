@@ -32,6 +32,10 @@ class LinkSink(Protocol):
 
     def on_event(self, message: AmiMessage, at: float) -> None: ...
 
+    def on_frame(self, text: str, at: float) -> None:
+        """An event the decoder's ``defer`` picked, as its frame's text (to parse later)."""
+        ...
+
     def on_problems(self, problems: list[DecodeProblem]) -> None: ...
 
     def on_connection_lost(self, exc: BaseException | None) -> None: ...
@@ -51,10 +55,14 @@ class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
     """panoramisk's AMIProtocol with byte framing and whole-message decoding."""
 
     def __init__(
-        self, sink: LinkSink, max_message_bytes: int, skip: EventSkip | None = None
+        self,
+        sink: LinkSink,
+        max_message_bytes: int,
+        skip: EventSkip | None = None,
+        defer: Callable[[str], bool] | None = None,
     ) -> None:
         self._sink = sink
-        self.decoder = AmiFrameDecoder(max_message_bytes=max_message_bytes, skip=skip)
+        self.decoder = AmiFrameDecoder(max_message_bytes=max_message_bytes, skip=skip, defer=defer)
         self.pending: dict[str, PendingAction] = {}
         self.abandoned: deque[str] = deque(maxlen=64)
         self.reads = 0
@@ -69,7 +77,7 @@ class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
         sink = self._sink
         at = sink.clock()
         decoder = self.decoder
-        messages = decoder.feed(data)
+        messages = decoder.feed_frames(data)
         if decoder.problems:
             sink.on_problems(list(decoder.problems))
             decoder.problems.clear()
@@ -78,6 +86,9 @@ class FramedAmiProtocol(AMIProtocol):  # type: ignore[misc]
         pending = self.pending
         answers_expected = bool(pending or self.abandoned)
         for message in messages:
+            if isinstance(message, str):  # an event that only waits in the queue: parsed there
+                sink.on_frame(message, at)
+                continue
             # While no action waits (most of the stream), skip the ActionID lookup altogether.
             action_id = message.get_exact("ActionID") if answers_expected else None
             if action_id is not None:

@@ -33,7 +33,15 @@ from cti.ami.login import check_login, install_filters, login_fields, ssl_contex
 from cti.ami.originate import OriginateDesk, OriginateResult, originate_fields
 from cti.ami.snapshot import SnapshotCollector
 from cti.ami.state import ClientState
-from cti.protocol import AmiMessage, DecodeProblem, EventSkip, LinkDown, LinkItem, LinkUp
+from cti.protocol import (
+    AmiFrameDecoder,
+    AmiMessage,
+    DecodeProblem,
+    EventSkip,
+    LinkDown,
+    LinkItem,
+    LinkUp,
+)
 from cti.settings import PbxSettings
 
 log = structlog.get_logger(__name__)
@@ -61,7 +69,10 @@ class AmiClient:
         self._secret: Callable[[], str] = (
             (lambda: secret) if secret else settings.secret.get_secret_value
         )
-        self._intake = EventIntake(self.name, settings.event_queue_size, self._overflowed)
+        self._parser = AmiFrameDecoder()  # parses the frames queued as text, when taken
+        self._intake = EventIntake(
+            self.name, settings.event_queue_size, self._overflowed, self._parse_frame
+        )
         self._backoff = Backoff(settings.reconnect_min_s, settings.reconnect_max_s, rng)
         self._state = ClientState(pbx=self.name)
         self._skip = client_skip(settings)
@@ -276,7 +287,7 @@ class AmiClient:
             ssl=ssl_context(settings),
             loop=loop,
             protocol_factory=functools.partial(
-                FramedAmiProtocol, self, settings.max_message_bytes, self._skip
+                FramedAmiProtocol, self, settings.max_message_bytes, self._skip, _deferrable
             ),
         )
         self._manager = manager
@@ -375,6 +386,16 @@ class AmiClient:
                 self._spawn(self._resync(reason=gap))
         self._intake.put_event(message, at)
 
+    def on_frame(self, text: str, at: float) -> None:
+        self._intake.put_frame(text, at)
+
+    def _parse_frame(self, text: str) -> AmiMessage | None:
+        message = self._parser.parse(text)
+        if self._parser.problems:
+            self.on_problems(list(self._parser.problems))
+            self._parser.problems.clear()
+        return message
+
     def on_problems(self, problems: list[DecodeProblem]) -> None:
         self._state = replace(
             self._state, decode_problems=self._state.decode_problems + len(problems)
@@ -436,6 +457,18 @@ class AmiClient:
 
 
 _CONTROL_EVENTS = frozenset({"OriginateResponse", "FullyBooted", "Reload", "Shutdown"})
+
+
+def _deferrable(frame: str) -> bool:
+    """True for an event the reader only queues (parsed when the consumer takes it): not a
+    response, not an answer to an action, not a control event, not numbered (debug=on)."""
+    if not frame.startswith("Event: "):
+        return False
+    end = frame.find("\r\n")
+    name = frame[7:end] if end >= 0 else frame[7:]
+    return (
+        name not in _CONTROL_EVENTS and "ActionID:" not in frame and "SequenceNumber:" not in frame
+    )
 
 
 def client_skip(settings: PbxSettings) -> EventSkip | None:

@@ -5,13 +5,19 @@ Asterisk ends each line with ``\\r\\n`` and each message with an empty line. Som
 The first line of a connection is a banner (``Asterisk Call Manager/11.0.0``) with no blank line
 after it. The data of dialplan applications (which may hold a token) and the values of variables
 the product does not read are dropped while parsing (``cti.protocol.scrub``).
+
+A decoder given ``defer`` hands back the frames it accepts as text, unparsed (still whole, still
+past ``skip`` and the size limit): a reader that only queues most events parses each when it is
+taken off the queue (:meth:`AmiFrameDecoder.parse`), and a backlog costs its wire size, about a
+seventh of the parsed headers.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from cti.protocol.message import AmiMessage
 from cti.protocol.scrub import scrub
@@ -40,8 +46,10 @@ class AmiFrameDecoder:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         skip: EventSkip | None = None,
         keep_everything: bool = False,
+        defer: Callable[[str], bool] | None = None,
     ) -> None:
         self._buffer = bytearray()
+        self._defer = defer
         self._max = max_message_bytes
         self._drops = skip.drops if skip else None
         # Only the simulator, replaying a capture as Asterisk would send it, keeps every header.
@@ -53,7 +61,14 @@ class AmiFrameDecoder:
         self.problems: list[DecodeProblem] = []
 
     def feed(self, data: bytes) -> list[AmiMessage]:
-        """Consume ``data`` and return every message it completes, in wire order."""
+        """Consume ``data`` and return every message it completes, parsed, in wire order."""
+        return cast("list[AmiMessage]", self._feed(data, None))  # nothing deferred: all parsed
+
+    def feed_frames(self, data: bytes) -> list[AmiMessage | str]:
+        """The same, a frame ``defer`` picks handed back as its text, for :meth:`parse` later."""
+        return self._feed(data, self._defer)
+
+    def _feed(self, data: bytes, defer: Callable[[str], bool] | None) -> list[AmiMessage | str]:
         buffer = self._buffer
         buffer += data
         if self._expect_banner and not self._take_banner():
@@ -63,7 +78,7 @@ class AmiFrameDecoder:
         # Everything up to the last message end is whole: decode it in one go. An end marker is
         # ASCII, so no multi-byte character can straddle it.
         end = max(buffer.rfind(b"\n\r\n") + 3, buffer.rfind(b"\n\n") + 2)
-        messages: list[AmiMessage] = []
+        messages: list[AmiMessage | str] = []
         if end > 2:
             region = bytes(buffer[:end])
             del buffer[:end]
@@ -87,6 +102,9 @@ class AmiFrameDecoder:
                             if drops is not None and drops(chunk):
                                 skipped += 1
                                 continue
+                            if defer is not None and defer(chunk):
+                                append(chunk)
+                                continue
                             message = self._parse(chunk, crlf=True)
                             if message is not None:
                                 append(message)
@@ -108,7 +126,7 @@ class AmiFrameDecoder:
         self._discarding = False
         return True
 
-    def _decode_each(self, region: bytes, messages: list[AmiMessage]) -> None:
+    def _decode_each(self, region: bytes, messages: list[AmiMessage | str]) -> None:
         """Slow path for a read holding invalid UTF-8: decode message by message."""
         for raw in _MESSAGE_END.split(region):
             try:
@@ -118,7 +136,7 @@ class AmiFrameDecoder:
                 text = raw.decode("utf-8", errors="replace")
             self._parse_checked(text, len(raw), messages)
 
-    def _parse_checked(self, text: str, size: int, messages: list[AmiMessage]) -> None:
+    def _parse_checked(self, text: str, size: int, messages: list[AmiMessage | str]) -> None:
         if size > self._max:
             self._note("oversized", f"message over {self._max} bytes dropped")
             return
@@ -147,6 +165,10 @@ class AmiFrameDecoder:
         self.banner = line
         del self._buffer[: end + 1]
         return True
+
+    def parse(self, frame: str) -> AmiMessage | None:
+        """Parse a frame ``feed`` handed back as text (its problems join ``problems``)."""
+        return self._parse(frame, crlf=True)
 
     def _parse(self, text: str, *, crlf: bool = False) -> AmiMessage | None:
         """Headers of one message; ``crlf`` says every line ends in CR LF (the fast path)."""
