@@ -48,6 +48,12 @@ log = structlog.get_logger(__name__)
 STOP_TIMEOUT_S = 10.0  # how long a shutdown waits for a PBX's consumer task to end
 # A takeover's ended witnessed calls go to the CRM beside the live ones, as the live leave room:
 REPLAY_AT_ONCE = 1  # events queued or running at a time
+# Call events the CRM lanes may hold before the AMI consumer waits for them (about 1 KB each,
+# 60 MB in all). The consumer must not wait before: the pops and the call model would fall as
+# far behind as the CRM. 10,000 did that within seconds of a 100-call/s peak (ten events a call):
+# the ringing cards came 15 s late; with room for a minute of it they come within 0.1 s while
+# the CRM catches up behind.
+CRM_BACKLOG = 60_000
 REPLAY_QUIET_QUEUE = 20  # the live calls keep up: at most this many AMI events wait to be read
 REPLAY_MAX_WAIT_S = 0.1  # under a load that never leaves room, one event this often all the same
 
@@ -127,7 +133,7 @@ def setup_telephony(app: web.Application, settings: Settings) -> None:
         outcome_sinks: list[OutcomeSink] = [pops]
         if WEBHOOK_EVENTS in app:
             outcome_sinks.append(app[WEBHOOK_EVENTS])
-        lanes = OrderedLanes(name="crm", max_running=crm_concurrency(settings))
+        lanes = crm_lanes(settings)
         flow = CallFlow(
             tracker,
             fast_sinks=[pops],
@@ -195,6 +201,12 @@ async def _start_simulators(
         )
         simulators.append(simulator)
     return simulators, tuple(s.client_settings() for s in simulators)
+
+
+def crm_lanes(settings: Settings) -> OrderedLanes:
+    """The per-call lanes of the CRM work: ``crm_concurrency`` calls at once, room for a
+    ``CRM_BACKLOG`` of events before the consumer waits."""
+    return OrderedLanes(name="crm", max_running=crm_concurrency(settings), max_pending=CRM_BACKLOG)
 
 
 def crm_concurrency(settings: Settings) -> int:

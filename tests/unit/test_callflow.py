@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Sequence
 from cti.callflow import CallFlow
 from cti.calls.events import CallEvent, CallSnapshot, CallStarted
 from cti.protocol import AmiMessage, LinkItem, PbxEvent
+from cti.settings import Settings
+from cti.telephony import CRM_BACKLOG, crm_lanes
 
 
 def _event(linkedid: str) -> CallStarted:
@@ -115,3 +117,27 @@ async def test_a_replay_a_few_at_a_time_leaves_room_for_the_live_calls() -> None
     await replay
     await flow.lanes.join()
     assert log[2:] == ["crm:slow", "crm:ended-1", "crm:ended-2"]
+
+
+async def test_a_crm_far_behind_holds_up_neither_the_pops_nor_the_reader() -> None:
+    # The app's lanes: a CRM stuck for as many events as a minute of a 100-call/s peak brings
+    # (ten events a call, more than the 10,000 the lanes once held) leaves the pops current.
+    settings = Settings.model_validate({"database": {"url": "postgresql+asyncpg://h/db"}})
+    log: list[str] = []
+    stuck = asyncio.Event()
+
+    class StuckCrm:
+        async def handle(self, event: CallEvent) -> object | None:
+            await stuck.wait()
+            return None
+
+    pops = Recorder(log, "pops")
+    flow = CallFlow(ScriptedTracker(), fast_sinks=[pops], crm=StuckCrm(), lanes=crm_lanes(settings))
+    events = [str(n % 100) for n in range(15_000)]  # 150 events of each of 100 calls
+    assert len(events) < CRM_BACKLOG
+    await asyncio.wait_for(flow.consume(_items(*events)), timeout=60)  # a hang guard, not a clock
+    assert len(log) == len(events)  # every event reached the pops while the CRM did nothing
+    assert flow.lanes.pending == len(events) - 100  # each call's first event is waiting in it
+    stuck.set()
+    await asyncio.wait_for(flow.lanes.join(), timeout=60)
+    assert flow.lanes.pending == 0
