@@ -380,14 +380,20 @@ class AmiClient:
         name = message.get_exact("Event")
         if name in _CONTROL_EVENTS:
             self._control(name, message)
-        if message.get_exact("SequenceNumber") is not None:
-            gap = self._intake.sequence_gap(message)
-            if gap is not None and self.settings.resync_on_sequence_gap and self._link_up:
-                self._spawn(self._resync(reason=gap))
+        number = message.get_exact("SequenceNumber")
+        if number is not None:
+            self._check_sequence(number)
         self._intake.put_event(message, at)
 
     def on_frame(self, text: str, at: float) -> None:
+        if _SEQUENCE in text:  # manager.conf debug=on numbers every event
+            self._check_sequence(_frame_value(text, _SEQUENCE))
         self._intake.put_frame(text, at)
+
+    def _check_sequence(self, number: str | None) -> None:
+        gap = self._intake.sequence_gap(number)
+        if gap is not None and self.settings.resync_on_sequence_gap and self._link_up:
+            self._spawn(self._resync(reason=gap))
 
     def _parse_frame(self, text: str) -> AmiMessage | None:
         message = self._parser.parse(text)
@@ -459,16 +465,27 @@ class AmiClient:
 _CONTROL_EVENTS = frozenset({"OriginateResponse", "FullyBooted", "Reload", "Shutdown"})
 
 
+_SEQUENCE = "\r\nSequenceNumber:"
+
+
 def _deferrable(frame: str) -> bool:
     """True for an event the reader only queues (parsed when the consumer takes it): not a
-    response, not an answer to an action, not a control event, not numbered (debug=on)."""
+    response, not an answer to an action, not a control event."""
     if not frame.startswith("Event: "):
         return False
     end = frame.find("\r\n")
     name = frame[7:end] if end >= 0 else frame[7:]
-    return (
-        name not in _CONTROL_EVENTS and "ActionID:" not in frame and "SequenceNumber:" not in frame
-    )
+    return name not in _CONTROL_EVENTS and "ActionID:" not in frame
+
+
+def _frame_value(frame: str, marker: str) -> str | None:
+    """The value of the header ``marker`` ("\\r\\nKey:") opens in ``frame``, unparsed."""
+    start = frame.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = frame.find("\r\n", start)
+    return (frame[start:end] if end >= 0 else frame[start:]).strip()
 
 
 def client_skip(settings: PbxSettings) -> EventSkip | None:

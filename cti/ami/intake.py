@@ -88,9 +88,8 @@ class EventIntake:
         """End ``items()`` once what is queued has been read."""
         self._queue.put_nowait(_STOP)
 
-    def sequence_gap(self, message: AmiMessage) -> str | None:
-        """Describe a jump in Asterisk's SequenceNumber (manager.conf debug=on), if any."""
-        raw = message.get("SequenceNumber")
+    def sequence_gap(self, raw: str | None) -> str | None:
+        """Describe a jump to Asterisk's SequenceNumber ``raw`` (manager.conf debug=on), if any."""
         if raw is None or not raw.isdigit():
             return None
         number = int(raw)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cti.ami.client import _deferrable
+from cti.ami.client import _SEQUENCE, _deferrable, _frame_value
 from cti.ami.intake import EventIntake
 from cti.protocol import AmiFrameDecoder, AmiMessage, PbxEvent
 
@@ -42,7 +42,7 @@ def test_deferred_frames_parse_to_the_messages_the_decoder_gives_at_once() -> No
         ("Event: Shutdown\r\nShutdown: Cleanly\r\nRestart: True", False),
         ("Event: OriginateResponse\r\nResponse: Success", False),
         ("Event: Reload\r\nModule: manager", False),
-        ("Event: Newstate\r\nSequenceNumber: 41\r\nChannel: PJSIP/1-1", False),  # gap checks
+        ("Event: Newstate\r\nSequenceNumber: 41\r\nChannel: PJSIP/1-1", True),  # checked raw
     ],
 )
 def test_what_waits_as_text(frame: str, deferred: bool) -> None:
@@ -94,3 +94,11 @@ def test_a_backlog_of_frames_takes_a_fraction_of_the_memory_of_parsed_events() -
         return size
 
     assert queued_bytes("frame") * 4 < queued_bytes("event")
+
+
+def test_a_numbered_frame_gives_its_number_without_being_parsed() -> None:
+    frame = "Event: Newstate\r\nPrivilege: call,all\r\nSequenceNumber: 41\r\nChannel: PJSIP/1-1"
+    assert _frame_value(frame, _SEQUENCE) == "41"
+    assert _frame_value(frame + "\r\nSequenceNumber: 42", _SEQUENCE) == "41"  # the first
+    assert _frame_value("Event: Newstate\r\nSequenceNumber: 7", _SEQUENCE) == "7"  # at the end
+    assert _frame_value("Event: Newstate\r\nChannel: x", _SEQUENCE) is None
