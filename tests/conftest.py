@@ -110,6 +110,18 @@ async def database_url(
 
 
 @pytest.fixture
+async def postgres_url(db_templates: DatabaseTemplates) -> AsyncIterator[str]:
+    """A migrated, empty PostgreSQL database URL (for what only PostgreSQL has)."""
+    if not POSTGRES_URL:
+        if REQUIRE_SERVICES:
+            pytest.fail("CTI_TEST_POSTGRES_URL is required in CI")
+        pytest.skip("set CTI_TEST_POSTGRES_URL to run the PostgreSQL tests")
+    url, name = await db_templates.pg_copy()
+    yield url
+    await db_templates.drop(name)
+
+
+@pytest.fixture
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(database_url)
     yield engine

@@ -99,13 +99,11 @@ async def test_the_card_costs_the_same_statements_for_1_and_50_activities(
 
 
 async def test_postgresql_reads_run_without_a_transaction_and_survive_a_lost_connection(
-    database_url: str,
+    postgres_url: str,
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the reads' own engine is PostgreSQL's")
-    engine = create_engine(database_url)
+    engine = create_engine(postgres_url)
     reads = create_engine(
-        database_url, pool_size=1, max_overflow=0, pre_ping=False, autocommit=True
+        postgres_url, pool_size=1, max_overflow=0, pre_ping=False, autocommit=True
     )
     units = OneHop(engine, reads=reads)
 
