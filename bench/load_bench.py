@@ -21,8 +21,10 @@ step: calls generated versus logged, contacts/deals/tasks created versus expecte
 versus expected (each rung seller's every tab: a ``call.ringing`` or, after a reconnect, the card
 in ``state``; a call that began and stopped ringing between the kill and the survivor's snapshot
 of the calls up (its CoreShowChannels after its login) could pop nowhere: its pops are counted
-apart), ring-to-card p50/p99 (first ring event leaving the PBX -> card in the tab; of the calls
-that rang while an instance consumed, and with the takeover's calls in the p99 beside it), CRM lag
+apart, and so are those of a call that rang in the last 2 s before the kill, popped on no tab and
+was over before the snapshot: its events died unread in the killed consumer), ring-to-card
+p50/p99 (first ring event leaving the PBX -> card in the tab; of the calls that rang while an
+instance consumed, and with the takeover's calls in the p99 beside it), CRM lag
 p50/p99 (first ring event leaving the PBX -> a card carrying the call's committed deal in a tab:
 the ringing event's CRM work committed and its outcome pushed), and the takeover time (kill ->
 the standby's AMI consumer login; kill -> its snapshot; kill -> its first ringing card). The last
@@ -66,6 +68,9 @@ RING_S, TALK_S = 1.5, 2.0
 FIRST_EXTENSION = 1000
 RING_EVENTS = frozenset({"AgentCalled", "DialBegin"})
 DRAIN_TIMEOUT_S = 90.0
+# How far behind the killed consumer may have been: a call that rang this long before the kill,
+# popped nowhere and was over before the survivor's snapshot died unread with it.
+VICTIM_BACKLOG_S = 2.0
 WARMUP_RATE_CPS, WARMUP_S = 10.0, 5.0
 
 
@@ -446,7 +451,7 @@ def score_step(
         """The call began ringing between the kill and the survivor's snapshot."""
         return gap is not None and gap[0] < rang < gap[1]
 
-    expected = delivered = unreachable = 0
+    expected = delivered = unreachable = lost_with_victim = 0
     undelivered: dict[str, int] = {}  # linkedid -> tabs that never got its card
     ring_ms: list[float] = []  # calls that rang while an instance consumed
     # Where a ringing card's time went: first ring -> encoded in the consumer, then encoded -> in
@@ -459,6 +464,19 @@ def score_step(
         rang = rang_at.get(call.linkedid)
         if gap is not None and rang is not None and in_gap(rang) and rang + RING_S < gap[1]:
             unreachable += len(call.rung) * TABS_PER_SELLER
+            continue
+        tabs = [s * TABS_PER_SELLER + t for s in call.rung for t in range(TABS_PER_SELLER)]
+        if (
+            gap is not None
+            and rang is not None
+            and gap[0] - VICTIM_BACKLOG_S < rang <= gap[0]
+            and rang + RING_S < gap[1]
+            and all((call.linkedid, tab) not in first for tab in tabs)
+        ):
+            # Rang just before the kill, popped on no tab, and over before the survivor looked:
+            # its events were still unread in the killed consumer. Counted apart (its CRM
+            # effects, from the survivor's replay, are expected like any call's).
+            lost_with_victim += len(tabs)
             continue
         for seller in call.rung:
             for t in range(TABS_PER_SELLER):
@@ -504,6 +522,7 @@ def score_step(
         "pops_delivered": delivered,
         "pops_expected": expected,
         "pops_while_nobody_consumed": unreachable,
+        "pops_lost_with_the_killed_consumer": lost_with_victim,
         "ring_to_card_p50_ms": percentile(ring_ms, 0.50),
         "ring_to_card_p99_ms": percentile(ring_ms, 0.99),
         "ring_to_card_p99_ms_with_takeover": percentile(ring_ms + gap_ring_ms, 0.99),
@@ -570,6 +589,12 @@ def print_row(step: int, row: dict[str, Any]) -> None:
         + (
             f" (+{row['pops_while_nobody_consumed']} rang only while nobody consumed)"
             if row["pops_while_nobody_consumed"]
+            else ""
+        )
+        + (
+            f" (+{row['pops_lost_with_the_killed_consumer']} of calls that rang just before the"
+            " kill and were over before the survivor looked, unread by the killed consumer)"
+            if row["pops_lost_with_the_killed_consumer"]
             else ""
         )
         + f" | ring->card p50 {row['ring_to_card_p50_ms']} p99 {row['ring_to_card_p99_ms']} ms"
