@@ -50,7 +50,7 @@ from cti.web.wrapups import routes as wrapups_routes
 log = structlog.get_logger(__name__)
 
 SETTINGS = web.AppKey("settings", Settings)
-READ_POOL = 2  # PostgreSQL connections kept for the pops' lookups (as many more at a peak)
+READ_POOL = 4  # PostgreSQL connections kept for the pops' lookups (as many more at a peak)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -64,7 +64,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     reads = None
     if engine.dialect.name == "postgresql":
         # The pops' lookups: a few statements each, in autocommit, without the pre-ping
-        # (crmlite.db.one_hop); a couple of connections carry hundreds of them a second.
+        # (crmlite.db.one_hop). A lookup holds its connection while the loop is busy elsewhere:
+        # two (and two more at a peak) let a few of a 100-call/s peak's wait past their timeout.
         reads = create_engine(
             settings.database.url,
             pool_size=READ_POOL,
