@@ -185,7 +185,8 @@ class LeaseKeeper:
         while not lease.lost.is_set():
             delay = self.timings.renew_interval_s if lease.valid() else 0.25
             try:
-                await asyncio.wait_for(lease.lost.wait(), delay)
+                async with asyncio.timeout(delay):  # not wait_for: it may swallow a cancel (3.11)
+                    await lease.lost.wait()
             except TimeoutError:
                 await lease.renew()
 

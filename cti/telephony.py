@@ -292,9 +292,12 @@ async def _take_over(
     consumer = link.consumer
     settings = link.settings
     if consumer is not None:
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancel that comes
+        # as the link connects (a lease given away at once), and this task then consumed on,
+        # without the lease, while its teardown waited for it.
         with contextlib.suppress(TimeoutError):
-            limit = settings.connect_timeout_s + settings.action_timeout_s
-            await asyncio.wait_for(consumer.wait_connected(), limit)
+            async with asyncio.timeout(settings.connect_timeout_s + settings.action_timeout_s):
+                await consumer.wait_connected()
     seen = witness.recent()
     await witness.stop()
     events = seen
