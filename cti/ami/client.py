@@ -386,11 +386,12 @@ class AmiClient:
         self._intake.put_event(message, at)
 
     def on_frame(self, text: str, at: float) -> None:
-        if _SEQUENCE in text:  # manager.conf debug=on numbers every event
-            self._check_sequence(_frame_value(text, _SEQUENCE))
+        number = _frame_value(text, _SEQUENCE)  # manager.conf debug=on numbers every event
+        if number is not None:
+            self._check_sequence(number)
         self._intake.put_frame(text, at)
 
-    def _check_sequence(self, number: str | None) -> None:
+    def _check_sequence(self, number: str) -> None:
         gap = self._intake.sequence_gap(number)
         if gap is not None and self.settings.resync_on_sequence_gap and self._link_up:
             self._spawn(self._resync(reason=gap))

@@ -21,10 +21,6 @@ from cti.protocol import AmiMessage, LinkItem, LinkUp, PbxEvent
 _STOP = object()
 
 
-def _no_frames(text: str) -> AmiMessage | None:
-    raise TypeError("this intake was given no parser for frames")
-
-
 class _Frame(NamedTuple):
     """An event still as its frame's text, read at ``at``."""
 
@@ -40,11 +36,11 @@ class EventIntake:
         pbx: str,
         limit: int,
         on_overflow: Callable[[], None],
-        parse: Callable[[str], AmiMessage | None] | None = None,
+        parse: Callable[[str], AmiMessage | None],
     ) -> None:
         self.pbx = pbx
         self.limit = limit
-        self._parse = parse or _no_frames
+        self._parse = parse  # a queued frame's text to its message, when it is taken
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._on_overflow = on_overflow
         self.events = 0
@@ -88,9 +84,9 @@ class EventIntake:
         """End ``items()`` once what is queued has been read."""
         self._queue.put_nowait(_STOP)
 
-    def sequence_gap(self, raw: str | None) -> str | None:
+    def sequence_gap(self, raw: str) -> str | None:
         """Describe a jump to Asterisk's SequenceNumber ``raw`` (manager.conf debug=on), if any."""
-        if raw is None or not raw.isdigit():
+        if not raw.isdigit():
             return None
         number = int(raw)
         last, self._last_sequence = self._last_sequence, number
